@@ -1,0 +1,157 @@
+//! Raw command-line and environment settings, exactly as the operator wrote
+//! them.
+//!
+//! clap applies the single precedence rule (flag, then `MCP_*` variable,
+//! then default) and nothing else: every value stays a string here so that
+//! `config::resolve` can reject it with a message naming both the flag and
+//! the variable and listing the accepted forms.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Every option is also read from the environment variable named beside it;
+/// a flag wins over its variable, and the variable wins over the default.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mcp-commander",
+    version,
+    about = "MCP server that runs shell commands for AI agents under kernel-enforced policy",
+    long_about = "MCP server that runs shell commands for AI agents.\n\n\
+        With no subcommand it serves MCP over Streamable HTTP on MCP_HOST:MCP_PORT \
+        (POST / and POST /mcp; GET /health needs no auth). With --stdio it serves MCP \
+        over standard input and output, one JSON message per line.\n\n\
+        Every option below can also be set by the environment variable shown beside \
+        it; a flag wins over its variable, which wins over the default."
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+
+    /// Serve MCP over stdin/stdout (one JSON-RPC message per line) instead of HTTP.
+    #[arg(long, env = "MCP_STDIO", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false)]
+    pub(crate) stdio: bool,
+
+    #[command(flatten)]
+    pub(crate) settings: RawSettings,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Serve MCP over HTTP (the default when no subcommand is given).
+    Serve,
+    /// Ask a running daemon's /health endpoint whether it is healthy (exit 0) or not (exit 1).
+    Healthcheck {
+        /// URL to query; default: http://MCP_HOST:MCP_PORT/health (0.0.0.0 is queried as 127.0.0.1).
+        #[arg(long)]
+        url: Option<String>,
+    },
+}
+
+/// The settings shared by every mode, as unvalidated text.
+#[derive(Debug, Args, Default)]
+pub(crate) struct RawSettings {
+    /// Address to listen on. [default: 127.0.0.1]
+    #[arg(long, env = "MCP_HOST", value_name = "ADDR")]
+    pub(crate) host: Option<String>,
+
+    /// TCP port to listen on. [default: 3000]
+    #[arg(long, env = "MCP_PORT", value_name = "PORT")]
+    pub(crate) port: Option<String>,
+
+    /// Token clients must send as `X-MCP-Auth-Token: T` or `Authorization: Bearer T`.
+    /// Prefer the variable (a flag is visible in the process list). [default: unset = no auth]
+    #[arg(
+        long,
+        env = "MCP_AUTH_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub(crate) auth_token: Option<String>,
+
+    /// Allow listening on a non-loopback address without MCP_AUTH_TOKEN (anyone who can
+    /// reach the port can then run commands).
+    #[arg(long, env = "MCP_ALLOW_UNAUTHENTICATED", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub(crate) allow_unauthenticated: Option<String>,
+
+    /// Comma-separated programs allowed to run, optionally with leading arguments
+    /// (`ls,cat,git status`). [default: empty = every program not blocked]
+    #[arg(long, env = "MCP_ALLOWED_COMMANDS", value_name = "LIST")]
+    pub(crate) allowed_commands: Option<String>,
+
+    /// Comma-separated commands to refuse, added to the default blocklist
+    /// (`rm -rf /`, `mkfs`, `shutdown`, ...).
+    #[arg(long, env = "MCP_BLOCKED_COMMANDS", value_name = "LIST")]
+    pub(crate) blocked_commands: Option<String>,
+
+    /// Timeout of a command whose call gives none. Go duration (30s, 1m30s, 500ms) or seconds. [default: 30s]
+    #[arg(long, env = "MCP_DEFAULT_TIMEOUT", value_name = "DURATION")]
+    pub(crate) default_timeout: Option<String>,
+
+    /// Largest timeout a call may ask for; larger requests are refused. [default: 10m]
+    #[arg(long, env = "MCP_MAX_TIMEOUT", value_name = "DURATION")]
+    pub(crate) max_timeout: Option<String>,
+
+    /// Shell that runs each command. [default: /bin/sh]
+    #[arg(long, env = "MCP_SHELL", value_name = "PATH")]
+    pub(crate) shell: Option<String>,
+
+    /// Argument that tells the shell to run the command string. [default: -c]
+    #[arg(
+        long,
+        env = "MCP_SHELL_ARG",
+        value_name = "ARG",
+        allow_hyphen_values = true
+    )]
+    pub(crate) shell_arg: Option<String>,
+
+    /// Log level: off, error, warn, info, access (info plus one line per HTTP request), debug. [default: info]
+    #[arg(long, env = "MCP_LOG_LEVEL", value_name = "LEVEL")]
+    pub(crate) log_level: Option<String>,
+
+    /// Log format on stderr: text or json. [default: text]
+    #[arg(long, env = "MCP_LOG_FORMAT", value_name = "FORMAT")]
+    pub(crate) log_format: Option<String>,
+
+    /// Extra Host header values accepted besides the loopback names (comma-separated,
+    /// e.g. an ALB hostname; `*` accepts any host). [default: localhost, 127.0.0.1, [::1]]
+    #[arg(long, env = "MCP_ALLOWED_HOSTS", value_name = "LIST")]
+    pub(crate) allowed_hosts: Option<String>,
+
+    /// Extra Origin header values accepted besides loopback origins (comma-separated,
+    /// e.g. https://tools.example.com; `*` accepts any). Requests without Origin are accepted.
+    #[arg(long, env = "MCP_ALLOWED_ORIGINS", value_name = "LIST")]
+    pub(crate) allowed_origins: Option<String>,
+
+    /// Largest request body accepted, in bytes (larger: HTTP 413). [default: 1048576]
+    #[arg(long, env = "MCP_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub(crate) max_body_bytes: Option<String>,
+
+    /// Bytes of stdout and of stderr kept per command; the rest is drained and dropped
+    /// and the result says `truncated`. [default: 1048576]
+    #[arg(long, env = "MCP_MAX_OUTPUT_BYTES", value_name = "BYTES")]
+    pub(crate) max_output_bytes: Option<String>,
+
+    /// Time a client has to send its request headers, also the keep-alive idle limit. [default: 10s]
+    #[arg(long, env = "MCP_HEADER_TIMEOUT", value_name = "DURATION")]
+    pub(crate) header_timeout: Option<String>,
+
+    /// Time a client has to send its request body (slower: HTTP 408). [default: 30s]
+    #[arg(long, env = "MCP_BODY_TIMEOUT", value_name = "DURATION")]
+    pub(crate) body_timeout: Option<String>,
+
+    /// On SIGTERM/SIGINT, time in-flight calls get to finish before their commands are killed. [default: 10s]
+    #[arg(long, env = "MCP_SHUTDOWN_GRACE", value_name = "DURATION")]
+    pub(crate) shutdown_grace: Option<String>,
+
+    /// After a timeout, time between SIGTERM and SIGKILL to the command's process group. [default: 1s]
+    #[arg(long, env = "MCP_KILL_GRACE", value_name = "DURATION")]
+    pub(crate) kill_grace: Option<String>,
+
+    /// Names of extra daemon environment variables passed to commands (comma-separated),
+    /// besides PATH, HOME, LANG, LC_*, TERM, TZ, USER. MCP_* variables never pass.
+    #[arg(long, env = "MCP_ENV_PASSTHROUGH", value_name = "LIST")]
+    pub(crate) env_passthrough: Option<String>,
+
+    /// Longest stdio line accepted, in bytes (longer: a JSON-RPC error reply). [default: MCP_MAX_BODY_BYTES]
+    #[arg(long, env = "MCP_MAX_LINE_BYTES", value_name = "BYTES")]
+    pub(crate) max_line_bytes: Option<String>,
+}

@@ -1,0 +1,281 @@
+//! The MCP endpoint (`POST /` and `POST /mcp`): reads the body within its
+//! size and time limits, frames JSON-RPC (single message or legacy batch),
+//! hands each message to the dispatcher and maps the outcome to HTTP.
+//!
+//! Answers are JSON unless the client accepts only `text/event-stream`, in
+//! which case the same message is sent as one SSE event. A request without
+//! `Accept`, or with `*/*`, gets JSON, so plain curl works.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use crate::mcp::dispatch::{Reply, Server};
+use crate::mcp::era::{Era, LEGACY_VERSIONS, StandardHeaders};
+use crate::mcp::jsonrpc::{self, INVALID_REQUEST, PARSE_ERROR};
+
+/// How a response body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Json,
+    EventStream,
+}
+
+/// `POST /` and `POST /mcp`.
+pub(crate) async fn post(State(server): State<Arc<Server>>, request: Request) -> Response {
+    let config = &server.tools().config;
+    let framing = match framing(request.headers()) {
+        Some(framing) => framing,
+        None => {
+            return plain_error(
+                StatusCode::NOT_ACCEPTABLE,
+                "Not Acceptable: the client must accept application/json or text/event-stream",
+            );
+        }
+    };
+    let headers = standard_headers(request.headers());
+    let modern_header = headers
+        .protocol_version
+        .as_deref()
+        .is_some_and(|v| !LEGACY_VERSIONS.contains(&v));
+    if let Some(length) = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        && length > config.max_body_bytes as u64
+    {
+        return too_large(config.max_body_bytes);
+    }
+    let body = match tokio::time::timeout(
+        config.body_timeout,
+        axum::body::to_bytes(request.into_body(), config.max_body_bytes),
+    )
+    .await
+    {
+        Err(_) => {
+            return plain_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "Request Timeout: the request body was not received in time",
+            );
+        }
+        Ok(Err(error)) if is_length_limit(&error) => return too_large(config.max_body_bytes),
+        Ok(Err(_)) => {
+            return plain_error(
+                StatusCode::BAD_REQUEST,
+                "Bad Request: the request body could not be read",
+            );
+        }
+        Ok(Ok(body)) => body,
+    };
+    let message: Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
+        Err(error) => {
+            let body = jsonrpc::error(
+                Value::Null,
+                PARSE_ERROR,
+                &format!("Parse error: {error}"),
+                None,
+            );
+            return respond(
+                StatusCode::BAD_REQUEST,
+                without_null_id(body, modern_header),
+                framing,
+            );
+        }
+    };
+    match message {
+        Value::Array(batch) => handle_batch(&server, batch, &headers, framing).await,
+        single => match server.handle(single, &headers).await {
+            None => StatusCode::ACCEPTED.into_response(),
+            Some(Reply { body, http_status }) => {
+                let status = StatusCode::from_u16(http_status).unwrap_or(StatusCode::OK);
+                respond(status, without_null_id(body, modern_header), framing)
+            }
+        },
+    }
+}
+
+/// A JSON-RPC batch: allowed in the revisions that defined it; answered
+/// with the array of replies, or 202 when it held only notifications.
+async fn handle_batch(
+    server: &Server,
+    batch: Vec<Value>,
+    headers: &StandardHeaders,
+    framing: Framing,
+) -> Response {
+    let version = headers.protocol_version.as_deref();
+    if !Era::allows_batches(version) {
+        let message = format!(
+            "Invalid Request: JSON-RPC batches are not supported in protocol version {}",
+            version.unwrap_or_default()
+        );
+        return respond(
+            StatusCode::BAD_REQUEST,
+            jsonrpc::error(Value::Null, INVALID_REQUEST, &message, None),
+            framing,
+        );
+    }
+    if batch.is_empty() {
+        let body = jsonrpc::error(
+            Value::Null,
+            INVALID_REQUEST,
+            "Invalid Request: empty batch",
+            None,
+        );
+        return respond(StatusCode::BAD_REQUEST, body, framing);
+    }
+    let mut replies = Vec::new();
+    for message in batch {
+        if let Some(reply) = server.handle(message, headers).await {
+            replies.push(reply.body);
+        }
+    }
+    if replies.is_empty() {
+        return StatusCode::ACCEPTED.into_response();
+    }
+    respond(StatusCode::OK, Value::Array(replies), framing)
+}
+
+/// JSON unless only an event stream is acceptable; `None` if neither is.
+fn framing(headers: &HeaderMap) -> Option<Framing> {
+    let accept: Vec<String> = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|item| {
+            item.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .filter(|item| !item.is_empty())
+        .collect();
+    if accept.is_empty()
+        || accept
+            .iter()
+            .any(|t| matches!(t.as_str(), "application/json" | "application/*" | "*/*"))
+    {
+        return Some(Framing::Json);
+    }
+    if accept
+        .iter()
+        .any(|t| matches!(t.as_str(), "text/event-stream" | "text/*"))
+    {
+        return Some(Framing::EventStream);
+    }
+    None
+}
+
+fn standard_headers(headers: &HeaderMap) -> StandardHeaders {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    StandardHeaders {
+        present: true,
+        protocol_version: text("mcp-protocol-version").map(|v| v.trim().to_string()),
+        method: text("mcp-method"),
+        name: text("mcp-name"),
+    }
+}
+
+/// The 2026-07-28 schema forbids `"id": null`; earlier revisions follow
+/// JSON-RPC 2.0, which requires it when the id could not be read.
+fn without_null_id(mut body: Value, modern: bool) -> Value {
+    if modern
+        && let Value::Object(map) = &mut body
+        && map.get("id") == Some(&Value::Null)
+    {
+        map.remove("id");
+    }
+    body
+}
+
+fn respond(status: StatusCode, body: Value, framing: Framing) -> Response {
+    let text = body.to_string();
+    let (content_type, payload) = match framing {
+        Framing::Json => ("application/json", text),
+        Framing::EventStream => (
+            "text/event-stream",
+            format!("event: message\ndata: {text}\n\n"),
+        ),
+    };
+    let mut response = (status, Body::from(Bytes::from(payload))).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if framing == Framing::EventStream {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        response
+            .headers_mut()
+            .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    }
+    response
+}
+
+/// An error that precedes JSON-RPC framing, still shaped as JSON-RPC.
+pub(crate) fn plain_error(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({ "jsonrpc": "2.0", "error": { "code": INVALID_REQUEST, "message": message } });
+    respond(status, body, Framing::Json)
+}
+
+fn too_large(limit: usize) -> Response {
+    plain_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!(
+            "Payload Too Large: request bodies are limited to {limit} bytes (MCP_MAX_BODY_BYTES)"
+        ),
+    )
+}
+
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if current.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = current.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> Option<Framing> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_str(value).unwrap());
+        framing(&headers)
+    }
+
+    #[test]
+    fn missing_or_wildcard_accept_gets_json() {
+        assert_eq!(framing(&HeaderMap::new()), Some(Framing::Json));
+        assert_eq!(accept("*/*"), Some(Framing::Json));
+        assert_eq!(
+            accept("application/json, text/event-stream"),
+            Some(Framing::Json)
+        );
+        assert_eq!(
+            accept("text/event-stream, application/json;q=0.9"),
+            Some(Framing::Json)
+        );
+    }
+
+    #[test]
+    fn event_stream_only_clients_get_sse_and_others_are_refused() {
+        assert_eq!(accept("text/event-stream"), Some(Framing::EventStream));
+        assert_eq!(accept("text/html"), None);
+    }
+}

@@ -1,0 +1,193 @@
+//! The guard in front of the MCP endpoint, in this order: Host and Origin
+//! validation against DNS rebinding (403), then the token (401).
+//!
+//! A page in a victim's browser can make it POST to `localhost:3000` under
+//! a rebound DNS name; the Host and Origin it sends then name the attacker's
+//! site, never a loopback name, so both are checked before anything else.
+//! The token is compared through SHA-256 digests with a constant-time
+//! equality, so neither its content nor its length leaks through timing.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::Config;
+use crate::mcp::jsonrpc::{INVALID_REQUEST, UNAUTHORIZED};
+
+/// Host names that are always accepted, with any port.
+const LOOPBACK_NAMES: &[&str] = &["localhost", "127.0.0.1", "[::1]", "::1"];
+
+/// What the guard needs, prepared once.
+#[derive(Debug)]
+pub(crate) struct GuardState {
+    config: Arc<Config>,
+    /// SHA-256 of the token, when one is required.
+    token_digest: Option<[u8; 32]>,
+}
+
+impl GuardState {
+    pub(crate) fn new(config: Arc<Config>) -> GuardState {
+        let token_digest = config.auth_token.as_deref().map(digest);
+        GuardState {
+            config,
+            token_digest,
+        }
+    }
+}
+
+/// Middleware: rejects or passes the request on.
+pub(crate) async fn guard(
+    State(state): State<Arc<GuardState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Err(reason) = check_host_and_origin(&state.config, request.headers()) {
+        tracing::warn!(%reason, "request refused: DNS rebinding protection");
+        return forbidden(&reason);
+    }
+    if let Some(expected) = &state.token_digest
+        && !token_matches(request.headers(), expected)
+    {
+        tracing::warn!("request refused: missing or invalid token");
+        return unauthorized();
+    }
+    next.run(request).await
+}
+
+fn check_host_and_origin(config: &Config, headers: &HeaderMap) -> Result<(), String> {
+    if config.check_host {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        let name = strip_port(host).to_ascii_lowercase();
+        if !name_allowed(&name, config.allowed_hosts.as_deref()) {
+            return Err(format!(
+                "Host '{host}' is not allowed; add it to MCP_ALLOWED_HOSTS (--allowed-hosts) if this server is reached under that name"
+            ));
+        }
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin
+            .to_str()
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_ascii_lowercase();
+        let listed = match &config.allowed_origins {
+            None => true,
+            Some(list) => list.contains(&origin),
+        };
+        let loopback = origin.split_once("://").is_some_and(|(scheme, rest)| {
+            matches!(scheme, "http" | "https") && LOOPBACK_NAMES.contains(&strip_port(rest))
+        });
+        if !(listed || loopback) {
+            return Err(format!(
+                "Origin '{origin}' is not allowed; add it to MCP_ALLOWED_ORIGINS (--allowed-origins) if browsers on that site may call this server"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn name_allowed(name: &str, extra: Option<&[String]>) -> bool {
+    match extra {
+        None => true,
+        Some(list) => LOOPBACK_NAMES.contains(&name) || list.iter().any(|allowed| allowed == name),
+    }
+}
+
+/// `host:port` → `host`; `[::1]:3000` → `[::1]`.
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') && port.chars().all(|c| c.is_ascii_digit()) => {
+            name
+        }
+        _ => host,
+    }
+}
+
+fn token_matches(headers: &HeaderMap, expected: &[u8; 32]) -> bool {
+    let presented = headers
+        .get("x-mcp-auth-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .or_else(|| {
+            let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+            let (scheme, token) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+    match presented {
+        Some(token) => bool::from(digest(token).ct_eq(expected)),
+        None => false,
+    }
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn forbidden(reason: &str) -> Response {
+    let body = json!({ "jsonrpc": "2.0", "error": { "code": INVALID_REQUEST, "message": format!("Forbidden: {reason}") } });
+    (StatusCode::FORBIDDEN, axum::Json(body)).into_response()
+}
+
+fn unauthorized() -> Response {
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {
+            "code": UNAUTHORIZED,
+            "message": "Unauthorized: send the server's token in the X-MCP-Auth-Token header or as Authorization: Bearer <token>"
+        }
+    });
+    let mut response = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"mcp-commander\""),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_are_stripped_from_hosts() {
+        assert_eq!(strip_port("localhost:3000"), "localhost");
+        assert_eq!(strip_port("[::1]:3000"), "[::1]");
+        assert_eq!(strip_port("[::1]"), "[::1]");
+        assert_eq!(strip_port("example.com"), "example.com");
+        assert_eq!(strip_port("::1"), "::1");
+    }
+
+    #[test]
+    fn tokens_are_accepted_from_either_header() {
+        let expected = digest("s3cret");
+        let mut headers = HeaderMap::new();
+        headers.insert("x-mcp-auth-token", HeaderValue::from_static("s3cret"));
+        assert!(token_matches(&headers, &expected));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer s3cret"),
+        );
+        assert!(token_matches(&headers, &expected));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic s3cret"),
+        );
+        assert!(!token_matches(&headers, &expected));
+        assert!(!token_matches(&HeaderMap::new(), &expected));
+    }
+}

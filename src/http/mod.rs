@@ -1,0 +1,188 @@
+//! The HTTP front end: listener, connection limits, routes, and graceful
+//! shutdown.
+//!
+//! Routes: `POST /` and `POST /mcp` (behind the guard), any other method
+//! there → 405 with `Allow: POST`; `/health` without auth. Each connection
+//! is served by hyper with a header-read timeout (also the keep-alive idle
+//! limit) and a header size cap. On SIGTERM or SIGINT the listener closes,
+//! in-flight calls get the grace period, then their commands are killed.
+
+mod endpoint;
+mod guard;
+mod health;
+pub(crate) mod healthcheck;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, post};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+use crate::logging::ACCESS_TARGET;
+use crate::mcp::dispatch::Server;
+
+/// Largest request head (request line and headers) accepted; larger gets 431.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// Time left for calls to return their results after their commands were
+/// killed at the end of the grace period.
+const AFTER_KILL: Duration = Duration::from_secs(2);
+
+/// The peer of a connection, attached to each of its requests.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Peer(pub(crate) SocketAddr);
+
+/// Builds the router; public to the crate so tests can drive it in-process.
+pub(crate) fn router(server: Arc<Server>) -> Router {
+    let guard_state = Arc::new(guard::GuardState::new(server.tools().config.clone()));
+    let mcp = post(endpoint::post).fallback(method_not_allowed);
+    let protected = Router::new()
+        .route("/", mcp.clone())
+        .route("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(guard_state, guard::guard))
+        .with_state(server.clone());
+    Router::new()
+        .route("/health", any(health::health))
+        .with_state(server)
+        .merge(protected)
+        .fallback(not_found)
+        .layer(middleware::from_fn(access_log))
+}
+
+/// Serves HTTP until SIGTERM or SIGINT, then shuts down gracefully.
+pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
+    let config = server.tools().config.clone();
+    let listener = TcpListener::bind(config.listen).await.map_err(|error| {
+        format!(
+            "cannot listen on {} (MCP_HOST/MCP_PORT): {error}",
+            config.listen
+        )
+    })?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(address = %local, auth = config.auth_token.is_some(), "mcp-commander listening");
+    let app = router(server.clone());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_timeout)
+        .max_buf_size(MAX_HEADER_BYTES);
+    let shutdown = crate::shutdown::signal();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            signal = &mut shutdown => {
+                tracing::info!(signal, "shutting down: no new connections");
+                break;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(Peer(peer));
+                let app = app.clone();
+                async move {
+                    Ok::<_, Infallible>(
+                        app.oneshot(request.map(axum::body::Body::new))
+                            .await
+                            .into_response(),
+                    )
+                }
+            });
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    drain(graceful, &server, config.shutdown_grace).await;
+    Ok(())
+}
+
+/// Lets in-flight calls finish within `grace`, then kills their commands
+/// and gives the calls a moment to report it.
+async fn drain(
+    graceful: hyper_util::server::graceful::GracefulShutdown,
+    server: &Server,
+    grace: Duration,
+) {
+    let started = Instant::now();
+    let closed = graceful.shutdown();
+    tokio::pin!(closed);
+    if tokio::time::timeout(grace, &mut closed).await.is_ok() {
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "all connections closed"
+        );
+        return;
+    }
+    let killed = server.tools().runner.live_groups().kill_all();
+    tracing::warn!(
+        killed,
+        "grace period over: killed the commands still running"
+    );
+    if tokio::time::timeout(AFTER_KILL, &mut closed).await.is_err() {
+        tracing::warn!("connections still open after the grace period; closing them");
+    }
+}
+
+async fn method_not_allowed() -> Response {
+    let mut response = endpoint::plain_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method Not Allowed: this stateless server accepts only POST on its MCP endpoint (no SSE stream, no sessions)",
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
+}
+
+async fn not_found() -> Response {
+    endpoint::plain_error(
+        StatusCode::NOT_FOUND,
+        "Not Found: the MCP endpoint is POST / or POST /mcp; health is GET /health",
+    )
+}
+
+/// One line per request at MCP_LOG_LEVEL=access (or debug).
+async fn access_log(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let peer = request
+        .extensions()
+        .get::<Peer>()
+        .map(|p| p.0.to_string())
+        .unwrap_or_default();
+    let response = next.run(request).await;
+    tracing::info!(
+        target: ACCESS_TARGET,
+        %peer,
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
+}

@@ -1,0 +1,207 @@
+//! The MCP dispatcher: turns one JSON-RPC message into at most one
+//! response, for either protocol era. Transports (HTTP, stdio) own framing
+//! and status codes; this module owns methods, results and error codes.
+
+use serde_json::{Map, Value, json};
+
+use super::era::{
+    Era, LEGACY_VERSIONS, META_SERVER_INFO, RpcError, SUPPORTED_VERSIONS, StandardHeaders,
+    check_modern,
+};
+use super::jsonrpc::{self, INVALID_PARAMS, INVALID_REQUEST, Incoming, METHOD_NOT_FOUND};
+use crate::tools::{self, ToolContext};
+
+/// How long clients may cache `tools/list` and `server/discover`: the tool
+/// set never changes while a daemon runs.
+const LIST_TTL_MS: u64 = 300_000;
+
+const INSTRUCTIONS: &str = "Runs shell commands on this host. Call get_shell_info for the shell, timeouts and \
+    working directory, and list_allowed_commands / list_blocked_commands for the policy; a refused command's \
+    result says which rule refused it.";
+
+/// One answered message: the JSON-RPC response and the HTTP status that
+/// goes with it.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) body: Value,
+    pub(crate) http_status: u16,
+}
+
+/// The MCP server, shared by every connection. Invariant: immutable after
+/// construction; per-request state lives on the stack.
+#[derive(Debug)]
+pub(crate) struct Server {
+    tools: ToolContext,
+    /// `tools/list`'s `tools` array, built once.
+    tool_list: Value,
+    server_info: Value,
+}
+
+impl Server {
+    pub(crate) fn new(tools: ToolContext) -> Server {
+        Server {
+            tools,
+            tool_list: tools::declarations(),
+            server_info: json!({ "name": "mcp-commander", "title": "mcp-commander", "version": env!("CARGO_PKG_VERSION") }),
+        }
+    }
+
+    pub(crate) fn tools(&self) -> &ToolContext {
+        &self.tools
+    }
+
+    /// Handles one message; `None` for notifications and responses, which
+    /// are never answered.
+    pub(crate) async fn handle(&self, message: Value, headers: &StandardHeaders) -> Option<Reply> {
+        let (id, method, params) = match jsonrpc::classify(message) {
+            Incoming::Request { id, method, params } => (id, method, params),
+            Incoming::Notification { method, .. } => {
+                tracing::debug!(%method, "notification");
+                return None;
+            }
+            Incoming::Response => return None,
+            Incoming::Invalid { id, reason } => {
+                return Some(Reply {
+                    body: jsonrpc::error(
+                        id,
+                        INVALID_REQUEST,
+                        &format!("Invalid Request: {reason}"),
+                        None,
+                    ),
+                    http_status: 400,
+                });
+            }
+        };
+        let era = Era::detect(headers.protocol_version.as_deref(), &params);
+        let outcome = match &era {
+            Era::Legacy { .. } => self.legacy(&method, &params).await,
+            Era::Modern { .. } => match check_modern(headers, &method, &params) {
+                Ok(()) => self
+                    .modern(&method, &params)
+                    .await
+                    .map(|result| self.decorate_modern(result)),
+                Err(error) => Err(error),
+            },
+        };
+        Some(match outcome {
+            Ok(result) => Reply {
+                body: jsonrpc::result(id, result),
+                http_status: 200,
+            },
+            Err(error) => Reply {
+                body: jsonrpc::error(id, error.code, &error.message, error.data),
+                http_status: error.http_status,
+            },
+        })
+    }
+
+    /// 2024-11-05 to 2025-11-25: `initialize` optional, no session.
+    /// JSON-RPC errors travel with HTTP 200 in this era (SDK clients drop
+    /// the body of a non-2xx answer).
+    async fn legacy(&self, method: &str, params: &Value) -> Result<Value, RpcError> {
+        match method {
+            "initialize" => Ok(self.initialize(params)),
+            "ping" => Ok(json!({})),
+            "tools/list" => Ok(json!({ "tools": self.tool_list })),
+            "tools/call" => self.call_tool(params, 200).await,
+            "logging/setLevel" => match params.get("level").and_then(Value::as_str) {
+                Some(_) => Ok(json!({})),
+                None => Err(RpcError::new(
+                    INVALID_PARAMS,
+                    "Invalid params: 'level' must be a string",
+                    200,
+                )),
+            },
+            _ => Err(RpcError::new(
+                METHOD_NOT_FOUND,
+                format!("Method not found: {method}"),
+                200,
+            )),
+        }
+    }
+
+    /// 2026-07-28: stateless, `server/discover` instead of `initialize`;
+    /// an unknown method is HTTP 404.
+    async fn modern(&self, method: &str, params: &Value) -> Result<Value, RpcError> {
+        match method {
+            "server/discover" => Ok(json!({
+                "supportedVersions": SUPPORTED_VERSIONS,
+                "capabilities": { "tools": {} },
+                "instructions": INSTRUCTIONS,
+                "ttlMs": LIST_TTL_MS,
+                "cacheScope": "private",
+            })),
+            "tools/list" => Ok(
+                json!({ "tools": self.tool_list, "ttlMs": LIST_TTL_MS, "cacheScope": "private" }),
+            ),
+            "tools/call" => self.call_tool(params, 400).await,
+            _ => Err(RpcError::new(
+                METHOD_NOT_FOUND,
+                format!("Method not found: {method}"),
+                404,
+            )),
+        }
+    }
+
+    /// Every 2026-07-28 result says it is complete and who answered.
+    fn decorate_modern(&self, mut result: Value) -> Value {
+        if let Value::Object(map) = &mut result {
+            map.insert("resultType".into(), "complete".into());
+            let meta = map
+                .entry("_meta")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(meta) = meta {
+                meta.insert(META_SERVER_INFO.into(), self.server_info.clone());
+            }
+        }
+        result
+    }
+
+    /// Echoes a requested legacy revision, else offers the newest legacy
+    /// one (never 2026-07-28, which has no `initialize`).
+    fn initialize(&self, params: &Value) -> Value {
+        let requested = params
+            .get("protocolVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let version = if LEGACY_VERSIONS.contains(&requested) {
+            requested
+        } else {
+            LEGACY_VERSIONS[0]
+        };
+        json!({
+            "protocolVersion": version,
+            "capabilities": { "tools": {}, "logging": {} },
+            "serverInfo": self.server_info,
+            "instructions": INSTRUCTIONS,
+        })
+    }
+
+    async fn call_tool(&self, params: &Value, invalid_status: u16) -> Result<Value, RpcError> {
+        let Some(name) = params.get("name").and_then(Value::as_str) else {
+            return Err(RpcError::new(
+                INVALID_PARAMS,
+                "Invalid params: tools/call needs 'name' (a string)",
+                invalid_status,
+            ));
+        };
+        let arguments = params.get("arguments").unwrap_or(&Value::Null);
+        if !matches!(arguments, Value::Object(_) | Value::Null) {
+            return Err(RpcError::new(
+                INVALID_PARAMS,
+                "Invalid params: 'arguments' must be an object",
+                invalid_status,
+            ));
+        }
+        tools::call(&self.tools, name, arguments).await.map_err(|unknown| {
+            RpcError::new(
+                INVALID_PARAMS,
+                format!(
+                    "Unknown tool: '{}'. Tools: execute_command, list_allowed_commands, list_blocked_commands, get_shell_info",
+                    unknown.0
+                ),
+                invalid_status,
+            )
+        })
+    }
+}

@@ -1,0 +1,144 @@
+//! JSON-RPC 2.0 framing: classifying incoming messages and building
+//! responses. Transport-independent.
+
+use serde_json::{Map, Value, json};
+
+pub(crate) const PARSE_ERROR: i64 = -32700;
+pub(crate) const INVALID_REQUEST: i64 = -32600;
+pub(crate) const METHOD_NOT_FOUND: i64 = -32601;
+pub(crate) const INVALID_PARAMS: i64 = -32602;
+/// Missing or wrong token (go-mcp-commander's code, kept for its clients).
+pub(crate) const UNAUTHORIZED: i64 = -32001;
+
+/// One incoming JSON value, classified.
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    /// Has `method` and `id`: must be answered.
+    Request {
+        id: Value,
+        method: String,
+        params: Value,
+    },
+    /// Has `method`, no `id`: never answered.
+    Notification { method: String },
+    /// A response to a request we never send; accepted and ignored.
+    Response,
+    /// Not a valid JSON-RPC 2.0 message; `id` is echoed when readable.
+    Invalid { id: Value, reason: String },
+}
+
+/// Classifies one message (an element of a batch, or a whole body).
+pub(crate) fn classify(value: Value) -> Incoming {
+    let Value::Object(mut object) = value else {
+        return Incoming::Invalid {
+            id: Value::Null,
+            reason: "a JSON-RPC message must be an object".into(),
+        };
+    };
+    let id = object.remove("id");
+    let shown_id = match &id {
+        Some(id @ (Value::String(_) | Value::Number(_))) => id.clone(),
+        _ => Value::Null,
+    };
+    if object.get("jsonrpc") != Some(&Value::String("2.0".into())) {
+        return Incoming::Invalid {
+            id: shown_id,
+            reason: "'jsonrpc' must be \"2.0\"".into(),
+        };
+    }
+    if let Some(id) = &id
+        && !matches!(id, Value::String(_) | Value::Number(_))
+    {
+        return Incoming::Invalid {
+            id: Value::Null,
+            reason: "'id' must be a string or a number".into(),
+        };
+    }
+    let params = object.remove("params").unwrap_or(Value::Null);
+    if !matches!(params, Value::Object(_) | Value::Array(_) | Value::Null) {
+        return Incoming::Invalid {
+            id: shown_id,
+            reason: "'params' must be an object or an array".into(),
+        };
+    }
+    match (object.remove("method"), id) {
+        (Some(Value::String(method)), Some(id)) => Incoming::Request { id, method, params },
+        (Some(Value::String(method)), None) => Incoming::Notification { method },
+        (Some(_), _) => Incoming::Invalid {
+            id: shown_id,
+            reason: "'method' must be a string".into(),
+        },
+        (None, Some(_)) if object.contains_key("result") || object.contains_key("error") => {
+            Incoming::Response
+        }
+        (None, _) => Incoming::Invalid {
+            id: shown_id,
+            reason: "a request needs 'method'".into(),
+        },
+    }
+}
+
+/// A successful response.
+pub(crate) fn result(id: Value, result: Value) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id, "result": result })
+}
+
+/// An error response; `data` is omitted when `None`.
+pub(crate) fn error(id: Value, code: i64, message: &str, data: Option<Value>) -> Value {
+    let mut error = Map::new();
+    error.insert("code".into(), code.into());
+    error.insert("message".into(), message.into());
+    if let Some(data) = data {
+        error.insert("data".into(), data);
+    }
+    json!({ "jsonrpc": "2.0", "id": id, "error": error })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_classified_by_their_members() {
+        assert!(matches!(
+            classify(json!({"jsonrpc":"2.0","id":1,"method":"ping"})),
+            Incoming::Request { method, .. } if method == "ping"
+        ));
+        assert!(matches!(
+            classify(json!({"jsonrpc":"2.0","method":"notifications/initialized"})),
+            Incoming::Notification { .. }
+        ));
+        assert!(matches!(
+            classify(json!({"jsonrpc":"2.0","id":1,"result":{}})),
+            Incoming::Response
+        ));
+    }
+
+    #[test]
+    fn malformed_messages_are_invalid_with_a_reason() {
+        for bad in [
+            json!([1]),
+            json!({"id":1,"method":"ping"}),
+            json!({"jsonrpc":"1.0","id":1,"method":"ping"}),
+            json!({"jsonrpc":"2.0","id":{},"method":"ping"}),
+            json!({"jsonrpc":"2.0","id":1,"method":7}),
+            json!({"jsonrpc":"2.0","id":1}),
+            json!({"jsonrpc":"2.0","id":1,"method":"x","params":3}),
+        ] {
+            assert!(
+                matches!(classify(bad.clone()), Incoming::Invalid { .. }),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_id_of_an_invalid_request_is_echoed_when_usable() {
+        let Incoming::Invalid { id, .. } =
+            classify(json!({"jsonrpc":"1.0","id":"a","method":"ping"}))
+        else {
+            panic!()
+        };
+        assert_eq!(id, json!("a"));
+    }
+}

@@ -1,0 +1,216 @@
+//! The stdio transport: one JSON-RPC message per line on stdin, one per
+//! line on stdout, nothing else on stdout (logs go to stderr).
+//!
+//! Each request is handled on its own task, so a long command does not
+//! hold up `ping`; a single writer task owns stdout so lines never
+//! interleave. A line longer than the limit is answered with an error and
+//! skipped, not buffered. When stdin closes, in-flight calls get the grace
+//! period, then their commands are killed.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::dispatch::Server;
+use super::era::StandardHeaders;
+use super::jsonrpc::{self, INVALID_REQUEST, PARSE_ERROR};
+
+/// One line read from stdin.
+#[derive(Debug, PartialEq, Eq)]
+enum Line {
+    Complete(Vec<u8>),
+    /// The line exceeded the limit; its bytes were discarded up to the
+    /// next newline.
+    TooLong,
+    Eof,
+}
+
+pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
+    let config = server.tools().config.clone();
+    tracing::info!("mcp-commander serving MCP on stdio");
+    let (sender, mut receiver) = mpsc::unbounded_channel::<String>();
+    let writer = tokio::spawn(async move {
+        let mut stdout = tokio::io::stdout();
+        while let Some(line) = receiver.recv().await {
+            if stdout.write_all(line.as_bytes()).await.is_err() || stdout.flush().await.is_err() {
+                tracing::warn!("stdout closed; replies are dropped");
+                break;
+            }
+        }
+    });
+    let mut reader = BufReader::new(tokio::io::stdin());
+    let mut in_flight = JoinSet::new();
+    let shutdown = crate::shutdown::signal();
+    tokio::pin!(shutdown);
+    loop {
+        let line = tokio::select! {
+            line = read_line(&mut reader, config.max_line_bytes) => line.map_err(|e| format!("cannot read stdin: {e}"))?,
+            _ = &mut shutdown => break,
+        };
+        while in_flight.try_join_next().is_some() {}
+        let bytes = match line {
+            Line::Eof => break,
+            Line::TooLong => {
+                let message = format!(
+                    "Invalid Request: message longer than {} bytes (MCP_MAX_LINE_BYTES); it was discarded",
+                    config.max_line_bytes
+                );
+                send(
+                    &sender,
+                    jsonrpc::error(Value::Null, INVALID_REQUEST, &message, None),
+                );
+                continue;
+            }
+            Line::Complete(bytes) => bytes,
+        };
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let server = server.clone();
+        let sender = sender.clone();
+        in_flight.spawn(async move { handle_line(&server, &bytes, &sender).await });
+    }
+    let grace = config.shutdown_grace;
+    if tokio::time::timeout(grace, async {
+        while in_flight.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        let killed = server.tools().runner.live_groups().kill_all();
+        tracing::warn!(
+            killed,
+            "stdin closed and the grace period is over: killed the commands still running"
+        );
+        let _ = tokio::time::timeout(grace, async {
+            while in_flight.join_next().await.is_some() {}
+        })
+        .await;
+    }
+    drop(sender);
+    let _ = writer.await;
+    Ok(())
+}
+
+async fn handle_line(server: &Server, bytes: &[u8], sender: &mpsc::UnboundedSender<String>) {
+    let headers = StandardHeaders::default();
+    let message: Value = match serde_json::from_slice(bytes) {
+        Ok(value) => value,
+        Err(error) => {
+            send(
+                sender,
+                jsonrpc::error(
+                    Value::Null,
+                    PARSE_ERROR,
+                    &format!("Parse error: {error}"),
+                    None,
+                ),
+            );
+            return;
+        }
+    };
+    match message {
+        Value::Array(batch) if batch.is_empty() => {
+            send(
+                sender,
+                jsonrpc::error(
+                    Value::Null,
+                    INVALID_REQUEST,
+                    "Invalid Request: empty batch",
+                    None,
+                ),
+            );
+        }
+        Value::Array(batch) => {
+            let mut replies = Vec::new();
+            for message in batch {
+                if let Some(reply) = server.handle(message, &headers).await {
+                    replies.push(reply.body);
+                }
+            }
+            if !replies.is_empty() {
+                send(sender, Value::Array(replies));
+            }
+        }
+        single => {
+            if let Some(reply) = server.handle(single, &headers).await {
+                send(sender, reply.body);
+            }
+        }
+    }
+}
+
+fn send(sender: &mpsc::UnboundedSender<String>, message: Value) {
+    let mut line = message.to_string();
+    line.push('\n');
+    let _ = sender.send(line);
+}
+
+/// Reads one line of at most `limit` bytes (newline excluded) without ever
+/// buffering more than that.
+async fn read_line(
+    reader: &mut (impl AsyncBufRead + Unpin),
+    limit: usize,
+) -> std::io::Result<Line> {
+    let mut line = Vec::new();
+    let mut too_long = false;
+    loop {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(if too_long {
+                Line::TooLong
+            } else if line.is_empty() {
+                Line::Eof
+            } else {
+                Line::Complete(line)
+            });
+        }
+        let (chunk, found_newline) = match available.iter().position(|&b| b == b'\n') {
+            Some(end) => (&available[..end], true),
+            None => (available, false),
+        };
+        if !too_long && line.len() + chunk.len() <= limit {
+            line.extend_from_slice(chunk);
+        } else {
+            too_long = true;
+            line = Vec::new();
+        }
+        let consumed = chunk.len() + usize::from(found_newline);
+        reader.consume(consumed);
+        if found_newline {
+            return Ok(if too_long {
+                Line::TooLong
+            } else {
+                Line::Complete(line)
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn lines_are_split_and_bounded() {
+        let input: &[u8] = b"{\"a\":1}\nxxxxxxxxxxxxxxxxxxxx\n{\"b\":2}\npartial";
+        let mut reader = BufReader::with_capacity(4, input);
+        assert_eq!(
+            read_line(&mut reader, 10).await.unwrap(),
+            Line::Complete(b"{\"a\":1}".to_vec())
+        );
+        assert_eq!(read_line(&mut reader, 10).await.unwrap(), Line::TooLong);
+        assert_eq!(
+            read_line(&mut reader, 10).await.unwrap(),
+            Line::Complete(b"{\"b\":2}".to_vec())
+        );
+        assert_eq!(
+            read_line(&mut reader, 10).await.unwrap(),
+            Line::Complete(b"partial".to_vec())
+        );
+        assert_eq!(read_line(&mut reader, 10).await.unwrap(), Line::Eof);
+    }
+}

@@ -1,0 +1,222 @@
+//! The runner: runs one approved command to completion through the spawner,
+//! enforcing the timeout, the output caps and the rule that no process
+//! outlives its call.
+//!
+//! Life of a run: spawn the shell as a process-group leader; drain stdout
+//! and stderr while waiting for the leader; on timeout send SIGTERM (and
+//! SIGCONT, so stopped processes see it) to the group, wait the kill grace,
+//! then SIGKILL the group. Whether or not it timed out, the group is
+//! SIGKILLed before the leader is reaped, so background children (`sleep 30
+//! &`) die with the call, and the group id cannot be recycled in between.
+//! Pipes still held by an escaped process are drained only until a short
+//! deadline. If the caller drops the future (client gone, shutdown), the
+//! [`GroupGuard`] kills and reaps the group.
+
+mod capture;
+pub(crate) mod env;
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use tokio::sync::Notify;
+
+use crate::sandbox::{self, Exit, SpawnSpec};
+use capture::Capture;
+
+/// How long pipes are still read after the group was killed. Only a
+/// process that left the group can hold them open that long.
+const DRAIN_DEADLINE: Duration = Duration::from_millis(500);
+
+/// One command to run, already approved by policy.
+#[derive(Debug, Clone)]
+pub(crate) struct RunRequest {
+    pub(crate) command: String,
+    pub(crate) cwd: PathBuf,
+    /// Variables from the call, validated.
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) timeout: Duration,
+}
+
+/// What happened. `exit` is `None` only if the leader could not be reaped.
+#[derive(Debug, Clone)]
+pub(crate) struct RunOutcome {
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) exit: Option<Exit>,
+    pub(crate) timed_out: bool,
+    pub(crate) truncated: bool,
+    pub(crate) stdout_bytes: u64,
+    pub(crate) stderr_bytes: u64,
+    pub(crate) duration: Duration,
+}
+
+/// Settings shared by every run, fixed at start.
+#[derive(Debug, Clone)]
+pub(crate) struct RunnerSettings {
+    pub(crate) shell: PathBuf,
+    pub(crate) shell_arg: String,
+    pub(crate) max_output_bytes: usize,
+    pub(crate) kill_grace: Duration,
+    pub(crate) base_env: Vec<(OsString, OsString)>,
+}
+
+/// Runs commands. Cheap to clone; clones share the table of live groups.
+#[derive(Debug, Clone)]
+pub(crate) struct Runner {
+    settings: Arc<RunnerSettings>,
+    live: ProcessTable,
+}
+
+impl Runner {
+    pub(crate) fn new(settings: RunnerSettings) -> Runner {
+        Runner {
+            settings: Arc::new(settings),
+            live: ProcessTable::default(),
+        }
+    }
+
+    /// The groups of commands still running, for shutdown.
+    pub(crate) fn live_groups(&self) -> &ProcessTable {
+        &self.live
+    }
+
+    /// Runs `request`; an `Err` means the command could not be started.
+    pub(crate) async fn run(&self, request: RunRequest) -> std::io::Result<RunOutcome> {
+        let settings = &self.settings;
+        let spec = SpawnSpec {
+            program: settings.shell.clone(),
+            args: vec![settings.shell_arg.clone().into(), request.command.into()],
+            env: env::merge(&settings.base_env, &request.env),
+            cwd: request.cwd,
+        };
+        let started = Instant::now();
+        let spawned = sandbox::spawn(&spec)?;
+        let guard = GroupGuard::new(spawned.pid, &self.live);
+        let exit = &spawned.exit;
+
+        let mut stdout = Capture::new(settings.max_output_bytes);
+        let mut stderr = Capture::new(settings.max_output_bytes);
+        let group_dead = Notify::new();
+        let drain = async {
+            let readers =
+                async { tokio::join!(stdout.fill(spawned.stdout), stderr.fill(spawned.stderr)) };
+            tokio::select! {
+                _ = readers => {}
+                _ = async { group_dead.notified().await; tokio::time::sleep(DRAIN_DEADLINE).await } => {}
+            }
+        };
+        let supervise = async {
+            let timed_out = tokio::time::timeout(request.timeout, exit.exited())
+                .await
+                .is_err();
+            if timed_out {
+                sandbox::kill_group(spawned.pid, Signal::SIGTERM);
+                sandbox::kill_group(spawned.pid, Signal::SIGCONT);
+                let _ = tokio::time::timeout(settings.kill_grace, exit.exited()).await;
+            }
+            sandbox::kill_group(spawned.pid, Signal::SIGKILL);
+            exit.exited().await;
+            let exit = guard.reap();
+            group_dead.notify_one();
+            (exit, timed_out)
+        };
+        let ((), (exit, timed_out)) = tokio::join!(drain, supervise);
+        Ok(RunOutcome {
+            stdout: stdout.text(),
+            stderr: stderr.text(),
+            exit,
+            timed_out,
+            truncated: stdout.truncated() || stderr.truncated(),
+            stdout_bytes: stdout.total,
+            stderr_bytes: stderr.total,
+            duration: started.elapsed(),
+        })
+    }
+}
+
+/// Process groups of commands in flight. Invariant: a group is listed from
+/// spawn until its leader is reaped.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ProcessTable {
+    groups: Arc<Mutex<HashSet<i32>>>,
+}
+
+impl ProcessTable {
+    /// SIGKILLs every listed group; their runs then finish on their own.
+    pub(crate) fn kill_all(&self) -> usize {
+        let groups = self.groups.lock().expect("process table lock");
+        for pgid in groups.iter() {
+            sandbox::kill_group(Pid::from_raw(*pgid), Signal::SIGKILL);
+        }
+        groups.len()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.groups.lock().expect("process table lock").len()
+    }
+}
+
+/// Owns one live group. Dropping it before [`GroupGuard::reap`] (the run
+/// was cancelled) kills the group and reaps the leader in the background.
+struct GroupGuard {
+    pid: Pid,
+    table: ProcessTable,
+    reaped: bool,
+}
+
+impl GroupGuard {
+    fn new(pid: Pid, table: &ProcessTable) -> GroupGuard {
+        table
+            .groups
+            .lock()
+            .expect("process table lock")
+            .insert(pid.as_raw());
+        GroupGuard {
+            pid,
+            table: table.clone(),
+            reaped: false,
+        }
+    }
+
+    /// Reaps the leader, which must have exited, and unlists the group.
+    fn reap(mut self) -> Option<Exit> {
+        self.reaped = true;
+        let exit = sandbox::reap(self.pid);
+        self.table
+            .groups
+            .lock()
+            .expect("process table lock")
+            .remove(&self.pid.as_raw());
+        match exit {
+            Ok(exit) => Some(exit),
+            Err(error) => {
+                tracing::error!(pid = self.pid.as_raw(), %error, "could not reap command");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if self.reaped {
+            return;
+        }
+        sandbox::kill_group(self.pid, Signal::SIGKILL);
+        let pid = self.pid;
+        let table = self.table.clone();
+        std::thread::spawn(move || {
+            let _ = sandbox::reap(pid);
+            table
+                .groups
+                .lock()
+                .expect("process table lock")
+                .remove(&pid.as_raw());
+        });
+    }
+}

@@ -1,0 +1,257 @@
+//! `execute_command`: validates the call's input, asks the policy, runs the
+//! command through the runner and shapes the result.
+//!
+//! Every failure the caller can fix (bad input, a refused command, a
+//! command that could not start, a timeout, a non-zero exit) is a result
+//! with `isError: true` and a readable `error`, never a protocol error.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use super::{ToolContext, structured_result};
+use crate::config::duration::{
+    DURATION_FORMS, format_go_duration, parse_duration, seconds_to_duration,
+};
+use crate::policy::Decision;
+use crate::runner::{RunOutcome, RunRequest, env};
+use crate::sandbox::Exit;
+
+pub(super) fn declaration() -> Value {
+    json!({
+        "name": "execute_command",
+        "title": "Execute shell command",
+        "description": "Runs a command with the server's shell (sh -c by default) and returns its stdout, \
+            stderr and exit code. The command may use pipes, redirections and lists; every program in it \
+            must be allowed by the server's policy. It is killed, with everything it started, when the \
+            timeout expires. Output beyond the server's cap is dropped and reported as truncated.",
+        "inputSchema": {
+            "type": "object",
+            "properties": {
+                "command": { "type": "string", "minLength": 1, "description": "Shell command line to run." },
+                "working_directory": {
+                    "type": "string",
+                    "description": "Directory to run in; default: the server's scratch directory."
+                },
+                "timeout": {
+                    "type": ["string", "number"],
+                    "description": "Time limit, as a duration (30s, 1m30s, 500ms) or a number of seconds; \
+                        default and maximum are given by get_shell_info."
+                },
+                "env": {
+                    "type": "object",
+                    "additionalProperties": { "type": "string" },
+                    "description": "Extra environment variables for the command."
+                }
+            },
+            "required": ["command"]
+        },
+        "outputSchema": output_schema(),
+        "annotations": {
+            "title": "Execute shell command",
+            "readOnlyHint": false,
+            "destructiveHint": true,
+            "idempotentHint": false,
+            "openWorldHint": true
+        }
+    })
+}
+
+fn output_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "stdout": { "type": "string" },
+            "stderr": { "type": "string" },
+            "exit_code": { "type": ["integer", "null"], "description": "null when the command did not exit by itself" },
+            "signal": { "type": ["string", "null"], "description": "signal that ended the command, e.g. SIGKILL" },
+            "timed_out": { "type": "boolean" },
+            "truncated": { "type": "boolean", "description": "output beyond the cap was dropped" },
+            "stdout_bytes": { "type": "integer", "description": "bytes the command wrote to stdout, kept or not" },
+            "stderr_bytes": { "type": "integer", "description": "bytes the command wrote to stderr, kept or not" },
+            "duration_ms": { "type": "integer" },
+            "duration": { "type": "string", "description": "duration in Go syntax, as go-mcp-commander reported it" },
+            "error": { "type": "string", "description": "why the command failed, was refused or could not start" }
+        },
+        "required": ["stdout", "stderr", "exit_code", "signal", "timed_out", "truncated", "duration_ms"]
+    })
+}
+
+/// A validated call.
+#[derive(Debug)]
+struct Input {
+    command: String,
+    cwd: PathBuf,
+    timeout: Duration,
+    env: Vec<(String, String)>,
+}
+
+pub(super) async fn call(context: &ToolContext, arguments: &Value) -> Value {
+    let input = match parse_input(context, arguments) {
+        Ok(input) => input,
+        Err(message) => return failure(format!("invalid input: {message}")),
+    };
+    if let Decision::Deny { rule, reason } = context.config.policy.check(&input.command) {
+        tracing::warn!(command = %input.command, %rule, "command refused by policy");
+        return failure(format!("command refused by policy ({rule}): {reason}"));
+    }
+    let request = RunRequest {
+        command: input.command,
+        cwd: input.cwd,
+        env: input.env,
+        timeout: input.timeout,
+    };
+    match context.runner.run(request).await {
+        Ok(outcome) => success(&outcome, input.timeout),
+        Err(error) => failure(format!("command could not start: {error}")),
+    }
+}
+
+fn parse_input(context: &ToolContext, arguments: &Value) -> Result<Input, String> {
+    let empty = Map::new();
+    let arguments = match arguments {
+        Value::Object(map) => map,
+        Value::Null => &empty,
+        _ => return Err("arguments must be an object".into()),
+    };
+    let command = match arguments.get("command") {
+        Some(Value::String(c)) if !c.trim().is_empty() => c.clone(),
+        Some(Value::String(_)) => return Err("'command' is empty".into()),
+        Some(_) => return Err("'command' must be a string".into()),
+        None => return Err("'command' is required".into()),
+    };
+    if command.contains('\0') {
+        return Err("'command' contains a NUL byte".into());
+    }
+    let cwd = match arguments.get("working_directory") {
+        None | Some(Value::Null) => context.scratch_dir.clone(),
+        Some(Value::String(dir)) if dir.is_empty() => context.scratch_dir.clone(),
+        Some(Value::String(dir)) => working_directory(&context.scratch_dir, dir)?,
+        Some(_) => return Err("'working_directory' must be a string".into()),
+    };
+    let timeout = parse_timeout(
+        arguments.get("timeout"),
+        context.config.default_timeout,
+        context.config.max_timeout,
+    )?;
+    let env = match arguments.get("env") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Object(vars)) => vars
+            .iter()
+            .map(|(name, value)| {
+                let Value::String(value) = value else {
+                    return Err(format!("env value of '{name}' must be a string"));
+                };
+                env::validate_request_var(name, value)?;
+                Ok((name.clone(), value.clone()))
+            })
+            .collect::<Result<_, String>>()?,
+        Some(_) => return Err("'env' must be an object of strings".into()),
+    };
+    Ok(Input {
+        command,
+        cwd,
+        timeout,
+        env,
+    })
+}
+
+/// Resolves a requested directory (relative ones against the scratch
+/// directory) and checks that it is one.
+fn working_directory(scratch: &Path, requested: &str) -> Result<PathBuf, String> {
+    let path = scratch.join(requested);
+    match std::fs::metadata(&path) {
+        Ok(meta) if meta.is_dir() => Ok(path),
+        Ok(_) => Err(format!(
+            "working_directory '{requested}' is not a directory"
+        )),
+        Err(error) => Err(format!(
+            "working_directory '{requested}' cannot be used: {error}"
+        )),
+    }
+}
+
+fn parse_timeout(
+    value: Option<&Value>,
+    default: Duration,
+    max: Duration,
+) -> Result<Duration, String> {
+    let timeout = match value {
+        None | Some(Value::Null) => return Ok(default),
+        Some(Value::String(text)) if text.trim().is_empty() => return Ok(default),
+        Some(Value::String(text)) => parse_duration(text).map_err(|e| format!("'timeout': {e}"))?,
+        Some(Value::Number(n)) => {
+            let seconds = n.as_f64().unwrap_or(f64::NAN);
+            seconds_to_duration(seconds, &n.to_string()).map_err(|e| format!("'timeout': {e}"))?
+        }
+        Some(_) => return Err(format!("'timeout' must be {DURATION_FORMS}")),
+    };
+    if timeout.is_zero() {
+        return Err("'timeout' must be greater than zero".into());
+    }
+    if timeout > max {
+        return Err(format!(
+            "'timeout' {} exceeds the server's maximum of {}",
+            format_go_duration(timeout),
+            format_go_duration(max)
+        ));
+    }
+    Ok(timeout)
+}
+
+fn success(outcome: &RunOutcome, timeout: Duration) -> Value {
+    let (exit_code, signal) = match outcome.exit {
+        Some(Exit::Code(code)) => (Some(code), None),
+        Some(Exit::Signal(signal)) => (None, Some(signal.as_str())),
+        None => (None, None),
+    };
+    let mut result = json!({
+        "stdout": outcome.stdout,
+        "stderr": outcome.stderr,
+        "exit_code": exit_code,
+        "signal": signal,
+        "timed_out": outcome.timed_out,
+        "truncated": outcome.truncated,
+        "stdout_bytes": outcome.stdout_bytes,
+        "stderr_bytes": outcome.stderr_bytes,
+        "duration_ms": outcome.duration.as_millis() as u64,
+        "duration": format_go_duration(outcome.duration),
+    });
+    let error = if outcome.timed_out {
+        Some(format!(
+            "command timed out after {} and was killed with everything it started",
+            format_go_duration(timeout)
+        ))
+    } else if let Some(signal) = signal {
+        Some(format!("command was killed by {signal}"))
+    } else if let Some(code) = exit_code.filter(|c| *c != 0) {
+        Some(format!("command exited with status {code}"))
+    } else if outcome.exit.is_none() {
+        Some("the command's exit status could not be collected".to_string())
+    } else {
+        None
+    };
+    let is_error = error.is_some();
+    if let Some(error) = error {
+        result["error"] = Value::String(error);
+    }
+    structured_result(result, is_error)
+}
+
+fn failure(error: String) -> Value {
+    structured_result(
+        json!({
+            "stdout": "",
+            "stderr": "",
+            "exit_code": null,
+            "signal": null,
+            "timed_out": false,
+            "truncated": false,
+            "duration_ms": 0,
+            "duration": "0s",
+            "error": error,
+        }),
+        true,
+    )
+}

@@ -1,0 +1,33 @@
+//! `list_allowed_commands`: the allowlist in force, with go-mcp-commander's
+//! field names (`allowed_commands`, `allow_all`).
+
+use serde_json::{Value, json};
+
+use super::{ToolContext, read_only_annotations, structured_result};
+
+pub(super) fn declaration() -> Value {
+    json!({
+        "name": "list_allowed_commands",
+        "title": "List allowed commands",
+        "description": "Lists the programs (optionally with leading arguments) that execute_command may run. \
+            allow_all is true when no allowlist is set, in which case every command not blocked may run.",
+        "inputSchema": { "type": "object", "properties": {}, "additionalProperties": false },
+        "outputSchema": {
+            "type": "object",
+            "properties": {
+                "allowed_commands": { "type": "array", "items": { "type": "string" } },
+                "allow_all": { "type": "boolean" }
+            },
+            "required": ["allowed_commands", "allow_all"]
+        },
+        "annotations": read_only_annotations("List allowed commands"),
+    })
+}
+
+pub(super) fn call(context: &ToolContext) -> Value {
+    let policy = &context.config.policy;
+    structured_result(
+        json!({ "allowed_commands": policy.allowed_commands(), "allow_all": policy.allow_all() }),
+        false,
+    )
+}

@@ -1,0 +1,35 @@
+//! `list_blocked_commands`: the blocklist in force (defaults plus the
+//! operator's entries), with go-mcp-commander's field names.
+
+use serde_json::{Value, json};
+
+use super::{ToolContext, read_only_annotations, structured_result};
+
+pub(super) fn declaration() -> Value {
+    json!({
+        "name": "list_blocked_commands",
+        "title": "List blocked commands",
+        "description": "Lists the commands execute_command refuses. Entries match parsed commands, not \
+            substrings: 'rm -rf /' also blocks 'rm -r -f /' and '/bin/rm --recursive --force /'.",
+        "inputSchema": { "type": "object", "properties": {}, "additionalProperties": false },
+        "outputSchema": {
+            "type": "object",
+            "properties": {
+                "blocked_commands": { "type": "array", "items": { "type": "string" } },
+                "using_default_blocklist": { "type": "boolean" }
+            },
+            "required": ["blocked_commands", "using_default_blocklist"]
+        },
+        "annotations": read_only_annotations("List blocked commands"),
+    })
+}
+
+pub(super) fn call(context: &ToolContext) -> Value {
+    structured_result(
+        json!({
+            "blocked_commands": context.config.policy.blocked_commands(),
+            "using_default_blocklist": true,
+        }),
+        false,
+    )
+}

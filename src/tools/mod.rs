@@ -1,0 +1,80 @@
+//! The tools: their declarations (`tools/list`) and their calls
+//! (`tools/call`), independent of the transport and protocol era.
+//!
+//! Names and inputs are those of go-mcp-commander, so existing agents and
+//! prompts keep working. A call's input errors are tool results with
+//! `isError` (the model can read and fix them); only an unknown tool name
+//! is a protocol error.
+
+mod execute_command;
+mod get_shell_info;
+mod list_allowed_commands;
+mod list_blocked_commands;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::config::Config;
+use crate::runner::Runner;
+
+/// What every tool may use. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct ToolContext {
+    pub(crate) config: Arc<Config>,
+    pub(crate) runner: Runner,
+    /// Directory a command runs in when its call names none; exists.
+    pub(crate) scratch_dir: PathBuf,
+}
+
+/// The call named a tool this server does not offer.
+#[derive(Debug)]
+pub(crate) struct UnknownTool(pub(crate) String);
+
+/// The `tools` array of a `tools/list` result, built once at start.
+pub(crate) fn declarations() -> Value {
+    json!([
+        execute_command::declaration(),
+        list_allowed_commands::declaration(),
+        list_blocked_commands::declaration(),
+        get_shell_info::declaration(),
+    ])
+}
+
+/// Runs tool `name` with `arguments` and returns a `CallToolResult`.
+pub(crate) async fn call(
+    context: &ToolContext,
+    name: &str,
+    arguments: &Value,
+) -> Result<Value, UnknownTool> {
+    Ok(match name {
+        "execute_command" => execute_command::call(context, arguments).await,
+        "list_allowed_commands" => list_allowed_commands::call(context),
+        "list_blocked_commands" => list_blocked_commands::call(context),
+        "get_shell_info" => get_shell_info::call(context),
+        other => return Err(UnknownTool(other.to_string())),
+    })
+}
+
+/// A result carrying `structured` both as `structuredContent` and as one
+/// text block holding the same JSON (for clients that read only text).
+pub(crate) fn structured_result(structured: Value, is_error: bool) -> Value {
+    let text = structured.to_string();
+    json!({
+        "content": [{ "type": "text", "text": text }],
+        "structuredContent": structured,
+        "isError": is_error,
+    })
+}
+
+/// Annotations of a tool that only reads the daemon's configuration.
+fn read_only_annotations(title: &str) -> Value {
+    json!({
+        "title": title,
+        "readOnlyHint": true,
+        "destructiveHint": false,
+        "idempotentHint": true,
+        "openWorldHint": false,
+    })
+}
