@@ -75,7 +75,8 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(config.header_timeout)
-        .max_buf_size(MAX_HEADER_BYTES);
+        .max_header_size(MAX_HEADER_BYTES)
+        .max_headers(100);
     let shutdown = crate::shutdown::signal();
     tokio::pin!(shutdown);
     loop {

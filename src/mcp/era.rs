@@ -107,15 +107,18 @@ pub(crate) struct StandardHeaders {
     pub(crate) name: Option<String>,
 }
 
-/// The checks a modern request must pass before dispatch, in the order the
-/// specification's reference implementation applies them: standard headers
-/// against the body, required `_meta` keys, header against `_meta`, then
-/// the revision itself.
+/// The checks a modern request must pass before dispatch: a version header
+/// naming no served revision is refused first (so a client of an unknown
+/// revision learns the supported list), then standard headers against the
+/// body, required `_meta` keys, and the header against `_meta`.
 pub(crate) fn check_modern(
     headers: &StandardHeaders,
     method: &str,
     params: &Value,
 ) -> Result<(), RpcError> {
+    if let Some(version) = headers.protocol_version.as_deref().filter(|v| *v != MODERN_VERSION) {
+        return Err(unsupported(version));
+    }
     if headers.present {
         check_standard_headers(headers, method, params)?;
     }
@@ -152,14 +155,21 @@ pub(crate) fn check_modern(
         None => meta_version,
     };
     if requested != MODERN_VERSION {
-        return Err(RpcError {
-            code: UNSUPPORTED_VERSION,
-            message: format!("Unsupported protocol version '{requested}'"),
-            data: Some(json!({ "supported": SUPPORTED_VERSIONS, "requested": requested })),
-            http_status: 400,
-        });
+        return Err(unsupported(requested));
     }
     Ok(())
+}
+
+fn unsupported(requested: &str) -> RpcError {
+    RpcError {
+        code: UNSUPPORTED_VERSION,
+        message: format!(
+            "Unsupported protocol version '{requested}'; supported: {}",
+            SUPPORTED_VERSIONS.join(", ")
+        ),
+        data: Some(json!({ "supported": SUPPORTED_VERSIONS, "requested": requested })),
+        http_status: 400,
+    }
 }
 
 /// `Mcp-Method` must equal the body's method; `Mcp-Name` must equal the

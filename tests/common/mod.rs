@@ -1,0 +1,224 @@
+//! Test support: starts the real `mcp-commander` binary and talks to it over
+//! raw HTTP/1.1, so tests control every header (Host, Origin, Accept) the
+//! way an attacker or an odd client would.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub const TOKEN: &str = "test-token-0123456789";
+
+/// A running daemon, killed when dropped.
+pub struct Daemon {
+    pub child: Child,
+    pub port: u16,
+    /// Lines the daemon wrote to stderr so far.
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Daemon {
+    /// Starts the daemon on a free loopback port with `env` added to a
+    /// clean environment, and waits until it listens.
+    pub fn start(env: &[(&str, &str)]) -> Daemon {
+        Self::start_with_args(env, &[])
+    }
+
+    pub fn start_with_args(env: &[(&str, &str)], args: &[&str]) -> Daemon {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mcp-commander"));
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", "/root")
+            .env("MCP_PORT", "0")
+            .env("MCP_LOG_LEVEL", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("start mcp-commander");
+        let stderr = child.stderr.take().unwrap();
+        let (sender, lines) = mpsc::channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                kept.lock().unwrap().push(line.clone());
+                let _ = sender.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let line: String = lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("daemon did not report its address");
+            if let Some(rest) = line.split("address=").nth(1) {
+                let address = rest.split_whitespace().next().unwrap();
+                let port = address.rsplit(':').next().unwrap().parse().unwrap();
+                return Daemon { child, port, log };
+            }
+        }
+    }
+
+    /// A daemon with the test token set.
+    pub fn with_token() -> Daemon {
+        Daemon::start(&[("MCP_AUTH_TOKEN", TOKEN)])
+    }
+
+    /// Whether any stderr line so far contains `text`.
+    pub fn logged(&self, text: &str) -> bool {
+        self.log.lock().unwrap().iter().any(|line| line.contains(text))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// POSTs `body` to `/mcp` with the token and JSON headers.
+    pub fn post(&self, body: &Value) -> Response {
+        self.request("POST", "/mcp", &[("X-MCP-Auth-Token", TOKEN), ("Content-Type", "application/json")], &body.to_string())
+    }
+
+    /// POSTs with the given extra headers (the token is not added).
+    pub fn post_with(&self, headers: &[(&str, &str)], body: &str) -> Response {
+        self.request("POST", "/mcp", headers, body)
+    }
+
+    /// One request on a fresh connection. `Host` defaults to 127.0.0.1:port
+    /// unless given in `headers`.
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Response {
+        raw_request(self.port, method, path, headers, body.as_bytes())
+    }
+
+    /// Calls a tool and returns the `result` object.
+    pub fn call_tool(&self, name: &str, arguments: Value) -> Value {
+        let response = self.post(&json!({
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": { "name": name, "arguments": arguments }
+        }));
+        assert_eq!(response.status, 200, "{}", response.body);
+        response.json()["result"].clone()
+    }
+
+    /// Calls `execute_command` and returns its structured result.
+    pub fn execute(&self, arguments: Value) -> Value {
+        self.call_tool("execute_command", arguments)["structuredContent"].clone()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A parsed HTTP response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The JSON-RPC error code in the body.
+    pub fn error_code(&self) -> i64 {
+        self.json()["error"]["code"].as_i64().unwrap_or_else(|| panic!("no error code: {}", self.body))
+    }
+}
+
+/// Sends one HTTP/1.1 request with `Connection: close` and reads the whole
+/// response.
+pub fn raw_request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        head.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
+    }
+    for (key, value) in headers {
+        head.push_str(&format!("{key}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
+    stream.write_all(head.as_bytes()).unwrap();
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    parse_response(&raw)
+}
+
+fn parse_response(raw: &[u8]) -> Response {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP response: {text:?}"));
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = if chunked { dechunk(body) } else { body.to_string() };
+    Response { status, headers, body }
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = &rest[size + 2..];
+    }
+    out
+}
+
+/// Pids of processes whose command line contains `marker`.
+pub fn processes_with(marker: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(marker) && pid != std::process::id() {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// A marker unique to this test run, to find a command's processes.
+pub fn marker(name: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("mcpmark{name}{}x{nanos}", std::process::id())
+}
+
+/// Waits up to `limit` for `condition`.
+pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    condition()
+}

@@ -1,0 +1,210 @@
+//! `execute_command` end to end through the HTTP daemon: results, input
+//! errors, timeouts that kill the whole tree, output caps, and an
+//! environment that never carries the daemon's secrets.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Daemon, TOKEN, eventually, marker, processes_with};
+use serde_json::json;
+
+#[test]
+fn echo_returns_stdout_exit_code_and_matching_text_block() {
+    let daemon = Daemon::with_token();
+    let result = daemon.call_tool("execute_command", json!({ "command": "echo hi; echo oops >&2" }));
+    assert_eq!(result["isError"], false);
+    let structured = &result["structuredContent"];
+    assert_eq!(structured["stdout"], "hi\n");
+    assert_eq!(structured["stderr"], "oops\n");
+    assert_eq!(structured["exit_code"], 0);
+    assert_eq!(structured["signal"], serde_json::Value::Null);
+    assert_eq!(structured["timed_out"], false);
+    assert_eq!(structured["truncated"], false);
+    assert!(structured["duration_ms"].is_u64());
+    let text: serde_json::Value = serde_json::from_str(result["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(&text, structured, "the text block holds the same JSON");
+}
+
+#[test]
+fn non_zero_exit_is_an_error_result_with_the_code() {
+    let daemon = Daemon::with_token();
+    let result = daemon.call_tool("execute_command", json!({ "command": "exit 3" }));
+    assert_eq!(result["isError"], true);
+    assert_eq!(result["structuredContent"]["exit_code"], 3);
+    assert!(result["structuredContent"]["error"].as_str().unwrap().contains("status 3"));
+}
+
+#[test]
+fn timeout_kills_the_whole_tree_within_bounds() {
+    let daemon = Daemon::with_token();
+    let mark = marker("timeout");
+    let command = format!("sleep 30 & sleep 30; echo never # {mark}");
+    let command = command.replace("sleep 30", &format!("sh -c 'sleep 30; : {mark}'"));
+    let started = Instant::now();
+    let result = daemon.execute(json!({ "command": command, "timeout": "1s" }));
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(3), "returned after {elapsed:?}");
+    assert_eq!(result["timed_out"], true);
+    assert_eq!(result["stdout"], "");
+    assert!(result["error"].as_str().unwrap().contains("timed out"));
+    assert!(eventually(Duration::from_secs(1), || processes_with(&mark).is_empty()), "survivors: {:?}", processes_with(&mark));
+}
+
+#[test]
+fn a_command_that_ignores_sigterm_is_killed_after_the_grace() {
+    let daemon = Daemon::start(&[("MCP_KILL_GRACE", "200ms")]);
+    let mark = marker("trap");
+    let command = format!("trap '' TERM; sh -c 'trap \"\" TERM; sleep 30; : {mark}' & sleep 30");
+    let started = Instant::now();
+    let result = daemon.execute(json!({ "command": command, "timeout": 0.5 }));
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(result["timed_out"], true);
+    assert_eq!(result["signal"], "SIGKILL");
+    assert!(eventually(Duration::from_secs(1), || processes_with(&mark).is_empty()));
+}
+
+#[test]
+fn background_children_do_not_outlive_a_finished_call() {
+    let daemon = Daemon::with_token();
+    let mark = marker("bg");
+    let result = daemon.execute(json!({ "command": format!("sh -c 'sleep 30; : {mark}' & echo started") }));
+    assert_eq!(result["stdout"], "started\n");
+    assert_eq!(result["exit_code"], 0);
+    assert!(eventually(Duration::from_secs(1), || processes_with(&mark).is_empty()));
+}
+
+#[test]
+fn the_daemon_token_and_variables_never_reach_a_command() {
+    let daemon = Daemon::start(&[
+        ("MCP_AUTH_TOKEN", TOKEN),
+        ("AWS_SECRET_ACCESS_KEY", "aws-secret"),
+        ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/x"),
+        ("DAEMON_ONLY_VARIABLE", "x"),
+    ]);
+    let result = daemon.execute(json!({ "command": "echo \"[$MCP_AUTH_TOKEN]\"" }));
+    assert_eq!(result["stdout"], "[]\n");
+    let env = daemon.execute(json!({ "command": "env" }))["stdout"].as_str().unwrap().to_string();
+    for secret in ["MCP_", TOKEN, "AWS_", "aws-secret", "DAEMON_ONLY_VARIABLE"] {
+        assert!(!env.contains(secret), "{secret} leaked into: {env}");
+    }
+    assert!(env.contains("PATH="));
+}
+
+#[test]
+fn operator_named_variables_and_request_env_reach_the_command() {
+    let daemon = Daemon::start(&[("MCP_ENV_PASSTHROUGH", "GOPATH"), ("GOPATH", "/go")]);
+    let result = daemon.execute(json!({ "command": "echo $GOPATH $GREETING", "env": { "GREETING": "hello" } }));
+    assert_eq!(result["stdout"], "/go hello\n");
+}
+
+#[test]
+fn output_beyond_the_cap_is_drained_dropped_and_marked() {
+    let daemon = Daemon::start(&[("MCP_MAX_OUTPUT_BYTES", "1000")]);
+    let result = daemon.execute(json!({ "command": "head -c 5000000 /dev/zero | tr '\\0' x" }));
+    assert_eq!(result["truncated"], true);
+    assert_eq!(result["stdout"].as_str().unwrap().len(), 1000);
+    assert_eq!(result["stdout_bytes"], 5_000_000);
+    assert_eq!(result["exit_code"], 0, "the writer was never blocked on a full pipe");
+}
+
+#[test]
+fn working_directory_is_used_and_validated() {
+    let daemon = Daemon::with_token();
+    let dir = tempfile::tempdir().unwrap();
+    let result = daemon.execute(json!({ "command": "pwd", "working_directory": dir.path() }));
+    assert_eq!(result["stdout"], format!("{}\n", dir.path().display()));
+    let result = daemon.call_tool("execute_command", json!({ "command": "pwd", "working_directory": "/nonexistent/dir" }));
+    assert_eq!(result["isError"], true);
+    assert!(result["structuredContent"]["error"].as_str().unwrap().contains("/nonexistent/dir"));
+    let default_dir = daemon.execute(json!({ "command": "pwd" }))["stdout"].as_str().unwrap().trim().to_string();
+    assert!(default_dir.contains("mcp-commander-"), "default is the scratch dir, got {default_dir}");
+}
+
+#[test]
+fn invalid_inputs_are_error_results_not_protocol_errors() {
+    let daemon = Daemon::with_token();
+    for (arguments, expected) in [
+        (json!({}), "'command' is required"),
+        (json!({ "command": "" }), "empty"),
+        (json!({ "command": 5 }), "must be a string"),
+        (json!({ "command": "true", "timeout": "soon" }), "30s"),
+        (json!({ "command": "true", "timeout": "2h" }), "maximum"),
+        (json!({ "command": "true", "timeout": 0 }), "greater than zero"),
+        (json!({ "command": "true", "env": { "A": 1 } }), "must be a string"),
+        (json!({ "command": "true", "env": { "A=B": "x" } }), "not a valid variable name"),
+    ] {
+        let result = daemon.call_tool("execute_command", arguments.clone());
+        assert_eq!(result["isError"], true, "{arguments}");
+        let error = result["structuredContent"]["error"].as_str().unwrap();
+        assert!(error.contains(expected), "{arguments}: {error}");
+    }
+}
+
+#[test]
+fn timeouts_accept_go_durations_and_seconds() {
+    let daemon = Daemon::with_token();
+    for timeout in [json!("1m30s"), json!("500ms"), json!(2), json!(0.5), json!("45")] {
+        let result = daemon.execute(json!({ "command": "true", "timeout": timeout }));
+        assert_eq!(result["exit_code"], 0, "{timeout}");
+    }
+}
+
+#[test]
+fn a_missing_shell_is_reported_at_start() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-commander"))
+        .env("MCP_SHELL", "/no/such/shell")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("MCP_SHELL"));
+}
+
+#[test]
+fn policy_refusals_say_which_rule_refused() {
+    let daemon = Daemon::start(&[("MCP_ALLOWED_COMMANDS", "echo,ls")]);
+    for command in ["echox; cat /etc/shadow", "echo ok; cat /etc/shadow", "echo $(id)", "id"] {
+        let result = daemon.call_tool("execute_command", json!({ "command": command }));
+        assert_eq!(result["isError"], true, "{command}");
+        let error = result["structuredContent"]["error"].as_str().unwrap();
+        assert!(error.contains("allowlist"), "{command}: {error}");
+    }
+    assert_eq!(daemon.execute(json!({ "command": "echo ok | ls /" }))["exit_code"], 0);
+    let daemon = Daemon::start(&[]);
+    let result = daemon.call_tool("execute_command", json!({ "command": "/bin/rm -r -f /" }));
+    assert!(result["structuredContent"]["error"].as_str().unwrap().contains("rm -rf /"));
+    assert_eq!(daemon.execute(json!({ "command": "echo halting" }))["stdout"], "halting\n");
+}
+
+#[test]
+fn listing_tools_keep_the_old_field_names() {
+    let daemon = Daemon::start(&[("MCP_ALLOWED_COMMANDS", "ls, git status"), ("MCP_BLOCKED_COMMANDS", "curl")]);
+    let allowed = daemon.call_tool("list_allowed_commands", json!({}))["structuredContent"].clone();
+    assert_eq!(allowed, json!({ "allowed_commands": ["ls", "git status"], "allow_all": false }));
+    let blocked = daemon.call_tool("list_blocked_commands", json!({}))["structuredContent"].clone();
+    assert_eq!(blocked["using_default_blocklist"], true);
+    assert!(blocked["blocked_commands"].as_array().unwrap().contains(&json!("curl")));
+    assert!(blocked["blocked_commands"].as_array().unwrap().contains(&json!("rm -rf /")));
+    let shell = daemon.call_tool("get_shell_info", json!({}))["structuredContent"].clone();
+    assert_eq!(shell["shell"], "/bin/sh");
+    assert_eq!(shell["shell_arg"], "-c");
+    assert_eq!(shell["default_timeout"], "30s");
+}
+
+#[test]
+fn fifty_concurrent_calls_all_succeed() {
+    let daemon = Daemon::with_token();
+    let results: Vec<serde_json::Value> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..50)
+            .map(|i| {
+                let daemon = &daemon;
+                scope.spawn(move || daemon.execute(json!({ "command": format!("sleep 0.2; echo {i}") })))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (i, result) in results.iter().enumerate() {
+        assert_eq!(result["stdout"], format!("{i}\n"));
+        assert_eq!(result["exit_code"], 0);
+    }
+}

@@ -1,0 +1,30 @@
+# Shell helpers shared by the interop and conformance runners (sourced, not run).
+#
+# start_daemon LOGFILE [VAR=VALUE ...]: starts "$MCP_COMMANDER_BIN" on a free
+# loopback port with the given environment, waits until it listens, and sets
+# DAEMON_PID and DAEMON_PORT. stop_daemon ends it.
+
+start_daemon() {
+  local log="$1"
+  shift
+  env -i PATH="$PATH" HOME="${HOME:-/root}" MCP_PORT=0 MCP_LOG_LEVEL=info "$@" \
+    "$MCP_COMMANDER_BIN" >/dev/null 2>"$log" &
+  DAEMON_PID=$!
+  local address=""
+  for _ in $(seq 1 200); do
+    address=$(sed -n 's/.*address=\([0-9.:]*\).*/\1/p' "$log" | head -n 1)
+    [[ -n "$address" ]] && break
+    kill -0 "$DAEMON_PID" 2>/dev/null || { echo "daemon exited at start:" >&2; cat "$log" >&2; return 1; }
+    sleep 0.05
+  done
+  [[ -n "$address" ]] || { echo "daemon did not report its address" >&2; cat "$log" >&2; return 1; }
+  DAEMON_PORT=${address##*:}
+}
+
+stop_daemon() {
+  if [[ -n "${DAEMON_PID:-}" ]]; then
+    kill "$DAEMON_PID" 2>/dev/null || true
+    wait "$DAEMON_PID" 2>/dev/null || true
+    DAEMON_PID=""
+  fi
+}

@@ -1,0 +1,136 @@
+//! The stdio transport: concurrent requests, protocol-only stdout, and
+//! bounded lines.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+struct StdioDaemon {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    replies: mpsc::Receiver<String>,
+}
+
+impl StdioDaemon {
+    fn start(env: &[(&str, &str)]) -> StdioDaemon {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mcp-commander"));
+        command
+            .arg("--stdio")
+            .env("MCP_LOG_LEVEL", "debug")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout: ChildStdout = child.stdout.take().unwrap();
+        let (sender, replies) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
+        StdioDaemon { child, stdin: Some(stdin), replies }
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    fn reply(&self, within: Duration) -> Value {
+        let line = self.replies.recv_timeout(within).expect("a reply line");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout carried a non-JSON line ({e}): {line}"))
+    }
+}
+
+impl Drop for StdioDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn ping_is_answered_while_a_five_second_command_runs() {
+    let mut daemon = StdioDaemon::start(&[]);
+    daemon.send(
+        &json!({"jsonrpc":"2.0","id":"slow","method":"tools/call",
+        "params":{"name":"execute_command","arguments":{"command":"sleep 5; echo done"}}})
+        .to_string(),
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let sent = Instant::now();
+    daemon.send(r#"{"jsonrpc":"2.0","id":"ping","method":"ping"}"#);
+    let first = daemon.reply(Duration::from_secs(2));
+    assert_eq!(first["id"], "ping");
+    assert_eq!(first["result"], json!({}));
+    assert!(sent.elapsed() < Duration::from_secs(1));
+    let second = daemon.reply(Duration::from_secs(10));
+    assert_eq!(second["id"], "slow");
+    assert_eq!(second["result"]["structuredContent"]["stdout"], "done\n");
+}
+
+#[test]
+fn stdout_carries_only_protocol_messages_even_at_debug_level() {
+    let mut daemon = StdioDaemon::start(&[]);
+    daemon.send(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#);
+    assert_eq!(daemon.reply(Duration::from_secs(5))["result"]["protocolVersion"], "2025-06-18");
+    daemon.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    daemon.send(r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#);
+    let reply = daemon.reply(Duration::from_secs(5));
+    assert_eq!(reply["id"], 2, "the notification produced no line");
+    assert_eq!(reply["result"]["tools"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn an_oversized_line_gets_an_error_reply_and_the_server_goes_on() {
+    let mut daemon = StdioDaemon::start(&[("MCP_MAX_LINE_BYTES", "4096")]);
+    let big = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"x":"{}"}}}}"#, "y".repeat(100_000));
+    daemon.send(&big);
+    let reply = daemon.reply(Duration::from_secs(5));
+    assert_eq!(reply["error"]["code"], -32600);
+    assert!(reply["error"]["message"].as_str().unwrap().contains("MCP_MAX_LINE_BYTES"));
+    daemon.send(r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#);
+    assert_eq!(daemon.reply(Duration::from_secs(5))["id"], 2);
+}
+
+#[test]
+fn malformed_lines_get_parse_errors() {
+    let mut daemon = StdioDaemon::start(&[]);
+    daemon.send("{nope");
+    assert_eq!(daemon.reply(Duration::from_secs(5))["error"]["code"], -32700);
+}
+
+#[test]
+fn modern_requests_over_stdio_are_checked_by_meta() {
+    let mut daemon = StdioDaemon::start(&[]);
+    let meta = json!({"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}});
+    daemon.send(&json!({"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta": meta}}).to_string());
+    let reply = daemon.reply(Duration::from_secs(5));
+    assert_eq!(reply["result"]["resultType"], "complete");
+}
+
+#[test]
+fn closing_stdin_ends_the_daemon_cleanly() {
+    let mut daemon = StdioDaemon::start(&[]);
+    daemon.send(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#);
+    daemon.reply(Duration::from_secs(5));
+    drop(daemon.stdin.take());
+    let started = Instant::now();
+    loop {
+        if let Some(status) = daemon.child.try_wait().unwrap() {
+            assert!(status.success());
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "daemon did not exit after stdin closed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
