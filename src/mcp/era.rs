@@ -116,7 +116,11 @@ pub(crate) fn check_modern(
     method: &str,
     params: &Value,
 ) -> Result<(), RpcError> {
-    if let Some(version) = headers.protocol_version.as_deref().filter(|v| *v != MODERN_VERSION) {
+    if let Some(version) = headers
+        .protocol_version
+        .as_deref()
+        .filter(|v| *v != MODERN_VERSION)
+    {
         return Err(unsupported(version));
     }
     if headers.present {
