@@ -54,6 +54,7 @@ ecs_curl_without_token() {
 
 check "ECS guide curl" ecs_curl
 check "ECS guide curl without token" ecs_curl_without_token
+check "JSON Schema 2020-12 of tools and results" "$here/.venv-mcp1/bin/python" "$here/schema_check.py"
 check "PyPI mcp 1.x" "$here/.venv-mcp1/bin/python" "$here/py_client.py" --mode v1
 check "PyPI mcp 2.x auto" "$here/.venv-mcp2/bin/python" "$here/py_client.py" --mode v2-auto
 check "PyPI mcp 2.x legacy" "$here/.venv-mcp2/bin/python" "$here/py_client.py" --mode v2-legacy
