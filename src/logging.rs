@@ -21,9 +21,7 @@ pub(crate) fn init(level: LogLevel, format: LogFormat) {
         LogLevel::Debug => "debug,hyper=info,h2=info".to_string(),
     };
     let filter = EnvFilter::new(directives);
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.with_ansi(false).try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

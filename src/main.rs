@@ -41,10 +41,7 @@ fn main() -> ExitCode {
         }
     };
     logging::init(config.log_level, config.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("mcp-commander: cannot start the async runtime: {error}");
@@ -53,11 +50,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         let server = build_server(config)?;
-        if serving_http {
-            http::serve(server).await
-        } else {
-            mcp::stdio::serve(server).await
-        }
+        if serving_http { http::serve(server).await } else { mcp::stdio::serve(server).await }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -79,11 +72,7 @@ fn build_server(config: Config) -> Result<Arc<Server>, String> {
         kill_grace: config.kill_grace,
         base_env: runner::env::base_environment(&config.env_passthrough),
     });
-    let context = ToolContext {
-        config: Arc::new(config),
-        runner,
-        scratch_dir,
-    };
+    let context = ToolContext { config: Arc::new(config), runner, scratch_dir };
     Ok(Arc::new(Server::new(context)))
 }
 

@@ -20,8 +20,7 @@ fn run(env: &[(&str, &str)], args: &[&str]) -> (bool, String) {
     let output = command.output().unwrap();
     (
         output.status.success(),
-        String::from_utf8_lossy(&output.stderr).into_owned()
-            + &String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr).into_owned() + &String::from_utf8_lossy(&output.stdout),
     )
 }
 
@@ -45,10 +44,7 @@ fn help_documents_every_option_and_its_variable() {
         "MCP_MAX_BODY_BYTES",
         "MCP_ALLOW_UNAUTHENTICATED",
     ] {
-        assert!(
-            help.contains(variable),
-            "--help does not mention {variable}"
-        );
+        assert!(help.contains(variable), "--help does not mention {variable}");
     }
 }
 
@@ -62,10 +58,7 @@ fn a_bad_value_stops_the_start_naming_the_variable_and_the_forms() {
     ] {
         let (ok, stderr) = run(&[(variable, value)], &[]);
         assert!(!ok, "{variable}={value} was accepted");
-        assert!(
-            stderr.contains(variable) && stderr.contains(form),
-            "{variable}: {stderr}"
-        );
+        assert!(stderr.contains(variable) && stderr.contains(form), "{variable}: {stderr}");
     }
 }
 
@@ -73,32 +66,17 @@ fn a_bad_value_stops_the_start_naming_the_variable_and_the_forms() {
 fn the_daemon_refuses_a_public_address_without_a_token() {
     let (ok, stderr) = run(&[("MCP_HOST", "0.0.0.0")], &[]);
     assert!(!ok);
-    assert!(
-        stderr.contains("MCP_AUTH_TOKEN") && stderr.contains("--allow-unauthenticated"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("MCP_AUTH_TOKEN") && stderr.contains("--allow-unauthenticated"), "{stderr}");
 }
 
 #[test]
 fn flags_win_over_variables_which_win_over_defaults() {
     let daemon = Daemon::start_with_args(&[("MCP_DEFAULT_TIMEOUT", "45s")], &[]);
-    assert_eq!(
-        daemon.call_tool("get_shell_info", json!({}))["structuredContent"]["default_timeout"],
-        "45s"
-    );
-    let daemon = Daemon::start_with_args(
-        &[("MCP_DEFAULT_TIMEOUT", "45s")],
-        &["--default-timeout", "1m30s"],
-    );
-    assert_eq!(
-        daemon.call_tool("get_shell_info", json!({}))["structuredContent"]["default_timeout"],
-        "1m30s"
-    );
+    assert_eq!(daemon.call_tool("get_shell_info", json!({}))["structuredContent"]["default_timeout"], "45s");
+    let daemon = Daemon::start_with_args(&[("MCP_DEFAULT_TIMEOUT", "45s")], &["--default-timeout", "1m30s"]);
+    assert_eq!(daemon.call_tool("get_shell_info", json!({}))["structuredContent"]["default_timeout"], "1m30s");
     let daemon = Daemon::start(&[]);
-    assert_eq!(
-        daemon.call_tool("get_shell_info", json!({}))["structuredContent"]["default_timeout"],
-        "30s"
-    );
+    assert_eq!(daemon.call_tool("get_shell_info", json!({}))["structuredContent"]["default_timeout"], "30s");
 }
 
 #[test]
@@ -113,10 +91,7 @@ fn sigterm_lets_in_flight_calls_finish_then_exits_zero() {
     std::thread::sleep(Duration::from_millis(300));
     kill(Pid::from_raw(daemon.pid() as i32), Signal::SIGTERM).unwrap();
     let response = call.join().unwrap();
-    assert_eq!(
-        response.json()["result"]["structuredContent"]["stdout"],
-        "finished\n"
-    );
+    assert_eq!(response.json()["result"]["structuredContent"]["stdout"], "finished\n");
     let status = daemon.child.wait().unwrap();
     assert!(status.success(), "exit status {status}");
 }
@@ -132,28 +107,15 @@ fn sigterm_kills_commands_that_outlast_the_grace_period() {
             "params":{"name":"execute_command","arguments":{"command": command}}});
         common::raw_request(port, "POST", "/mcp", &[], body.to_string().as_bytes())
     });
-    assert!(eventually(Duration::from_secs(5), || !processes_with(
-        &mark
-    )
-    .is_empty()));
+    assert!(eventually(Duration::from_secs(5), || !processes_with(&mark).is_empty()));
     let started = Instant::now();
     kill(Pid::from_raw(daemon.pid() as i32), Signal::SIGTERM).unwrap();
     let status = daemon.child.wait().unwrap();
     assert!(status.success());
-    assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "exit took {:?}",
-        started.elapsed()
-    );
-    assert!(
-        processes_with(&mark).is_empty(),
-        "command survived shutdown"
-    );
+    assert!(started.elapsed() < Duration::from_secs(4), "exit took {:?}", started.elapsed());
+    assert!(processes_with(&mark).is_empty(), "command survived shutdown");
     let response = call.join().unwrap();
-    assert_eq!(
-        response.json()["result"]["structuredContent"]["signal"],
-        "SIGKILL"
-    );
+    assert_eq!(response.json()["result"]["structuredContent"]["signal"], "SIGKILL");
 }
 
 #[test]

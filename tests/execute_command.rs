@@ -12,10 +12,7 @@ use serde_json::json;
 #[test]
 fn echo_returns_stdout_exit_code_and_matching_text_block() {
     let daemon = Daemon::with_token();
-    let result = daemon.call_tool(
-        "execute_command",
-        json!({ "command": "echo hi; echo oops >&2" }),
-    );
+    let result = daemon.call_tool("execute_command", json!({ "command": "echo hi; echo oops >&2" }));
     assert_eq!(result["isError"], false);
     let structured = &result["structuredContent"];
     assert_eq!(structured["stdout"], "hi\n");
@@ -25,8 +22,7 @@ fn echo_returns_stdout_exit_code_and_matching_text_block() {
     assert_eq!(structured["timed_out"], false);
     assert_eq!(structured["truncated"], false);
     assert!(structured["duration_ms"].is_u64());
-    let text: serde_json::Value =
-        serde_json::from_str(result["content"][0]["text"].as_str().unwrap()).unwrap();
+    let text: serde_json::Value = serde_json::from_str(result["content"][0]["text"].as_str().unwrap()).unwrap();
     assert_eq!(&text, structured, "the text block holds the same JSON");
 }
 
@@ -36,12 +32,7 @@ fn non_zero_exit_is_an_error_result_with_the_code() {
     let result = daemon.call_tool("execute_command", json!({ "command": "exit 3" }));
     assert_eq!(result["isError"], true);
     assert_eq!(result["structuredContent"]["exit_code"], 3);
-    assert!(
-        result["structuredContent"]["error"]
-            .as_str()
-            .unwrap()
-            .contains("status 3")
-    );
+    assert!(result["structuredContent"]["error"].as_str().unwrap().contains("status 3"));
 }
 
 #[test]
@@ -53,10 +44,7 @@ fn timeout_kills_the_whole_tree_within_bounds() {
     let started = Instant::now();
     let result = daemon.execute(json!({ "command": command, "timeout": "1s" }));
     let elapsed = started.elapsed();
-    assert!(
-        elapsed < Duration::from_secs(3),
-        "returned after {elapsed:?}"
-    );
+    assert!(elapsed < Duration::from_secs(3), "returned after {elapsed:?}");
     assert_eq!(result["timed_out"], true);
     assert_eq!(result["stdout"], "");
     assert!(result["error"].as_str().unwrap().contains("timed out"));
@@ -84,8 +72,7 @@ fn a_command_that_ignores_sigterm_is_killed_after_the_grace() {
 fn background_children_do_not_outlive_a_finished_call() {
     let daemon = Daemon::with_token();
     let mark = marker("bg");
-    let result =
-        daemon.execute(json!({ "command": format!("sh -c 'sleep 30; : {mark}' & echo started") }));
+    let result = daemon.execute(json!({ "command": format!("sh -c 'sleep 30; : {mark}' & echo started") }));
     assert_eq!(result["stdout"], "started\n");
     assert_eq!(result["exit_code"], 0);
     assert!(eventually(Duration::from_secs(1), || processes_with(&mark).is_empty()));
@@ -96,18 +83,12 @@ fn the_daemon_token_and_variables_never_reach_a_command() {
     let daemon = Daemon::start(&[
         ("MCP_AUTH_TOKEN", TOKEN),
         ("AWS_SECRET_ACCESS_KEY", "aws-secret"),
-        (
-            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-            "/v2/credentials/x",
-        ),
+        ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/x"),
         ("DAEMON_ONLY_VARIABLE", "x"),
     ]);
     let result = daemon.execute(json!({ "command": "echo \"[$MCP_AUTH_TOKEN]\"" }));
     assert_eq!(result["stdout"], "[]\n");
-    let env = daemon.execute(json!({ "command": "env" }))["stdout"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let env = daemon.execute(json!({ "command": "env" }))["stdout"].as_str().unwrap().to_string();
     for secret in ["MCP_", TOKEN, "AWS_", "aws-secret", "DAEMON_ONLY_VARIABLE"] {
         assert!(!env.contains(secret), "{secret} leaked into: {env}");
     }
@@ -117,8 +98,7 @@ fn the_daemon_token_and_variables_never_reach_a_command() {
 #[test]
 fn operator_named_variables_and_request_env_reach_the_command() {
     let daemon = Daemon::start(&[("MCP_ENV_PASSTHROUGH", "GOPATH"), ("GOPATH", "/go")]);
-    let result = daemon
-        .execute(json!({ "command": "echo $GOPATH $GREETING", "env": { "GREETING": "hello" } }));
+    let result = daemon.execute(json!({ "command": "echo $GOPATH $GREETING", "env": { "GREETING": "hello" } }));
     assert_eq!(result["stdout"], "/go hello\n");
 }
 
@@ -129,10 +109,7 @@ fn output_beyond_the_cap_is_drained_dropped_and_marked() {
     assert_eq!(result["truncated"], true);
     assert_eq!(result["stdout"].as_str().unwrap().len(), 1000);
     assert_eq!(result["stdout_bytes"], 5_000_000);
-    assert_eq!(
-        result["exit_code"], 0,
-        "the writer was never blocked on a full pipe"
-    );
+    assert_eq!(result["exit_code"], 0, "the writer was never blocked on a full pipe");
 }
 
 #[test]
@@ -141,26 +118,12 @@ fn working_directory_is_used_and_validated() {
     let dir = tempfile::tempdir().unwrap();
     let result = daemon.execute(json!({ "command": "pwd", "working_directory": dir.path() }));
     assert_eq!(result["stdout"], format!("{}\n", dir.path().display()));
-    let result = daemon.call_tool(
-        "execute_command",
-        json!({ "command": "pwd", "working_directory": "/nonexistent/dir" }),
-    );
+    let result =
+        daemon.call_tool("execute_command", json!({ "command": "pwd", "working_directory": "/nonexistent/dir" }));
     assert_eq!(result["isError"], true);
-    assert!(
-        result["structuredContent"]["error"]
-            .as_str()
-            .unwrap()
-            .contains("/nonexistent/dir")
-    );
-    let default_dir = daemon.execute(json!({ "command": "pwd" }))["stdout"]
-        .as_str()
-        .unwrap()
-        .trim()
-        .to_string();
-    assert!(
-        default_dir.contains("mcp-commander-"),
-        "default is the scratch dir, got {default_dir}"
-    );
+    assert!(result["structuredContent"]["error"].as_str().unwrap().contains("/nonexistent/dir"));
+    let default_dir = daemon.execute(json!({ "command": "pwd" }))["stdout"].as_str().unwrap().trim().to_string();
+    assert!(default_dir.contains("mcp-commander-"), "default is the scratch dir, got {default_dir}");
 }
 
 #[test]
@@ -172,18 +135,9 @@ fn invalid_inputs_are_error_results_not_protocol_errors() {
         (json!({ "command": 5 }), "must be a string"),
         (json!({ "command": "true", "timeout": "soon" }), "30s"),
         (json!({ "command": "true", "timeout": "2h" }), "maximum"),
-        (
-            json!({ "command": "true", "timeout": 0 }),
-            "greater than zero",
-        ),
-        (
-            json!({ "command": "true", "env": { "A": 1 } }),
-            "must be a string",
-        ),
-        (
-            json!({ "command": "true", "env": { "A=B": "x" } }),
-            "not a valid variable name",
-        ),
+        (json!({ "command": "true", "timeout": 0 }), "greater than zero"),
+        (json!({ "command": "true", "env": { "A": 1 } }), "must be a string"),
+        (json!({ "command": "true", "env": { "A=B": "x" } }), "not a valid variable name"),
     ] {
         let result = daemon.call_tool("execute_command", arguments.clone());
         assert_eq!(result["isError"], true, "{arguments}");
@@ -195,13 +149,7 @@ fn invalid_inputs_are_error_results_not_protocol_errors() {
 #[test]
 fn timeouts_accept_go_durations_and_seconds() {
     let daemon = Daemon::with_token();
-    for timeout in [
-        json!("1m30s"),
-        json!("500ms"),
-        json!(2),
-        json!(0.5),
-        json!("45"),
-    ] {
+    for timeout in [json!("1m30s"), json!("500ms"), json!(2), json!(0.5), json!("45")] {
         let result = daemon.execute(json!({ "command": "true", "timeout": timeout }));
         assert_eq!(result["exit_code"], 0, "{timeout}");
     }
@@ -220,60 +168,28 @@ fn a_missing_shell_is_reported_at_start() {
 #[test]
 fn policy_refusals_say_which_rule_refused() {
     let daemon = Daemon::start(&[("MCP_ALLOWED_COMMANDS", "echo,ls")]);
-    for command in [
-        "echox; cat /etc/shadow",
-        "echo ok; cat /etc/shadow",
-        "echo $(id)",
-        "id",
-    ] {
+    for command in ["echox; cat /etc/shadow", "echo ok; cat /etc/shadow", "echo $(id)", "id"] {
         let result = daemon.call_tool("execute_command", json!({ "command": command }));
         assert_eq!(result["isError"], true, "{command}");
         let error = result["structuredContent"]["error"].as_str().unwrap();
         assert!(error.contains("allowlist"), "{command}: {error}");
     }
-    assert_eq!(
-        daemon.execute(json!({ "command": "echo ok | ls /" }))["exit_code"],
-        0
-    );
+    assert_eq!(daemon.execute(json!({ "command": "echo ok | ls /" }))["exit_code"], 0);
     let daemon = Daemon::start(&[]);
     let result = daemon.call_tool("execute_command", json!({ "command": "/bin/rm -r -f /" }));
-    assert!(
-        result["structuredContent"]["error"]
-            .as_str()
-            .unwrap()
-            .contains("rm -rf /")
-    );
-    assert_eq!(
-        daemon.execute(json!({ "command": "echo halting" }))["stdout"],
-        "halting\n"
-    );
+    assert!(result["structuredContent"]["error"].as_str().unwrap().contains("rm -rf /"));
+    assert_eq!(daemon.execute(json!({ "command": "echo halting" }))["stdout"], "halting\n");
 }
 
 #[test]
 fn listing_tools_keep_the_old_field_names() {
-    let daemon = Daemon::start(&[
-        ("MCP_ALLOWED_COMMANDS", "ls, git status"),
-        ("MCP_BLOCKED_COMMANDS", "curl"),
-    ]);
+    let daemon = Daemon::start(&[("MCP_ALLOWED_COMMANDS", "ls, git status"), ("MCP_BLOCKED_COMMANDS", "curl")]);
     let allowed = daemon.call_tool("list_allowed_commands", json!({}))["structuredContent"].clone();
-    assert_eq!(
-        allowed,
-        json!({ "allowed_commands": ["ls", "git status"], "allow_all": false })
-    );
+    assert_eq!(allowed, json!({ "allowed_commands": ["ls", "git status"], "allow_all": false }));
     let blocked = daemon.call_tool("list_blocked_commands", json!({}))["structuredContent"].clone();
     assert_eq!(blocked["using_default_blocklist"], true);
-    assert!(
-        blocked["blocked_commands"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("curl"))
-    );
-    assert!(
-        blocked["blocked_commands"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("rm -rf /"))
-    );
+    assert!(blocked["blocked_commands"].as_array().unwrap().contains(&json!("curl")));
+    assert!(blocked["blocked_commands"].as_array().unwrap().contains(&json!("rm -rf /")));
     let shell = daemon.call_tool("get_shell_info", json!({}))["structuredContent"].clone();
     assert_eq!(shell["shell"], "/bin/sh");
     assert_eq!(shell["shell_arg"], "-c");
@@ -287,9 +203,7 @@ fn fifty_concurrent_calls_all_succeed() {
         let handles: Vec<_> = (0..50)
             .map(|i| {
                 let daemon = &daemon;
-                scope.spawn(move || {
-                    daemon.execute(json!({ "command": format!("sleep 0.2; echo {i}") }))
-                })
+                scope.spawn(move || daemon.execute(json!({ "command": format!("sleep 0.2; echo {i}") })))
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()

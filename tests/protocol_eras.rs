@@ -18,15 +18,9 @@ fn modern_meta() -> Value {
 }
 
 /// Sends a modern request with the standard headers.
-fn modern(
-    daemon: &Daemon,
-    method: &str,
-    mut params: Value,
-    name: Option<&str>,
-) -> common::Response {
+fn modern(daemon: &Daemon, method: &str, mut params: Value, name: Option<&str>) -> common::Response {
     params["_meta"] = modern_meta();
-    let body =
-        json!({ "jsonrpc": "2.0", "id": 11, "method": method, "params": params }).to_string();
+    let body = json!({ "jsonrpc": "2.0", "id": 11, "method": method, "params": params }).to_string();
     let mut headers = vec![("MCP-Protocol-Version", MODERN), ("Mcp-Method", method)];
     if let Some(name) = name {
         headers.push(("Mcp-Name", name));
@@ -53,48 +47,27 @@ fn initialize_echoes_a_supported_version_and_otherwise_offers_the_newest_legacy_
         assert_eq!(result["protocolVersion"], answered, "asked {asked}");
         assert_eq!(result["serverInfo"]["name"], "mcp-commander");
         assert!(result["capabilities"]["tools"].is_object());
-        assert!(
-            response.header("mcp-session-id").is_none(),
-            "stateless: no session is issued"
-        );
+        assert!(response.header("mcp-session-id").is_none(), "stateless: no session is issued");
     }
 }
 
 #[test]
 fn legacy_requests_work_without_initialize_or_session() {
     let daemon = Daemon::start(&[]);
-    let ping = daemon.post_with(
-        &[("MCP-Protocol-Version", "2025-06-18")],
-        r#"{"jsonrpc":"2.0","id":"a","method":"ping"}"#,
-    );
+    let ping =
+        daemon.post_with(&[("MCP-Protocol-Version", "2025-06-18")], r#"{"jsonrpc":"2.0","id":"a","method":"ping"}"#);
     assert_eq!(ping.json()["result"], json!({}));
     assert_eq!(ping.json()["id"], "a");
-    let list = daemon
-        .post_with(&[], r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
-        .json();
-    let tools: Vec<&str> = list["result"]["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        tools,
-        [
-            "execute_command",
-            "list_allowed_commands",
-            "list_blocked_commands",
-            "get_shell_info"
-        ]
-    );
+    let list = daemon.post_with(&[], r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).json();
+    let tools: Vec<&str> =
+        list["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(tools, ["execute_command", "list_allowed_commands", "list_blocked_commands", "get_shell_info"]);
 }
 
 #[test]
 fn legacy_tool_declarations_have_schemas_and_annotations() {
     let daemon = Daemon::start(&[]);
-    let list = daemon
-        .post_with(&[], r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
-        .json();
+    let list = daemon.post_with(&[], r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).json();
     for tool in list["result"]["tools"].as_array().unwrap() {
         assert_eq!(tool["inputSchema"]["type"], "object", "{tool}");
         assert_eq!(tool["outputSchema"]["type"], "object", "{tool}");
@@ -110,10 +83,8 @@ fn legacy_tool_declarations_have_schemas_and_annotations() {
 #[test]
 fn unsupported_legacy_style_version_header_gets_400() {
     let daemon = Daemon::start(&[]);
-    let response = daemon.post_with(
-        &[("MCP-Protocol-Version", "2020-01-01")],
-        r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
-    );
+    let response =
+        daemon.post_with(&[("MCP-Protocol-Version", "2020-01-01")], r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#);
     assert_eq!(response.status, 400);
     assert_eq!(response.error_code(), -32022);
 }
@@ -125,28 +96,12 @@ fn discover_describes_versions_capabilities_and_caching() {
     assert_eq!(response.status, 200, "{}", response.body);
     let result = &response.json()["result"];
     assert_eq!(result["resultType"], "complete");
-    assert!(
-        result["supportedVersions"]
-            .as_array()
-            .unwrap()
-            .contains(&json!(MODERN))
-    );
-    assert!(
-        result["supportedVersions"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("2025-11-25"))
-    );
+    assert!(result["supportedVersions"].as_array().unwrap().contains(&json!(MODERN)));
+    assert!(result["supportedVersions"].as_array().unwrap().contains(&json!("2025-11-25")));
     assert!(result["capabilities"]["tools"].is_object());
     assert!(result["ttlMs"].as_u64().is_some());
-    assert!(matches!(
-        result["cacheScope"].as_str(),
-        Some("public" | "private")
-    ));
-    assert_eq!(
-        result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
-        "mcp-commander"
-    );
+    assert!(matches!(result["cacheScope"].as_str(), Some("public" | "private")));
+    assert_eq!(result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "mcp-commander");
 }
 
 #[test]
@@ -173,13 +128,7 @@ fn modern_tool_call_runs_and_is_complete() {
 fn missing_meta_keys_get_400_with_32602() {
     let daemon = Daemon::start(&[]);
     let body = r#"{"jsonrpc":"2.0","id":5,"method":"server/discover","params":{}}"#;
-    let response = daemon.post_with(
-        &[
-            ("MCP-Protocol-Version", MODERN),
-            ("Mcp-Method", "server/discover"),
-        ],
-        body,
-    );
+    let response = daemon.post_with(&[("MCP-Protocol-Version", MODERN), ("Mcp-Method", "server/discover")], body);
     assert_eq!(response.status, 400);
     assert_eq!(response.error_code(), -32602);
     assert_eq!(response.json()["id"], 5);
@@ -192,20 +141,9 @@ fn standard_header_mismatches_get_400_with_32020() {
     let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params": params}).to_string();
     for headers in [
         vec![("MCP-Protocol-Version", MODERN)],
-        vec![
-            ("MCP-Protocol-Version", MODERN),
-            ("Mcp-Method", "tools/list"),
-            ("Mcp-Name", "execute_command"),
-        ],
-        vec![
-            ("MCP-Protocol-Version", MODERN),
-            ("Mcp-Method", "tools/call"),
-        ],
-        vec![
-            ("MCP-Protocol-Version", MODERN),
-            ("Mcp-Method", "tools/call"),
-            ("Mcp-Name", "get_shell_info"),
-        ],
+        vec![("MCP-Protocol-Version", MODERN), ("Mcp-Method", "tools/list"), ("Mcp-Name", "execute_command")],
+        vec![("MCP-Protocol-Version", MODERN), ("Mcp-Method", "tools/call")],
+        vec![("MCP-Protocol-Version", MODERN), ("Mcp-Method", "tools/call"), ("Mcp-Name", "get_shell_info")],
     ] {
         let response = daemon.post_with(&headers, &body);
         assert_eq!(response.status, 400, "{headers:?}");
@@ -218,26 +156,13 @@ fn unsupported_modern_version_gets_400_with_32022_and_the_supported_list() {
     let daemon = Daemon::start(&[]);
     let mut meta = modern_meta();
     meta["io.modelcontextprotocol/protocolVersion"] = json!("v999.0.0");
-    let body =
-        json!({"jsonrpc":"2.0","id":301,"method":"server/discover","params":{"_meta": meta}})
-            .to_string();
-    let response = daemon.post_with(
-        &[
-            ("MCP-Protocol-Version", "v999.0.0"),
-            ("Mcp-Method", "server/discover"),
-        ],
-        &body,
-    );
+    let body = json!({"jsonrpc":"2.0","id":301,"method":"server/discover","params":{"_meta": meta}}).to_string();
+    let response = daemon.post_with(&[("MCP-Protocol-Version", "v999.0.0"), ("Mcp-Method", "server/discover")], &body);
     assert_eq!(response.status, 400);
     let error = &response.json()["error"];
     assert_eq!(error["code"], -32022);
     assert_eq!(error["data"]["requested"], "v999.0.0");
-    assert!(
-        error["data"]["supported"]
-            .as_array()
-            .unwrap()
-            .contains(&json!(MODERN))
-    );
+    assert!(error["data"]["supported"].as_array().unwrap().contains(&json!(MODERN)));
 }
 
 #[test]

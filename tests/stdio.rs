@@ -35,11 +35,7 @@ impl StdioDaemon {
                 let _ = sender.send(line);
             }
         });
-        StdioDaemon {
-            child,
-            stdin: Some(stdin),
-            replies,
-        }
+        StdioDaemon { child, stdin: Some(stdin), replies }
     }
 
     fn send(&mut self, line: &str) {
@@ -51,8 +47,7 @@ impl StdioDaemon {
 
     fn reply(&self, within: Duration) -> Value {
         let line = self.replies.recv_timeout(within).expect("a reply line");
-        serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("stdout carried a non-JSON line ({e}): {line}"))
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout carried a non-JSON line ({e}): {line}"))
     }
 }
 
@@ -87,10 +82,7 @@ fn ping_is_answered_while_a_five_second_command_runs() {
 fn stdout_carries_only_protocol_messages_even_at_debug_level() {
     let mut daemon = StdioDaemon::start(&[]);
     daemon.send(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#);
-    assert_eq!(
-        daemon.reply(Duration::from_secs(5))["result"]["protocolVersion"],
-        "2025-06-18"
-    );
+    assert_eq!(daemon.reply(Duration::from_secs(5))["result"]["protocolVersion"], "2025-06-18");
     daemon.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
     daemon.send(r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#);
     let reply = daemon.reply(Duration::from_secs(5));
@@ -101,19 +93,11 @@ fn stdout_carries_only_protocol_messages_even_at_debug_level() {
 #[test]
 fn an_oversized_line_gets_an_error_reply_and_the_server_goes_on() {
     let mut daemon = StdioDaemon::start(&[("MCP_MAX_LINE_BYTES", "4096")]);
-    let big = format!(
-        r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"x":"{}"}}}}"#,
-        "y".repeat(100_000)
-    );
+    let big = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"x":"{}"}}}}"#, "y".repeat(100_000));
     daemon.send(&big);
     let reply = daemon.reply(Duration::from_secs(5));
     assert_eq!(reply["error"]["code"], -32600);
-    assert!(
-        reply["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("MCP_MAX_LINE_BYTES")
-    );
+    assert!(reply["error"]["message"].as_str().unwrap().contains("MCP_MAX_LINE_BYTES"));
     daemon.send(r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#);
     assert_eq!(daemon.reply(Duration::from_secs(5))["id"], 2);
 }
@@ -122,20 +106,15 @@ fn an_oversized_line_gets_an_error_reply_and_the_server_goes_on() {
 fn malformed_lines_get_parse_errors() {
     let mut daemon = StdioDaemon::start(&[]);
     daemon.send("{nope");
-    assert_eq!(
-        daemon.reply(Duration::from_secs(5))["error"]["code"],
-        -32700
-    );
+    assert_eq!(daemon.reply(Duration::from_secs(5))["error"]["code"], -32700);
 }
 
 #[test]
 fn modern_requests_over_stdio_are_checked_by_meta() {
     let mut daemon = StdioDaemon::start(&[]);
-    let meta = json!({"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}});
-    daemon.send(
-        &json!({"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta": meta}})
-            .to_string(),
-    );
+    let meta =
+        json!({"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}});
+    daemon.send(&json!({"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta": meta}}).to_string());
     let reply = daemon.reply(Duration::from_secs(5));
     assert_eq!(reply["result"]["resultType"], "complete");
 }
@@ -152,10 +131,7 @@ fn closing_stdin_ends_the_daemon_cleanly() {
             assert!(status.success());
             break;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "daemon did not exit after stdin closed"
-        );
+        assert!(started.elapsed() < Duration::from_secs(5), "daemon did not exit after stdin closed");
         std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -59,12 +59,7 @@ pub(crate) struct RawSettings {
 
     /// Token clients must send as `X-MCP-Auth-Token: T` or `Authorization: Bearer T`.
     /// Prefer the variable (a flag is visible in the process list). [default: unset = no auth]
-    #[arg(
-        long,
-        env = "MCP_AUTH_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "MCP_AUTH_TOKEN", value_name = "TOKEN", hide_env_values = true)]
     pub(crate) auth_token: Option<String>,
 
     /// Allow listening on a non-loopback address without MCP_AUTH_TOKEN (anyone who can
@@ -95,12 +90,7 @@ pub(crate) struct RawSettings {
     pub(crate) shell: Option<String>,
 
     /// Argument that tells the shell to run the command string. [default: -c]
-    #[arg(
-        long,
-        env = "MCP_SHELL_ARG",
-        value_name = "ARG",
-        allow_hyphen_values = true
-    )]
+    #[arg(long, env = "MCP_SHELL_ARG", value_name = "ARG", allow_hyphen_values = true)]
     pub(crate) shell_arg: Option<String>,
 
     /// Log level: off, error, warn, info, access (info plus one line per HTTP request), debug. [default: info]

@@ -26,16 +26,13 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     if let Ok(seconds) = text.parse::<f64>() {
         return seconds_to_duration(seconds, text);
     }
-    parse_go_duration(text)
-        .ok_or_else(|| format!("'{text}' is not a duration; expected {DURATION_FORMS}"))
+    parse_go_duration(text).ok_or_else(|| format!("'{text}' is not a duration; expected {DURATION_FORMS}"))
 }
 
 /// Converts a number of seconds (from JSON or text) into a duration.
 pub(crate) fn seconds_to_duration(seconds: f64, shown: &str) -> Result<Duration, String> {
     if !seconds.is_finite() || seconds < 0.0 {
-        return Err(format!(
-            "'{shown}' is not a non-negative duration; expected {DURATION_FORMS}"
-        ));
+        return Err(format!("'{shown}' is not a non-negative duration; expected {DURATION_FORMS}"));
     }
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("'{shown}' is too large a duration"))
 }
@@ -50,17 +47,13 @@ fn parse_go_duration(text: &str) -> Option<Duration> {
     }
     let mut total_nanos: f64 = 0.0;
     while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         let (number, after) = rest.split_at(number_len);
         if number.is_empty() || number == "." {
             return None;
         }
         let value: f64 = number.parse().ok()?;
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
+        let unit_len = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
         let (unit, next) = after.split_at(unit_len);
         let nanos_per_unit = match unit {
             "ns" => 1.0,
@@ -142,9 +135,7 @@ mod tests {
 
     #[test]
     fn malformed_durations_name_the_accepted_forms() {
-        for bad in [
-            "", "abc", "10x", "s", "-5", "-5s", "1m-3s", "..s", "NaN", "inf",
-        ] {
+        for bad in ["", "abc", "10x", "s", "-5", "-5s", "1m-3s", "..s", "NaN", "inf"] {
             let error = parse_duration(bad).unwrap_err();
             assert!(error.contains("30s"), "{bad}: {error}");
         }

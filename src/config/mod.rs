@@ -82,24 +82,13 @@ pub(crate) struct Config {
 pub(crate) fn resolve(raw: &RawSettings, serving_http: bool) -> Result<Config, String> {
     let host = raw.host.as_deref().unwrap_or("127.0.0.1");
     let ip = parse_host(host)?;
-    let port = parse_number::<u16>(
-        raw.port.as_deref(),
-        3000,
-        "--port / MCP_PORT",
-        "a TCP port number from 0 to 65535",
-    )?;
+    let port =
+        parse_number::<u16>(raw.port.as_deref(), 3000, "--port / MCP_PORT", "a TCP port number from 0 to 65535")?;
     let listen = SocketAddr::new(ip, port);
 
-    let auth_token = raw
-        .auth_token
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned);
-    let allow_unauthenticated = parse_bool(
-        raw.allow_unauthenticated.as_deref(),
-        "--allow-unauthenticated / MCP_ALLOW_UNAUTHENTICATED",
-    )?;
+    let auth_token = raw.auth_token.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
+    let allow_unauthenticated =
+        parse_bool(raw.allow_unauthenticated.as_deref(), "--allow-unauthenticated / MCP_ALLOW_UNAUTHENTICATED")?;
     if serving_http && auth_token.is_none() && !ip.is_loopback() && !allow_unauthenticated {
         return Err(format!(
             "refusing to listen on {listen} without authentication: set MCP_AUTH_TOKEN (or --auth-token), \
@@ -113,11 +102,8 @@ pub(crate) fn resolve(raw: &RawSettings, serving_http: bool) -> Result<Config, S
         Duration::from_secs(30),
         "--default-timeout / MCP_DEFAULT_TIMEOUT",
     )?;
-    let max_timeout = parse_timeout(
-        raw.max_timeout.as_deref(),
-        Duration::from_secs(600),
-        "--max-timeout / MCP_MAX_TIMEOUT",
-    )?;
+    let max_timeout =
+        parse_timeout(raw.max_timeout.as_deref(), Duration::from_secs(600), "--max-timeout / MCP_MAX_TIMEOUT")?;
     if default_timeout > max_timeout {
         return Err(format!(
             "--default-timeout / MCP_DEFAULT_TIMEOUT ({}) is larger than --max-timeout / MCP_MAX_TIMEOUT ({}); raise MCP_MAX_TIMEOUT or lower MCP_DEFAULT_TIMEOUT",
@@ -128,84 +114,39 @@ pub(crate) fn resolve(raw: &RawSettings, serving_http: bool) -> Result<Config, S
 
     let shell = PathBuf::from(raw.shell.as_deref().unwrap_or("/bin/sh"));
     if !shell.is_absolute() {
-        return Err(format!(
-            "--shell / MCP_SHELL must be an absolute path, got '{}'",
-            shell.display()
-        ));
+        return Err(format!("--shell / MCP_SHELL must be an absolute path, got '{}'", shell.display()));
     }
     if !shell.is_file() {
-        return Err(format!(
-            "--shell / MCP_SHELL: '{}' does not exist or is not a file",
-            shell.display()
-        ));
+        return Err(format!("--shell / MCP_SHELL: '{}' does not exist or is not a file", shell.display()));
     }
     let shell_arg = raw.shell_arg.clone().unwrap_or_else(|| "-c".to_string());
 
     let log_level = parse_log_level(raw.log_level.as_deref())?;
-    let log_format = match raw
-        .log_format
-        .as_deref()
-        .map(str::trim)
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
+    let log_format = match raw.log_format.as_deref().map(str::trim).map(str::to_ascii_lowercase).as_deref() {
         None | Some("") | Some("text") => LogFormat::Text,
         Some("json") => LogFormat::Json,
         Some(other) => {
-            return Err(format!(
-                "invalid value '{other}' for --log-format / MCP_LOG_FORMAT; expected text or json"
-            ));
+            return Err(format!("invalid value '{other}' for --log-format / MCP_LOG_FORMAT; expected text or json"));
         }
     };
 
-    let allowed_hosts = parse_name_list(raw.allowed_hosts.as_deref(), |h| {
-        h.trim_end_matches('.').to_string()
-    });
-    let allowed_origins = parse_name_list(raw.allowed_origins.as_deref(), |o| {
-        o.trim_end_matches('/').to_string()
-    });
-    let check_host = ip.is_loopback()
-        || raw
-            .allowed_hosts
-            .as_deref()
-            .is_some_and(|h| !h.trim().is_empty());
+    let allowed_hosts = parse_name_list(raw.allowed_hosts.as_deref(), |h| h.trim_end_matches('.').to_string());
+    let allowed_origins = parse_name_list(raw.allowed_origins.as_deref(), |o| o.trim_end_matches('/').to_string());
+    let check_host = ip.is_loopback() || raw.allowed_hosts.as_deref().is_some_and(|h| !h.trim().is_empty());
 
-    let max_body_bytes = parse_bytes(
-        raw.max_body_bytes.as_deref(),
-        1 << 20,
-        "--max-body-bytes / MCP_MAX_BODY_BYTES",
-    )?;
-    let max_output_bytes = parse_bytes(
-        raw.max_output_bytes.as_deref(),
-        1 << 20,
-        "--max-output-bytes / MCP_MAX_OUTPUT_BYTES",
-    )?;
-    let max_line_bytes = parse_bytes(
-        raw.max_line_bytes.as_deref(),
-        max_body_bytes,
-        "--max-line-bytes / MCP_MAX_LINE_BYTES",
-    )?;
+    let max_body_bytes = parse_bytes(raw.max_body_bytes.as_deref(), 1 << 20, "--max-body-bytes / MCP_MAX_BODY_BYTES")?;
+    let max_output_bytes =
+        parse_bytes(raw.max_output_bytes.as_deref(), 1 << 20, "--max-output-bytes / MCP_MAX_OUTPUT_BYTES")?;
+    let max_line_bytes =
+        parse_bytes(raw.max_line_bytes.as_deref(), max_body_bytes, "--max-line-bytes / MCP_MAX_LINE_BYTES")?;
 
-    let header_timeout = parse_timeout(
-        raw.header_timeout.as_deref(),
-        Duration::from_secs(10),
-        "--header-timeout / MCP_HEADER_TIMEOUT",
-    )?;
-    let body_timeout = parse_timeout(
-        raw.body_timeout.as_deref(),
-        Duration::from_secs(30),
-        "--body-timeout / MCP_BODY_TIMEOUT",
-    )?;
-    let shutdown_grace = parse_timeout(
-        raw.shutdown_grace.as_deref(),
-        Duration::from_secs(10),
-        "--shutdown-grace / MCP_SHUTDOWN_GRACE",
-    )?;
-    let kill_grace = parse_timeout(
-        raw.kill_grace.as_deref(),
-        Duration::from_secs(1),
-        "--kill-grace / MCP_KILL_GRACE",
-    )?;
+    let header_timeout =
+        parse_timeout(raw.header_timeout.as_deref(), Duration::from_secs(10), "--header-timeout / MCP_HEADER_TIMEOUT")?;
+    let body_timeout =
+        parse_timeout(raw.body_timeout.as_deref(), Duration::from_secs(30), "--body-timeout / MCP_BODY_TIMEOUT")?;
+    let shutdown_grace =
+        parse_timeout(raw.shutdown_grace.as_deref(), Duration::from_secs(10), "--shutdown-grace / MCP_SHUTDOWN_GRACE")?;
+    let kill_grace = parse_timeout(raw.kill_grace.as_deref(), Duration::from_secs(1), "--kill-grace / MCP_KILL_GRACE")?;
 
     let env_passthrough = split_list(raw.env_passthrough.as_deref());
     if let Some(name) = env_passthrough.iter().find(|n| n.starts_with("MCP_")) {
@@ -214,11 +155,11 @@ pub(crate) fn resolve(raw: &RawSettings, serving_http: bool) -> Result<Config, S
         ));
     }
 
-    let policy = Policy::new(
-        &split_list(raw.allowed_commands.as_deref()),
-        &split_list(raw.blocked_commands.as_deref()),
-    )
-    .map_err(|e| format!("--allowed-commands / MCP_ALLOWED_COMMANDS or --blocked-commands / MCP_BLOCKED_COMMANDS: {e}"))?;
+    let policy =
+        Policy::new(&split_list(raw.allowed_commands.as_deref()), &split_list(raw.blocked_commands.as_deref()))
+            .map_err(|e| {
+                format!("--allowed-commands / MCP_ALLOWED_COMMANDS or --blocked-commands / MCP_BLOCKED_COMMANDS: {e}")
+            })?;
 
     Ok(Config {
         listen,
@@ -246,12 +187,7 @@ pub(crate) fn resolve(raw: &RawSettings, serving_http: bool) -> Result<Config, S
 
 /// Splits a comma-separated list, trimming entries and dropping empty ones.
 pub(crate) fn split_list(text: Option<&str>) -> Vec<String> {
-    text.unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
+    text.unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
 /// A list of names compared case-insensitively; `*` anywhere means "any".
@@ -260,12 +196,7 @@ fn parse_name_list(text: Option<&str>, normalize: impl Fn(&str) -> String) -> Op
     if entries.iter().any(|e| e == "*") {
         return None;
     }
-    Some(
-        entries
-            .iter()
-            .map(|e| normalize(&e.to_ascii_lowercase()))
-            .collect(),
-    )
+    Some(entries.iter().map(|e| normalize(&e.to_ascii_lowercase())).collect())
 }
 
 fn parse_host(host: &str) -> Result<IpAddr, String> {
@@ -278,17 +209,10 @@ fn parse_host(host: &str) -> Result<IpAddr, String> {
     })
 }
 
-fn parse_number<T: std::str::FromStr>(
-    text: Option<&str>,
-    default: T,
-    name: &str,
-    forms: &str,
-) -> Result<T, String> {
+fn parse_number<T: std::str::FromStr>(text: Option<&str>, default: T, name: &str, forms: &str) -> Result<T, String> {
     match text.map(str::trim) {
         None | Some("") => Ok(default),
-        Some(value) => value
-            .parse()
-            .map_err(|_| format!("invalid value '{value}' for {name}; expected {forms}")),
+        Some(value) => value.parse().map_err(|_| format!("invalid value '{value}' for {name}; expected {forms}")),
     }
 }
 
@@ -296,9 +220,7 @@ fn parse_bool(text: Option<&str>, name: &str) -> Result<bool, String> {
     match text.map(|t| t.trim().to_ascii_lowercase()).as_deref() {
         None | Some("") | Some("false") | Some("0") | Some("no") | Some("off") => Ok(false),
         Some("true") | Some("1") | Some("yes") | Some("on") => Ok(true),
-        Some(other) => Err(format!(
-            "invalid value '{other}' for {name}; expected true or false"
-        )),
+        Some(other) => Err(format!("invalid value '{other}' for {name}; expected true or false")),
     }
 }
 
@@ -307,12 +229,10 @@ fn parse_timeout(text: Option<&str>, default: Duration, name: &str) -> Result<Du
     let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(default);
     };
-    let value = parse_duration(text)
-        .map_err(|_| format!("invalid value '{text}' for {name}; expected {DURATION_FORMS}"))?;
+    let value =
+        parse_duration(text).map_err(|_| format!("invalid value '{text}' for {name}; expected {DURATION_FORMS}"))?;
     if value.is_zero() {
-        return Err(format!(
-            "invalid value '{text}' for {name}; it must be greater than zero"
-        ));
+        return Err(format!("invalid value '{text}' for {name}; it must be greater than zero"));
     }
     Ok(value)
 }
@@ -323,9 +243,7 @@ fn parse_bytes(text: Option<&str>, default: usize, name: &str) -> Result<usize, 
     let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(default);
     };
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, suffix) = text.split_at(split);
     let multiplier: usize = match suffix.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
@@ -334,11 +252,8 @@ fn parse_bytes(text: Option<&str>, default: usize, name: &str) -> Result<usize, 
         "g" | "gb" | "gib" => 1 << 30,
         _ => usize::MAX,
     };
-    let value = number
-        .parse::<usize>()
-        .ok()
-        .filter(|_| multiplier != usize::MAX)
-        .and_then(|n| n.checked_mul(multiplier));
+    let value =
+        number.parse::<usize>().ok().filter(|_| multiplier != usize::MAX).and_then(|n| n.checked_mul(multiplier));
     match value {
         Some(bytes) if bytes > 0 => Ok(bytes),
         _ => Err(format!(
@@ -348,21 +263,19 @@ fn parse_bytes(text: Option<&str>, default: usize, name: &str) -> Result<usize, 
 }
 
 fn parse_log_level(text: Option<&str>) -> Result<LogLevel, String> {
-    Ok(
-        match text.map(|t| t.trim().to_ascii_lowercase()).as_deref() {
-            None | Some("") | Some("info") => LogLevel::Info,
-            Some("off") | Some("none") => LogLevel::Off,
-            Some("error") => LogLevel::Error,
-            Some("warn") | Some("warning") => LogLevel::Warn,
-            Some("access") => LogLevel::Access,
-            Some("debug") | Some("trace") => LogLevel::Debug,
-            Some(other) => {
-                return Err(format!(
-                    "invalid value '{other}' for --log-level / MCP_LOG_LEVEL; expected off, error, warn, info, access or debug"
-                ));
-            }
-        },
-    )
+    Ok(match text.map(|t| t.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") | Some("info") => LogLevel::Info,
+        Some("off") | Some("none") => LogLevel::Off,
+        Some("error") => LogLevel::Error,
+        Some("warn") | Some("warning") => LogLevel::Warn,
+        Some("access") => LogLevel::Access,
+        Some("debug") | Some("trace") => LogLevel::Debug,
+        Some(other) => {
+            return Err(format!(
+                "invalid value '{other}' for --log-level / MCP_LOG_LEVEL; expected off, error, warn, info, access or debug"
+            ));
+        }
+    })
 }
 
 #[cfg(test)]
@@ -390,34 +303,22 @@ mod tests {
         let mut settings = raw();
         settings.default_timeout = Some("soon".into());
         let error = resolve(&settings, true).unwrap_err();
-        assert!(
-            error.contains("MCP_DEFAULT_TIMEOUT") && error.contains("1m30s"),
-            "{error}"
-        );
+        assert!(error.contains("MCP_DEFAULT_TIMEOUT") && error.contains("1m30s"), "{error}");
 
         let mut settings = raw();
         settings.port = Some("70000".into());
         let error = resolve(&settings, true).unwrap_err();
-        assert!(
-            error.contains("MCP_PORT") && error.contains("65535"),
-            "{error}"
-        );
+        assert!(error.contains("MCP_PORT") && error.contains("65535"), "{error}");
 
         let mut settings = raw();
         settings.log_level = Some("verbose".into());
         let error = resolve(&settings, true).unwrap_err();
-        assert!(
-            error.contains("MCP_LOG_LEVEL") && error.contains("access"),
-            "{error}"
-        );
+        assert!(error.contains("MCP_LOG_LEVEL") && error.contains("access"), "{error}");
 
         let mut settings = raw();
         settings.max_body_bytes = Some("lots".into());
         let error = resolve(&settings, true).unwrap_err();
-        assert!(
-            error.contains("MCP_MAX_BODY_BYTES") && error.contains("1MiB"),
-            "{error}"
-        );
+        assert!(error.contains("MCP_MAX_BODY_BYTES") && error.contains("1MiB"), "{error}");
     }
 
     #[test]
@@ -425,10 +326,7 @@ mod tests {
         let mut settings = raw();
         settings.host = Some("0.0.0.0".into());
         let error = resolve(&settings, true).unwrap_err();
-        assert!(
-            error.contains("MCP_AUTH_TOKEN") && error.contains("--allow-unauthenticated"),
-            "{error}"
-        );
+        assert!(error.contains("MCP_AUTH_TOKEN") && error.contains("--allow-unauthenticated"), "{error}");
 
         settings.allow_unauthenticated = Some("true".into());
         assert!(resolve(&settings, true).is_ok());

@@ -38,14 +38,9 @@ pub(crate) async fn post(State(server): State<Arc<Server>>, request: Request) ->
         }
     };
     let headers = standard_headers(request.headers());
-    let modern_header = headers
-        .protocol_version
-        .as_deref()
-        .is_some_and(|v| !LEGACY_VERSIONS.contains(&v));
-    if let Some(length) = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+    let modern_header = headers.protocol_version.as_deref().is_some_and(|v| !LEGACY_VERSIONS.contains(&v));
+    if let Some(length) =
+        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
         && length > config.max_body_bytes as u64
     {
         return too_large(config.max_body_bytes);
@@ -64,27 +59,15 @@ pub(crate) async fn post(State(server): State<Arc<Server>>, request: Request) ->
         }
         Ok(Err(error)) if is_length_limit(&error) => return too_large(config.max_body_bytes),
         Ok(Err(_)) => {
-            return plain_error(
-                StatusCode::BAD_REQUEST,
-                "Bad Request: the request body could not be read",
-            );
+            return plain_error(StatusCode::BAD_REQUEST, "Bad Request: the request body could not be read");
         }
         Ok(Ok(body)) => body,
     };
     let message: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
         Err(error) => {
-            let body = jsonrpc::error(
-                Value::Null,
-                PARSE_ERROR,
-                &format!("Parse error: {error}"),
-                None,
-            );
-            return respond(
-                StatusCode::BAD_REQUEST,
-                without_null_id(body, modern_header),
-                framing,
-            );
+            let body = jsonrpc::error(Value::Null, PARSE_ERROR, &format!("Parse error: {error}"), None);
+            return respond(StatusCode::BAD_REQUEST, without_null_id(body, modern_header), framing);
         }
     };
     match message {
@@ -101,31 +84,17 @@ pub(crate) async fn post(State(server): State<Arc<Server>>, request: Request) ->
 
 /// A JSON-RPC batch: allowed in the revisions that defined it; answered
 /// with the array of replies, or 202 when it held only notifications.
-async fn handle_batch(
-    server: &Server,
-    batch: Vec<Value>,
-    headers: &StandardHeaders,
-    framing: Framing,
-) -> Response {
+async fn handle_batch(server: &Server, batch: Vec<Value>, headers: &StandardHeaders, framing: Framing) -> Response {
     let version = headers.protocol_version.as_deref();
     if !Era::allows_batches(version) {
         let message = format!(
             "Invalid Request: JSON-RPC batches are not supported in protocol version {}",
             version.unwrap_or_default()
         );
-        return respond(
-            StatusCode::BAD_REQUEST,
-            jsonrpc::error(Value::Null, INVALID_REQUEST, &message, None),
-            framing,
-        );
+        return respond(StatusCode::BAD_REQUEST, jsonrpc::error(Value::Null, INVALID_REQUEST, &message, None), framing);
     }
     if batch.is_empty() {
-        let body = jsonrpc::error(
-            Value::Null,
-            INVALID_REQUEST,
-            "Invalid Request: empty batch",
-            None,
-        );
+        let body = jsonrpc::error(Value::Null, INVALID_REQUEST, "Invalid Request: empty batch", None);
         return respond(StatusCode::BAD_REQUEST, body, framing);
     }
     let mut replies = Vec::new();
@@ -147,38 +116,20 @@ fn framing(headers: &HeaderMap) -> Option<Framing> {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|item| {
-            item.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
+        .map(|item| item.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
         .filter(|item| !item.is_empty())
         .collect();
-    if accept.is_empty()
-        || accept
-            .iter()
-            .any(|t| matches!(t.as_str(), "application/json" | "application/*" | "*/*"))
-    {
+    if accept.is_empty() || accept.iter().any(|t| matches!(t.as_str(), "application/json" | "application/*" | "*/*")) {
         return Some(Framing::Json);
     }
-    if accept
-        .iter()
-        .any(|t| matches!(t.as_str(), "text/event-stream" | "text/*"))
-    {
+    if accept.iter().any(|t| matches!(t.as_str(), "text/event-stream" | "text/*")) {
         return Some(Framing::EventStream);
     }
     None
 }
 
 fn standard_headers(headers: &HeaderMap) -> StandardHeaders {
-    let text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     StandardHeaders {
         present: true,
         protocol_version: text("mcp-protocol-version").map(|v| v.trim().to_string()),
@@ -203,22 +154,13 @@ fn respond(status: StatusCode, body: Value, framing: Framing) -> Response {
     let text = body.to_string();
     let (content_type, payload) = match framing {
         Framing::Json => ("application/json", text),
-        Framing::EventStream => (
-            "text/event-stream",
-            format!("event: message\ndata: {text}\n\n"),
-        ),
+        Framing::EventStream => ("text/event-stream", format!("event: message\ndata: {text}\n\n")),
     };
     let mut response = (status, Body::from(Bytes::from(payload))).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if framing == Framing::EventStream {
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        response
-            .headers_mut()
-            .insert("x-accel-buffering", HeaderValue::from_static("no"));
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        response.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
     }
     response
 }
@@ -232,9 +174,7 @@ pub(crate) fn plain_error(status: StatusCode, message: &str) -> Response {
 fn too_large(limit: usize) -> Response {
     plain_error(
         StatusCode::PAYLOAD_TOO_LARGE,
-        &format!(
-            "Payload Too Large: request bodies are limited to {limit} bytes (MCP_MAX_BODY_BYTES)"
-        ),
+        &format!("Payload Too Large: request bodies are limited to {limit} bytes (MCP_MAX_BODY_BYTES)"),
     )
 }
 
@@ -263,14 +203,8 @@ mod tests {
     fn missing_or_wildcard_accept_gets_json() {
         assert_eq!(framing(&HeaderMap::new()), Some(Framing::Json));
         assert_eq!(accept("*/*"), Some(Framing::Json));
-        assert_eq!(
-            accept("application/json, text/event-stream"),
-            Some(Framing::Json)
-        );
-        assert_eq!(
-            accept("text/event-stream, application/json;q=0.9"),
-            Some(Framing::Json)
-        );
+        assert_eq!(accept("application/json, text/event-stream"), Some(Framing::Json));
+        assert_eq!(accept("text/event-stream, application/json;q=0.9"), Some(Framing::Json));
     }
 
     #[test]

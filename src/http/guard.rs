@@ -34,19 +34,12 @@ pub(crate) struct GuardState {
 impl GuardState {
     pub(crate) fn new(config: Arc<Config>) -> GuardState {
         let token_digest = config.auth_token.as_deref().map(digest);
-        GuardState {
-            config,
-            token_digest,
-        }
+        GuardState { config, token_digest }
     }
 }
 
 /// Middleware: rejects or passes the request on.
-pub(crate) async fn guard(
-    State(state): State<Arc<GuardState>>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub(crate) async fn guard(State(state): State<Arc<GuardState>>, request: Request, next: Next) -> Response {
     if let Err(reason) = check_host_and_origin(&state.config, request.headers()) {
         tracing::warn!(%reason, "request refused: DNS rebinding protection");
         return forbidden(&reason);
@@ -62,10 +55,7 @@ pub(crate) async fn guard(
 
 fn check_host_and_origin(config: &Config, headers: &HeaderMap) -> Result<(), String> {
     if config.check_host {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or_default();
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
         let name = strip_port(host).to_ascii_lowercase();
         if !name_allowed(&name, config.allowed_hosts.as_deref()) {
             return Err(format!(
@@ -74,11 +64,7 @@ fn check_host_and_origin(config: &Config, headers: &HeaderMap) -> Result<(), Str
         }
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let origin = origin
-            .to_str()
-            .unwrap_or_default()
-            .trim_end_matches('/')
-            .to_ascii_lowercase();
+        let origin = origin.to_str().unwrap_or_default().trim_end_matches('/').to_ascii_lowercase();
         let listed = match &config.allowed_origins {
             None => true,
             Some(list) => list.contains(&origin),
@@ -108,23 +94,17 @@ fn strip_port(host: &str) -> &str {
         return host.find(']').map_or(host, |end| &host[..=end]);
     }
     match host.rsplit_once(':') {
-        Some((name, port)) if !name.contains(':') && port.chars().all(|c| c.is_ascii_digit()) => {
-            name
-        }
+        Some((name, port)) if !name.contains(':') && port.chars().all(|c| c.is_ascii_digit()) => name,
         _ => host,
     }
 }
 
 fn token_matches(headers: &HeaderMap, expected: &[u8; 32]) -> bool {
-    let presented = headers
-        .get("x-mcp-auth-token")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .or_else(|| {
-            let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-            let (scheme, token) = value.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        });
+    let presented = headers.get("x-mcp-auth-token").and_then(|v| v.to_str().ok()).map(str::trim).or_else(|| {
+        let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+        let (scheme, token) = value.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    });
     match presented {
         Some(token) => bool::from(digest(token).ct_eq(expected)),
         None => false,
@@ -136,7 +116,8 @@ fn digest(token: &str) -> [u8; 32] {
 }
 
 fn forbidden(reason: &str) -> Response {
-    let body = json!({ "jsonrpc": "2.0", "error": { "code": INVALID_REQUEST, "message": format!("Forbidden: {reason}") } });
+    let body =
+        json!({ "jsonrpc": "2.0", "error": { "code": INVALID_REQUEST, "message": format!("Forbidden: {reason}") } });
     (StatusCode::FORBIDDEN, axum::Json(body)).into_response()
 }
 
@@ -150,10 +131,7 @@ fn unauthorized() -> Response {
         }
     });
     let mut response = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer realm=\"mcp-commander\""),
-    );
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"mcp-commander\""));
     response
 }
 
@@ -177,16 +155,10 @@ mod tests {
         headers.insert("x-mcp-auth-token", HeaderValue::from_static("s3cret"));
         assert!(token_matches(&headers, &expected));
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("bearer s3cret"),
-        );
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer s3cret"));
         assert!(token_matches(&headers, &expected));
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Basic s3cret"),
-        );
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic s3cret"));
         assert!(!token_matches(&headers, &expected));
         assert!(!token_matches(&HeaderMap::new(), &expected));
     }

@@ -61,12 +61,9 @@ pub(crate) fn router(server: Arc<Server>) -> Router {
 /// Serves HTTP until SIGTERM or SIGINT, then shuts down gracefully.
 pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
     let config = server.tools().config.clone();
-    let listener = TcpListener::bind(config.listen).await.map_err(|error| {
-        format!(
-            "cannot listen on {} (MCP_HOST/MCP_PORT): {error}",
-            config.listen
-        )
-    })?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| format!("cannot listen on {} (MCP_HOST/MCP_PORT): {error}", config.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(address = %local, auth = config.auth_token.is_some(), "mcp-commander listening");
     let app = router(server.clone());
@@ -96,18 +93,11 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let service =
-            hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(Peer(peer));
-                let app = app.clone();
-                async move {
-                    Ok::<_, Infallible>(
-                        app.oneshot(request.map(axum::body::Body::new))
-                            .await
-                            .into_response(),
-                    )
-                }
-            });
+        let service = hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(Peer(peer));
+            let app = app.clone();
+            async move { Ok::<_, Infallible>(app.oneshot(request.map(axum::body::Body::new)).await.into_response()) }
+        });
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             if let Err(error) = connection.await {
@@ -122,26 +112,16 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
 
 /// Lets in-flight calls finish within `grace`, then kills their commands
 /// and gives the calls a moment to report it.
-async fn drain(
-    graceful: hyper_util::server::graceful::GracefulShutdown,
-    server: &Server,
-    grace: Duration,
-) {
+async fn drain(graceful: hyper_util::server::graceful::GracefulShutdown, server: &Server, grace: Duration) {
     let started = Instant::now();
     let closed = graceful.shutdown();
     tokio::pin!(closed);
     if tokio::time::timeout(grace, &mut closed).await.is_ok() {
-        tracing::info!(
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "all connections closed"
-        );
+        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "all connections closed");
         return;
     }
     let killed = server.tools().runner.live_groups().kill_all();
-    tracing::warn!(
-        killed,
-        "grace period over: killed the commands still running"
-    );
+    tracing::warn!(killed, "grace period over: killed the commands still running");
     if tokio::time::timeout(AFTER_KILL, &mut closed).await.is_err() {
         tracing::warn!("connections still open after the grace period; closing them");
     }
@@ -152,9 +132,7 @@ async fn method_not_allowed() -> Response {
         StatusCode::METHOD_NOT_ALLOWED,
         "Method Not Allowed: this stateless server accepts only POST on its MCP endpoint (no SSE stream, no sessions)",
     );
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
     response
 }
 
@@ -170,11 +148,7 @@ async fn access_log(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let peer = request
-        .extensions()
-        .get::<Peer>()
-        .map(|p| p.0.to_string())
-        .unwrap_or_default();
+    let peer = request.extensions().get::<Peer>().map(|p| p.0.to_string()).unwrap_or_default();
     let response = next.run(request).await;
     tracing::info!(
         target: ACCESS_TARGET,

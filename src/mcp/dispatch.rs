@@ -4,10 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::era::{
-    Era, LEGACY_VERSIONS, META_SERVER_INFO, RpcError, SUPPORTED_VERSIONS, StandardHeaders,
-    check_modern,
-};
+use super::era::{Era, LEGACY_VERSIONS, META_SERVER_INFO, RpcError, SUPPORTED_VERSIONS, StandardHeaders, check_modern};
 use super::jsonrpc::{self, INVALID_PARAMS, INVALID_REQUEST, Incoming, METHOD_NOT_FOUND};
 use crate::tools::{self, ToolContext};
 
@@ -62,12 +59,7 @@ impl Server {
             Incoming::Response => return None,
             Incoming::Invalid { id, reason } => {
                 return Some(Reply {
-                    body: jsonrpc::error(
-                        id,
-                        INVALID_REQUEST,
-                        &format!("Invalid Request: {reason}"),
-                        None,
-                    ),
+                    body: jsonrpc::error(id, INVALID_REQUEST, &format!("Invalid Request: {reason}"), None),
                     http_status: 400,
                 });
             }
@@ -76,18 +68,12 @@ impl Server {
         let outcome = match &era {
             Era::Legacy { .. } => self.legacy(&method, &params).await,
             Era::Modern { .. } => match check_modern(headers, &method, &params) {
-                Ok(()) => self
-                    .modern(&method, &params)
-                    .await
-                    .map(|result| self.decorate_modern(result)),
+                Ok(()) => self.modern(&method, &params).await.map(|result| self.decorate_modern(result)),
                 Err(error) => Err(error),
             },
         };
         Some(match outcome {
-            Ok(result) => Reply {
-                body: jsonrpc::result(id, result),
-                http_status: 200,
-            },
+            Ok(result) => Reply { body: jsonrpc::result(id, result), http_status: 200 },
             Err(error) => Reply {
                 body: jsonrpc::error(id, error.code, &error.message, error.data),
                 http_status: error.http_status,
@@ -106,17 +92,9 @@ impl Server {
             "tools/call" => self.call_tool(params, 200).await,
             "logging/setLevel" => match params.get("level").and_then(Value::as_str) {
                 Some(_) => Ok(json!({})),
-                None => Err(RpcError::new(
-                    INVALID_PARAMS,
-                    "Invalid params: 'level' must be a string",
-                    200,
-                )),
+                None => Err(RpcError::new(INVALID_PARAMS, "Invalid params: 'level' must be a string", 200)),
             },
-            _ => Err(RpcError::new(
-                METHOD_NOT_FOUND,
-                format!("Method not found: {method}"),
-                200,
-            )),
+            _ => Err(RpcError::new(METHOD_NOT_FOUND, format!("Method not found: {method}"), 200)),
         }
     }
 
@@ -131,15 +109,9 @@ impl Server {
                 "ttlMs": LIST_TTL_MS,
                 "cacheScope": "private",
             })),
-            "tools/list" => Ok(
-                json!({ "tools": self.tool_list, "ttlMs": LIST_TTL_MS, "cacheScope": "private" }),
-            ),
+            "tools/list" => Ok(json!({ "tools": self.tool_list, "ttlMs": LIST_TTL_MS, "cacheScope": "private" })),
             "tools/call" => self.call_tool(params, 400).await,
-            _ => Err(RpcError::new(
-                METHOD_NOT_FOUND,
-                format!("Method not found: {method}"),
-                404,
-            )),
+            _ => Err(RpcError::new(METHOD_NOT_FOUND, format!("Method not found: {method}"), 404)),
         }
     }
 
@@ -147,9 +119,7 @@ impl Server {
     fn decorate_modern(&self, mut result: Value) -> Value {
         if let Value::Object(map) = &mut result {
             map.insert("resultType".into(), "complete".into());
-            let meta = map
-                .entry("_meta")
-                .or_insert_with(|| Value::Object(Map::new()));
+            let meta = map.entry("_meta").or_insert_with(|| Value::Object(Map::new()));
             if let Value::Object(meta) = meta {
                 meta.insert(META_SERVER_INFO.into(), self.server_info.clone());
             }
@@ -160,15 +130,8 @@ impl Server {
     /// Echoes a requested legacy revision, else offers the newest legacy
     /// one (never 2026-07-28, which has no `initialize`).
     fn initialize(&self, params: &Value) -> Value {
-        let requested = params
-            .get("protocolVersion")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let version = if LEGACY_VERSIONS.contains(&requested) {
-            requested
-        } else {
-            LEGACY_VERSIONS[0]
-        };
+        let requested = params.get("protocolVersion").and_then(Value::as_str).unwrap_or_default();
+        let version = if LEGACY_VERSIONS.contains(&requested) { requested } else { LEGACY_VERSIONS[0] };
         json!({
             "protocolVersion": version,
             "capabilities": { "tools": {}, "logging": {} },
@@ -187,11 +150,7 @@ impl Server {
         };
         let arguments = params.get("arguments").unwrap_or(&Value::Null);
         if !matches!(arguments, Value::Object(_) | Value::Null) {
-            return Err(RpcError::new(
-                INVALID_PARAMS,
-                "Invalid params: 'arguments' must be an object",
-                invalid_status,
-            ));
+            return Err(RpcError::new(INVALID_PARAMS, "Invalid params: 'arguments' must be an object", invalid_status));
         }
         tools::call(&self.tools, name, arguments).await.map_err(|unknown| {
             RpcError::new(

@@ -14,11 +14,7 @@ pub(crate) const UNAUTHORIZED: i64 = -32001;
 #[derive(Debug)]
 pub(crate) enum Incoming {
     /// Has `method` and `id`: must be answered.
-    Request {
-        id: Value,
-        method: String,
-        params: Value,
-    },
+    Request { id: Value, method: String, params: Value },
     /// Has `method`, no `id`: never answered.
     Notification { method: String },
     /// A response to a request we never send; accepted and ignored.
@@ -30,10 +26,7 @@ pub(crate) enum Incoming {
 /// Classifies one message (an element of a batch, or a whole body).
 pub(crate) fn classify(value: Value) -> Incoming {
     let Value::Object(mut object) = value else {
-        return Incoming::Invalid {
-            id: Value::Null,
-            reason: "a JSON-RPC message must be an object".into(),
-        };
+        return Incoming::Invalid { id: Value::Null, reason: "a JSON-RPC message must be an object".into() };
     };
     let id = object.remove("id");
     let shown_id = match &id {
@@ -41,40 +34,23 @@ pub(crate) fn classify(value: Value) -> Incoming {
         _ => Value::Null,
     };
     if object.get("jsonrpc") != Some(&Value::String("2.0".into())) {
-        return Incoming::Invalid {
-            id: shown_id,
-            reason: "'jsonrpc' must be \"2.0\"".into(),
-        };
+        return Incoming::Invalid { id: shown_id, reason: "'jsonrpc' must be \"2.0\"".into() };
     }
     if let Some(id) = &id
         && !matches!(id, Value::String(_) | Value::Number(_))
     {
-        return Incoming::Invalid {
-            id: Value::Null,
-            reason: "'id' must be a string or a number".into(),
-        };
+        return Incoming::Invalid { id: Value::Null, reason: "'id' must be a string or a number".into() };
     }
     let params = object.remove("params").unwrap_or(Value::Null);
     if !matches!(params, Value::Object(_) | Value::Array(_) | Value::Null) {
-        return Incoming::Invalid {
-            id: shown_id,
-            reason: "'params' must be an object or an array".into(),
-        };
+        return Incoming::Invalid { id: shown_id, reason: "'params' must be an object or an array".into() };
     }
     match (object.remove("method"), id) {
         (Some(Value::String(method)), Some(id)) => Incoming::Request { id, method, params },
         (Some(Value::String(method)), None) => Incoming::Notification { method },
-        (Some(_), _) => Incoming::Invalid {
-            id: shown_id,
-            reason: "'method' must be a string".into(),
-        },
-        (None, Some(_)) if object.contains_key("result") || object.contains_key("error") => {
-            Incoming::Response
-        }
-        (None, _) => Incoming::Invalid {
-            id: shown_id,
-            reason: "a request needs 'method'".into(),
-        },
+        (Some(_), _) => Incoming::Invalid { id: shown_id, reason: "'method' must be a string".into() },
+        (None, Some(_)) if object.contains_key("result") || object.contains_key("error") => Incoming::Response,
+        (None, _) => Incoming::Invalid { id: shown_id, reason: "a request needs 'method'".into() },
     }
 }
 
@@ -108,10 +84,7 @@ mod tests {
             classify(json!({"jsonrpc":"2.0","method":"notifications/initialized"})),
             Incoming::Notification { .. }
         ));
-        assert!(matches!(
-            classify(json!({"jsonrpc":"2.0","id":1,"result":{}})),
-            Incoming::Response
-        ));
+        assert!(matches!(classify(json!({"jsonrpc":"2.0","id":1,"result":{}})), Incoming::Response));
     }
 
     #[test]
@@ -125,18 +98,13 @@ mod tests {
             json!({"jsonrpc":"2.0","id":1}),
             json!({"jsonrpc":"2.0","id":1,"method":"x","params":3}),
         ] {
-            assert!(
-                matches!(classify(bad.clone()), Incoming::Invalid { .. }),
-                "{bad}"
-            );
+            assert!(matches!(classify(bad.clone()), Incoming::Invalid { .. }), "{bad}");
         }
     }
 
     #[test]
     fn the_id_of_an_invalid_request_is_echoed_when_usable() {
-        let Incoming::Invalid { id, .. } =
-            classify(json!({"jsonrpc":"1.0","id":"a","method":"ping"}))
-        else {
+        let Incoming::Invalid { id, .. } = classify(json!({"jsonrpc":"1.0","id":"a","method":"ping"})) else {
             panic!()
         };
         assert_eq!(id, json!("a"));

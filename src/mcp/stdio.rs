@@ -58,10 +58,7 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
                     "Invalid Request: message longer than {} bytes (MCP_MAX_LINE_BYTES); it was discarded",
                     config.max_line_bytes
                 );
-                send(
-                    &sender,
-                    jsonrpc::error(Value::Null, INVALID_REQUEST, &message, None),
-                );
+                send(&sender, jsonrpc::error(Value::Null, INVALID_REQUEST, &message, None));
                 continue;
             }
             Line::Complete(bytes) => bytes,
@@ -74,21 +71,10 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
         in_flight.spawn(async move { handle_line(&server, &bytes, &sender).await });
     }
     let grace = config.shutdown_grace;
-    if tokio::time::timeout(grace, async {
-        while in_flight.join_next().await.is_some() {}
-    })
-    .await
-    .is_err()
-    {
+    if tokio::time::timeout(grace, async { while in_flight.join_next().await.is_some() {} }).await.is_err() {
         let killed = server.tools().runner.live_groups().kill_all();
-        tracing::warn!(
-            killed,
-            "stdin closed and the grace period is over: killed the commands still running"
-        );
-        let _ = tokio::time::timeout(grace, async {
-            while in_flight.join_next().await.is_some() {}
-        })
-        .await;
+        tracing::warn!(killed, "stdin closed and the grace period is over: killed the commands still running");
+        let _ = tokio::time::timeout(grace, async { while in_flight.join_next().await.is_some() {} }).await;
     }
     drop(sender);
     let _ = writer.await;
@@ -100,29 +86,13 @@ async fn handle_line(server: &Server, bytes: &[u8], sender: &mpsc::UnboundedSend
     let message: Value = match serde_json::from_slice(bytes) {
         Ok(value) => value,
         Err(error) => {
-            send(
-                sender,
-                jsonrpc::error(
-                    Value::Null,
-                    PARSE_ERROR,
-                    &format!("Parse error: {error}"),
-                    None,
-                ),
-            );
+            send(sender, jsonrpc::error(Value::Null, PARSE_ERROR, &format!("Parse error: {error}"), None));
             return;
         }
     };
     match message {
         Value::Array(batch) if batch.is_empty() => {
-            send(
-                sender,
-                jsonrpc::error(
-                    Value::Null,
-                    INVALID_REQUEST,
-                    "Invalid Request: empty batch",
-                    None,
-                ),
-            );
+            send(sender, jsonrpc::error(Value::Null, INVALID_REQUEST, "Invalid Request: empty batch", None));
         }
         Value::Array(batch) => {
             let mut replies = Vec::new();
@@ -151,10 +121,7 @@ fn send(sender: &mpsc::UnboundedSender<String>, message: Value) {
 
 /// Reads one line of at most `limit` bytes (newline excluded) without ever
 /// buffering more than that.
-async fn read_line(
-    reader: &mut (impl AsyncBufRead + Unpin),
-    limit: usize,
-) -> std::io::Result<Line> {
+async fn read_line(reader: &mut (impl AsyncBufRead + Unpin), limit: usize) -> std::io::Result<Line> {
     let mut line = Vec::new();
     let mut too_long = false;
     loop {
@@ -181,11 +148,7 @@ async fn read_line(
         let consumed = chunk.len() + usize::from(found_newline);
         reader.consume(consumed);
         if found_newline {
-            return Ok(if too_long {
-                Line::TooLong
-            } else {
-                Line::Complete(line)
-            });
+            return Ok(if too_long { Line::TooLong } else { Line::Complete(line) });
         }
     }
 }
@@ -198,19 +161,10 @@ mod tests {
     async fn lines_are_split_and_bounded() {
         let input: &[u8] = b"{\"a\":1}\nxxxxxxxxxxxxxxxxxxxx\n{\"b\":2}\npartial";
         let mut reader = BufReader::with_capacity(4, input);
-        assert_eq!(
-            read_line(&mut reader, 10).await.unwrap(),
-            Line::Complete(b"{\"a\":1}".to_vec())
-        );
+        assert_eq!(read_line(&mut reader, 10).await.unwrap(), Line::Complete(b"{\"a\":1}".to_vec()));
         assert_eq!(read_line(&mut reader, 10).await.unwrap(), Line::TooLong);
-        assert_eq!(
-            read_line(&mut reader, 10).await.unwrap(),
-            Line::Complete(b"{\"b\":2}".to_vec())
-        );
-        assert_eq!(
-            read_line(&mut reader, 10).await.unwrap(),
-            Line::Complete(b"partial".to_vec())
-        );
+        assert_eq!(read_line(&mut reader, 10).await.unwrap(), Line::Complete(b"{\"b\":2}".to_vec()));
+        assert_eq!(read_line(&mut reader, 10).await.unwrap(), Line::Complete(b"partial".to_vec()));
         assert_eq!(read_line(&mut reader, 10).await.unwrap(), Line::Eof);
     }
 }

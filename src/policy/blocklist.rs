@@ -68,22 +68,15 @@ impl BlockRule {
                         let args = normalize_args(&program, args);
                         Matcher::Command { program, args }
                     }
-                    (None, [(op, target)]) if op.contains('>') => Matcher::Redirect {
-                        target: normalize_path(&target.text),
-                    },
-                    _ => Matcher::Text {
-                        compact: compact(text),
-                    },
+                    (None, [(op, target)]) if op.contains('>') => {
+                        Matcher::Redirect { target: normalize_path(&target.text) }
+                    }
+                    _ => Matcher::Text { compact: compact(text) },
                 }
             }
-            _ => Matcher::Text {
-                compact: compact(text),
-            },
+            _ => Matcher::Text { compact: compact(text) },
         };
-        BlockRule {
-            text: text.to_string(),
-            matcher,
-        }
+        BlockRule { text: text.to_string(), matcher }
     }
 
     pub(crate) fn text(&self) -> &str {
@@ -95,36 +88,29 @@ impl BlockRule {
         match &self.matcher {
             Matcher::Text { compact: needle } => compact(raw).contains(needle.as_str()),
             Matcher::Redirect { target } => commands.iter().any(|c| {
-                c.redirects.iter().any(|(op, t)| {
-                    op.contains('>') && normalize_path(&t.text).starts_with(target.as_str())
-                })
+                c.redirects
+                    .iter()
+                    .any(|(op, t)| op.contains('>') && normalize_path(&t.text).starts_with(target.as_str()))
             }),
-            Matcher::Command { program, args } => {
-                commands.iter().any(|c| command_matches(program, args, c))
-            }
+            Matcher::Command { program, args } => commands.iter().any(|c| command_matches(program, args, c)),
         }
     }
 }
 
 /// Programs that run the command given in their arguments.
 const WRAPPERS: &[&str] = &[
-    "sudo", "doas", "env", "nohup", "nice", "ionice", "timeout", "xargs", "stdbuf", "time", "exec",
-    "command", "builtin", "chroot", "setsid", "busybox",
+    "sudo", "doas", "env", "nohup", "nice", "ionice", "timeout", "xargs", "stdbuf", "time", "exec", "command",
+    "builtin", "chroot", "setsid", "busybox",
 ];
 
 /// Matches the command itself and, behind a wrapper such as `sudo` or
 /// `env`, every later word that could be the wrapped program.
 fn command_matches(program: &str, wanted: &[String], command: &SimpleCommand) -> bool {
     let words = &command.words;
-    let wrapped = words
-        .first()
-        .is_some_and(|w| WRAPPERS.contains(&basename(&w.text)));
+    let wrapped = words.first().is_some_and(|w| WRAPPERS.contains(&basename(&w.text)));
     (0..words.len())
         .filter(|&start| {
-            start == 0
-                || (wrapped
-                    && !words[start].text.starts_with('-')
-                    && !words[start].text.contains('='))
+            start == 0 || (wrapped && !words[start].text.starts_with('-') && !words[start].text.contains('='))
         })
         .any(|start| words_match(program, wanted, &words[start..]))
 }
@@ -134,10 +120,7 @@ fn words_match(program: &str, wanted: &[String], words: &[Word]) -> bool {
         return false;
     };
     let name = basename(&word.text);
-    let same_program = name == program
-        || name
-            .strip_prefix(program)
-            .is_some_and(|rest| rest.starts_with('.'));
+    let same_program = name == program || name.strip_prefix(program).is_some_and(|rest| rest.starts_with('.'));
     if !same_program {
         return false;
     }
@@ -229,12 +212,7 @@ mod tests {
 
     #[test]
     fn harmless_lookalikes_are_not_blocked() {
-        for command in [
-            "echo halting",
-            "git add .",
-            "echo shutdown is scheduled",
-            "ls /dev/sda",
-        ] {
+        for command in ["echo halting", "git add .", "echo shutdown is scheduled", "ls /dev/sda"] {
             assert!(!blocked(command), "{command}");
         }
     }
@@ -260,10 +238,7 @@ mod tests {
     #[test]
     fn operator_entries_are_added_to_the_defaults() {
         let policy = Policy::new(&[], &["curl".to_string()]).unwrap();
-        assert!(matches!(
-            policy.check("curl http://x"),
-            super::super::Decision::Deny { .. }
-        ));
+        assert!(matches!(policy.check("curl http://x"), super::super::Decision::Deny { .. }));
         assert!(policy.blocked_commands().contains(&"rm -rf /".to_string()));
     }
 }

@@ -40,9 +40,8 @@ pub(crate) struct Lexed {
 }
 
 /// Words that open or close compound commands; they are not programs.
-const RESERVED: &[&str] = &[
-    "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time", "in",
-];
+const RESERVED: &[&str] =
+    &["if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time", "in"];
 
 /// One level of nesting: the command being built and the word in progress.
 #[derive(Default)]
@@ -159,11 +158,7 @@ pub(crate) fn lex(input: &str) -> Lexed {
             '$' if next == Some('(') => {
                 frame.in_word = true;
                 frame.word.dynamic = true;
-                stack.push(Frame {
-                    closer: Some(')'),
-                    substitution: true,
-                    ..Frame::default()
-                });
+                stack.push(Frame { closer: Some(')'), substitution: true, ..Frame::default() });
                 i += 2;
                 continue;
             }
@@ -180,20 +175,12 @@ pub(crate) fn lex(input: &str) -> Lexed {
             '`' => {
                 frame.in_word = true;
                 frame.word.dynamic = true;
-                stack.push(Frame {
-                    closer: Some('`'),
-                    substitution: true,
-                    ..Frame::default()
-                });
+                stack.push(Frame { closer: Some('`'), substitution: true, ..Frame::default() });
             }
             '<' | '>' if next == Some('(') => {
                 frame.in_word = true;
                 frame.word.dynamic = true;
-                stack.push(Frame {
-                    closer: Some(')'),
-                    substitution: true,
-                    ..Frame::default()
-                });
+                stack.push(Frame { closer: Some(')'), substitution: true, ..Frame::default() });
                 i += 2;
                 continue;
             }
@@ -204,10 +191,7 @@ pub(crate) fn lex(input: &str) -> Lexed {
             '(' => {
                 end_word(frame, &mut out);
                 if frame.command.words.is_empty() && frame.command.assignments.is_empty() {
-                    stack.push(Frame {
-                        closer: Some(')'),
-                        ..Frame::default()
-                    });
+                    stack.push(Frame { closer: Some(')'), ..Frame::default() });
                 } else {
                     out.unjudgeable.push("a function definition".into());
                     end_command(frame, &mut out);
@@ -237,8 +221,7 @@ pub(crate) fn lex(input: &str) -> Lexed {
         out.unjudgeable.push("an unterminated double quote".into());
     }
     if stack.len() > 1 {
-        out.unjudgeable
-            .push("an unterminated substitution or subshell".into());
+        out.unjudgeable.push("an unterminated substitution or subshell".into());
     }
     while let Some(mut frame) = stack.pop() {
         end_command(&mut frame, &mut out);
@@ -270,8 +253,7 @@ fn lex_redirect(chars: &[char], start: usize, stack: &mut [Frame], out: &mut Lex
         end_word(frame, out);
     }
     let mut end = start + 1;
-    while end < chars.len() && matches!(chars[end], '<' | '>' | '&' | '|' | '-') && end - start < 3
-    {
+    while end < chars.len() && matches!(chars[end], '<' | '>' | '&' | '|' | '-') && end - start < 3 {
         end += 1;
     }
     let op: String = chars[start..end].iter().collect();
@@ -320,8 +302,7 @@ fn end_command(frame: &mut Frame, out: &mut Lexed) {
     frame.in_for_header = false;
     frame.pending_redirect = None;
     let command = std::mem::take(&mut frame.command);
-    if !command.words.is_empty() || !command.redirects.is_empty() || !command.assignments.is_empty()
-    {
+    if !command.words.is_empty() || !command.redirects.is_empty() || !command.assignments.is_empty() {
         out.commands.push(command);
     }
 }
@@ -385,9 +366,7 @@ fn skip_arithmetic(chars: &[char], start: usize, out: &mut Lexed) -> usize {
                 }
             }
             '`' => out.unjudgeable.push("a substitution inside $((…))".into()),
-            '$' if chars.get(i + 1) == Some(&'(') => {
-                out.unjudgeable.push("a substitution inside $((…))".into())
-            }
+            '$' if chars.get(i + 1) == Some(&'(') => out.unjudgeable.push("a substitution inside $((…))".into()),
             _ => {}
         }
         i += 1;
@@ -401,20 +380,13 @@ mod tests {
     use super::*;
 
     fn programs(input: &str) -> Vec<String> {
-        lex(input)
-            .commands
-            .iter()
-            .filter_map(|c| c.words.first().map(|w| w.text.clone()))
-            .collect()
+        lex(input).commands.iter().filter_map(|c| c.words.first().map(|w| w.text.clone())).collect()
     }
 
     #[test]
     fn every_list_and_pipeline_element_is_a_command() {
         assert_eq!(programs("echox; cat /etc/shadow"), ["echox", "cat"]);
-        assert_eq!(
-            programs("a && b || c | d & e\nf"),
-            ["a", "b", "c", "d", "e", "f"]
-        );
+        assert_eq!(programs("a && b || c | d & e\nf"), ["a", "b", "c", "d", "e", "f"]);
     }
 
     #[test]

@@ -31,28 +31,16 @@ pub(crate) enum Decision {
 
 /// Builtins that cannot start another program or change how one is found;
 /// they pass an allowlist without being listed.
-const HARMLESS_BUILTINS: &[&str] = &[
-    "cd", "true", "false", ":", "test", "[", "exit", "wait", "break", "continue", "return",
-    "shift", "read",
-];
+const HARMLESS_BUILTINS: &[&str] =
+    &["cd", "true", "false", ":", "test", "[", "exit", "wait", "break", "continue", "return", "shift", "read"];
 
 /// Builtins that run code or change lookup; refused under an allowlist
 /// unless listed explicitly.
-const INDIRECT_BUILTINS: &[&str] = &[
-    "eval", "exec", ".", "source", "alias", "command", "builtin", "export", "unset", "set", "hash",
-    "trap", "type",
-];
+const INDIRECT_BUILTINS: &[&str] =
+    &["eval", "exec", ".", "source", "alias", "command", "builtin", "export", "unset", "set", "hash", "trap", "type"];
 
 /// Variables whose assignment changes which program runs.
-const LOOKUP_VARIABLES: &[&str] = &[
-    "PATH",
-    "LD_PRELOAD",
-    "LD_LIBRARY_PATH",
-    "LD_AUDIT",
-    "BASH_ENV",
-    "ENV",
-    "IFS",
-];
+const LOOKUP_VARIABLES: &[&str] = &["PATH", "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "BASH_ENV", "ENV", "IFS"];
 
 /// An allowlist entry: a program and optional leading arguments.
 #[derive(Debug, Clone)]
@@ -89,9 +77,7 @@ impl Policy {
                     _ => Vec::new(),
                 };
                 let Some((program, args)) = words.split_first() else {
-                    return Err(format!(
-                        "allowlist entry '{text}' is not a program with optional arguments"
-                    ));
+                    return Err(format!("allowlist entry '{text}' is not a program with optional arguments"));
                 };
                 Ok(AllowEntry {
                     text: text.clone(),
@@ -147,23 +133,16 @@ impl Policy {
                 ),
             };
         }
-        lexed
-            .commands
-            .iter()
-            .map(|c| self.check_allowed(c))
-            .find(|d| *d != Decision::Allow)
-            .unwrap_or(Decision::Allow)
+        lexed.commands.iter().map(|c| self.check_allowed(c)).find(|d| *d != Decision::Allow).unwrap_or(Decision::Allow)
     }
 
     fn check_allowed(&self, command: &SimpleCommand) -> Decision {
-        if let Some(assignment) = command.assignments.iter().find(|a| {
-            LOOKUP_VARIABLES
-                .iter()
-                .any(|v| a.split_once('=').is_some_and(|(n, _)| n == *v))
-        }) {
-            return deny_allowlist(format!(
-                "the allowlist is set and '{assignment}' changes which program runs"
-            ));
+        if let Some(assignment) = command
+            .assignments
+            .iter()
+            .find(|a| LOOKUP_VARIABLES.iter().any(|v| a.split_once('=').is_some_and(|(n, _)| n == *v)))
+        {
+            return deny_allowlist(format!("the allowlist is set and '{assignment}' changes which program runs"));
         }
         let Some((program, args)) = command.words.split_first() else {
             return Decision::Allow;
@@ -175,11 +154,7 @@ impl Policy {
                 program.text
             ));
         }
-        if self
-            .allowed
-            .iter()
-            .any(|entry| entry_matches(entry, &program.text, args))
-        {
+        if self.allowed.iter().any(|entry| entry_matches(entry, &program.text, args)) {
             return Decision::Allow;
         }
         if HARMLESS_BUILTINS.contains(&program.text.as_str()) {
@@ -192,18 +167,12 @@ impl Policy {
                 program.text
             ));
         }
-        deny_allowlist(format!(
-            "'{}' is not in the allowlist (allowed: {allowed})",
-            program.text
-        ))
+        deny_allowlist(format!("'{}' is not in the allowlist (allowed: {allowed})", program.text))
     }
 }
 
 fn deny_allowlist(reason: String) -> Decision {
-    Decision::Deny {
-        rule: "allowlist".into(),
-        reason,
-    }
+    Decision::Deny { rule: "allowlist".into(), reason }
 }
 
 /// A program word matches an entry by name, or by real path when it is a
@@ -212,18 +181,13 @@ fn deny_allowlist(reason: String) -> Decision {
 fn entry_matches(entry: &AllowEntry, program: &str, args: &[lexer::Word]) -> bool {
     let same_program = if program.contains('/') {
         let real = std::fs::canonicalize(program).ok();
-        real.is_some()
-            && (real == entry.resolved || Path::new(program) == Path::new(&entry.program))
+        real.is_some() && (real == entry.resolved || Path::new(program) == Path::new(&entry.program))
     } else {
         program == entry.program
     };
     same_program
         && entry.leading_args.len() <= args.len()
-        && entry
-            .leading_args
-            .iter()
-            .zip(args)
-            .all(|(want, got)| !got.dynamic && *want == got.text)
+        && entry.leading_args.iter().zip(args).all(|(want, got)| !got.dynamic && *want == got.text)
 }
 
 /// Resolves a program name through the daemon's `PATH` to its real path.
@@ -303,14 +267,9 @@ mod tests {
     #[test]
     fn refusals_explain_themselves() {
         let p = policy(&["ls", "cat"]);
-        let Decision::Deny { rule, reason } = p.check("id") else {
-            panic!("id allowed")
-        };
+        let Decision::Deny { rule, reason } = p.check("id") else { panic!("id allowed") };
         assert_eq!(rule, "allowlist");
-        assert!(
-            reason.contains("'id'") && reason.contains("ls, cat"),
-            "{reason}"
-        );
+        assert!(reason.contains("'id'") && reason.contains("ls, cat"), "{reason}");
     }
 
     #[test]

@@ -21,11 +21,7 @@ pub(crate) struct Capture {
 
 impl Capture {
     pub(crate) fn new(cap: usize) -> Capture {
-        Capture {
-            cap,
-            kept: Vec::new(),
-            total: 0,
-        }
+        Capture { cap, kept: Vec::new(), total: 0 }
     }
 
     pub(crate) fn truncated(&self) -> bool {

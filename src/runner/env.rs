@@ -8,9 +8,7 @@
 use std::ffi::OsString;
 
 /// Daemon variables that commands need to behave normally.
-const BASE_NAMES: &[&str] = &[
-    "PATH", "HOME", "LANG", "LANGUAGE", "TERM", "TZ", "USER", "LOGNAME",
-];
+const BASE_NAMES: &[&str] = &["PATH", "HOME", "LANG", "LANGUAGE", "TERM", "TZ", "USER", "LOGNAME"];
 
 /// Used when the daemon itself has no `PATH`.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -20,10 +18,7 @@ pub(crate) fn base_environment(passthrough: &[String]) -> Vec<(OsString, OsStrin
     base_from(std::env::vars_os(), passthrough)
 }
 
-fn base_from(
-    vars: impl Iterator<Item = (OsString, OsString)>,
-    passthrough: &[String],
-) -> Vec<(OsString, OsString)> {
+fn base_from(vars: impl Iterator<Item = (OsString, OsString)>, passthrough: &[String]) -> Vec<(OsString, OsString)> {
     let mut env: Vec<(OsString, OsString)> = vars
         .filter(|(name, _)| {
             let Some(name) = name.to_str() else {
@@ -32,9 +27,7 @@ fn base_from(
             if name.starts_with("MCP_") {
                 return false;
             }
-            BASE_NAMES.contains(&name)
-                || name.starts_with("LC_")
-                || passthrough.iter().any(|p| p == name)
+            BASE_NAMES.contains(&name) || name.starts_with("LC_") || passthrough.iter().any(|p| p == name)
         })
         .collect();
     if !env.iter().any(|(name, _)| name == "PATH") {
@@ -58,15 +51,9 @@ pub(crate) fn validate_request_var(name: &str, value: &str) -> Result<(), String
 }
 
 /// Base environment overlaid with the call's variables (the call wins).
-pub(crate) fn merge(
-    base: &[(OsString, OsString)],
-    request: &[(String, String)],
-) -> Vec<(OsString, OsString)> {
-    let mut env: Vec<(OsString, OsString)> = base
-        .iter()
-        .filter(|(name, _)| !request.iter().any(|(r, _)| name == r.as_str()))
-        .cloned()
-        .collect();
+pub(crate) fn merge(base: &[(OsString, OsString)], request: &[(String, String)]) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> =
+        base.iter().filter(|(name, _)| !request.iter().any(|(r, _)| name == r.as_str())).cloned().collect();
     env.extend(request.iter().map(|(k, v)| (k.into(), v.into())));
     env
 }
@@ -76,11 +63,7 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> impl Iterator<Item = (OsString, OsString)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
-            .collect::<Vec<_>>()
-            .into_iter()
+        pairs.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))).collect::<Vec<_>>().into_iter()
     }
 
     #[test]
@@ -103,28 +86,16 @@ mod tests {
 
     #[test]
     fn operator_named_variables_pass() {
-        let env = base_from(
-            vars(&[("GOPATH", "/go"), ("OTHER", "x")]),
-            &["GOPATH".into()],
-        );
+        let env = base_from(vars(&[("GOPATH", "/go"), ("OTHER", "x")]), &["GOPATH".into()]);
         assert!(env.iter().any(|(k, _)| k == "GOPATH"));
         assert!(!env.iter().any(|(k, _)| k == "OTHER"));
-        assert!(
-            env.iter().any(|(k, _)| k == "PATH"),
-            "a default PATH is supplied"
-        );
+        assert!(env.iter().any(|(k, _)| k == "PATH"), "a default PATH is supplied");
     }
 
     #[test]
     fn request_variables_override_the_base() {
-        let base = vec![
-            ("PATH".into(), "/bin".into()),
-            ("HOME".into(), "/root".into()),
-        ];
-        let env = merge(
-            &base,
-            &[("HOME".into(), "/tmp".into()), ("FOO".into(), "1".into())],
-        );
+        let base = vec![("PATH".into(), "/bin".into()), ("HOME".into(), "/root".into())];
+        let env = merge(&base, &[("HOME".into(), "/tmp".into()), ("FOO".into(), "1".into())]);
         assert!(env.contains(&("HOME".into(), "/tmp".into())));
         assert!(env.contains(&("FOO".into(), "1".into())));
         assert_eq!(env.len(), 3);

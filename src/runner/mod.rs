@@ -74,10 +74,7 @@ pub(crate) struct Runner {
 
 impl Runner {
     pub(crate) fn new(settings: RunnerSettings) -> Runner {
-        Runner {
-            settings: Arc::new(settings),
-            live: ProcessTable::default(),
-        }
+        Runner { settings: Arc::new(settings), live: ProcessTable::default() }
     }
 
     /// The groups of commands still running, for shutdown.
@@ -103,17 +100,14 @@ impl Runner {
         let mut stderr = Capture::new(settings.max_output_bytes);
         let group_dead = Notify::new();
         let drain = async {
-            let readers =
-                async { tokio::join!(stdout.fill(spawned.stdout), stderr.fill(spawned.stderr)) };
+            let readers = async { tokio::join!(stdout.fill(spawned.stdout), stderr.fill(spawned.stderr)) };
             tokio::select! {
                 _ = readers => {}
                 _ = async { group_dead.notified().await; tokio::time::sleep(DRAIN_DEADLINE).await } => {}
             }
         };
         let supervise = async {
-            let timed_out = tokio::time::timeout(request.timeout, exit.exited())
-                .await
-                .is_err();
+            let timed_out = tokio::time::timeout(request.timeout, exit.exited()).await.is_err();
             if timed_out {
                 sandbox::kill_group(spawned.pid, Signal::SIGTERM);
                 sandbox::kill_group(spawned.pid, Signal::SIGCONT);
@@ -171,27 +165,15 @@ struct GroupGuard {
 
 impl GroupGuard {
     fn new(pid: Pid, table: &ProcessTable) -> GroupGuard {
-        table
-            .groups
-            .lock()
-            .expect("process table lock")
-            .insert(pid.as_raw());
-        GroupGuard {
-            pid,
-            table: table.clone(),
-            reaped: false,
-        }
+        table.groups.lock().expect("process table lock").insert(pid.as_raw());
+        GroupGuard { pid, table: table.clone(), reaped: false }
     }
 
     /// Reaps the leader, which must have exited, and unlists the group.
     fn reap(mut self) -> Option<Exit> {
         self.reaped = true;
         let exit = sandbox::reap(self.pid);
-        self.table
-            .groups
-            .lock()
-            .expect("process table lock")
-            .remove(&self.pid.as_raw());
+        self.table.groups.lock().expect("process table lock").remove(&self.pid.as_raw());
         match exit {
             Ok(exit) => Some(exit),
             Err(error) => {
@@ -212,11 +194,7 @@ impl Drop for GroupGuard {
         let table = self.table.clone();
         std::thread::spawn(move || {
             let _ = sandbox::reap(pid);
-            table
-                .groups
-                .lock()
-                .expect("process table lock")
-                .remove(&pid.as_raw());
+            table.groups.lock().expect("process table lock").remove(&pid.as_raw());
         });
     }
 }

@@ -96,12 +96,7 @@ pub(crate) fn spawn(spec: &SpawnSpec) -> io::Result<Spawned> {
     };
     // `child` is dropped without waiting: std never reaps on drop, so the
     // leader stays ours to reap through `reap`.
-    Ok(Spawned {
-        pid,
-        exit,
-        stdout: stdout.into(),
-        stderr: stderr.into(),
-    })
+    Ok(Spawned { pid, exit, stdout: stdout.into(), stderr: stderr.into() })
 }
 
 /// Sends `signal` to every process in group `pgid`. A group that is already

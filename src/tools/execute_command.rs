@@ -11,9 +11,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::{ToolContext, structured_result};
-use crate::config::duration::{
-    DURATION_FORMS, format_go_duration, parse_duration, seconds_to_duration,
-};
+use crate::config::duration::{DURATION_FORMS, format_go_duration, parse_duration, seconds_to_duration};
 use crate::policy::Decision;
 use crate::runner::{RunOutcome, RunRequest, env};
 use crate::sandbox::Exit;
@@ -96,12 +94,7 @@ pub(super) async fn call(context: &ToolContext, arguments: &Value) -> Value {
         tracing::warn!(command = %input.command, %rule, "command refused by policy");
         return failure(format!("command refused by policy ({rule}): {reason}"));
     }
-    let request = RunRequest {
-        command: input.command,
-        cwd: input.cwd,
-        env: input.env,
-        timeout: input.timeout,
-    };
+    let request = RunRequest { command: input.command, cwd: input.cwd, env: input.env, timeout: input.timeout };
     match context.runner.run(request).await {
         Ok(outcome) => success(&outcome, input.timeout),
         Err(error) => failure(format!("command could not start: {error}")),
@@ -130,11 +123,7 @@ fn parse_input(context: &ToolContext, arguments: &Value) -> Result<Input, String
         Some(Value::String(dir)) => working_directory(&context.scratch_dir, dir)?,
         Some(_) => return Err("'working_directory' must be a string".into()),
     };
-    let timeout = parse_timeout(
-        arguments.get("timeout"),
-        context.config.default_timeout,
-        context.config.max_timeout,
-    )?;
+    let timeout = parse_timeout(arguments.get("timeout"), context.config.default_timeout, context.config.max_timeout)?;
     let env = match arguments.get("env") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Object(vars)) => vars
@@ -149,12 +138,7 @@ fn parse_input(context: &ToolContext, arguments: &Value) -> Result<Input, String
             .collect::<Result<_, String>>()?,
         Some(_) => return Err("'env' must be an object of strings".into()),
     };
-    Ok(Input {
-        command,
-        cwd,
-        timeout,
-        env,
-    })
+    Ok(Input { command, cwd, timeout, env })
 }
 
 /// Resolves a requested directory (relative ones against the scratch
@@ -163,20 +147,12 @@ fn working_directory(scratch: &Path, requested: &str) -> Result<PathBuf, String>
     let path = scratch.join(requested);
     match std::fs::metadata(&path) {
         Ok(meta) if meta.is_dir() => Ok(path),
-        Ok(_) => Err(format!(
-            "working_directory '{requested}' is not a directory"
-        )),
-        Err(error) => Err(format!(
-            "working_directory '{requested}' cannot be used: {error}"
-        )),
+        Ok(_) => Err(format!("working_directory '{requested}' is not a directory")),
+        Err(error) => Err(format!("working_directory '{requested}' cannot be used: {error}")),
     }
 }
 
-fn parse_timeout(
-    value: Option<&Value>,
-    default: Duration,
-    max: Duration,
-) -> Result<Duration, String> {
+fn parse_timeout(value: Option<&Value>, default: Duration, max: Duration) -> Result<Duration, String> {
     let timeout = match value {
         None | Some(Value::Null) => return Ok(default),
         Some(Value::String(text)) if text.trim().is_empty() => return Ok(default),

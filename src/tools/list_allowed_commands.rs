@@ -26,8 +26,5 @@ pub(super) fn declaration() -> Value {
 
 pub(super) fn call(context: &ToolContext) -> Value {
     let policy = &context.config.policy;
-    structured_result(
-        json!({ "allowed_commands": policy.allowed_commands(), "allow_all": policy.allow_all() }),
-        false,
-    )
+    structured_result(json!({ "allowed_commands": policy.allowed_commands(), "allow_all": policy.allow_all() }), false)
 }

@@ -43,11 +43,7 @@ pub(crate) fn declarations() -> Value {
 }
 
 /// Runs tool `name` with `arguments` and returns a `CallToolResult`.
-pub(crate) async fn call(
-    context: &ToolContext,
-    name: &str,
-    arguments: &Value,
-) -> Result<Value, UnknownTool> {
+pub(crate) async fn call(context: &ToolContext, name: &str, arguments: &Value) -> Result<Value, UnknownTool> {
     Ok(match name {
         "execute_command" => execute_command::call(context, arguments).await,
         "list_allowed_commands" => list_allowed_commands::call(context),

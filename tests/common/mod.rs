@@ -55,6 +55,7 @@ impl Daemon {
                 let _ = sender.send(line);
             }
         });
+        let mut daemon = Daemon { child, port: 0, log };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let line: String = lines
@@ -62,8 +63,8 @@ impl Daemon {
                 .expect("daemon did not report its address");
             if let Some(rest) = line.split("address=").nth(1) {
                 let address = rest.split_whitespace().next().unwrap();
-                let port = address.rsplit(':').next().unwrap().parse().unwrap();
-                return Daemon { child, port, log };
+                daemon.port = address.rsplit(':').next().unwrap().parse().unwrap();
+                return daemon;
             }
         }
     }
@@ -75,11 +76,7 @@ impl Daemon {
 
     /// Whether any stderr line so far contains `text`.
     pub fn logged(&self, text: &str) -> bool {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|line| line.contains(text))
+        self.log.lock().unwrap().iter().any(|line| line.contains(text))
     }
 
     pub fn pid(&self) -> u32 {
@@ -91,10 +88,7 @@ impl Daemon {
         self.request(
             "POST",
             "/mcp",
-            &[
-                ("X-MCP-Auth-Token", TOKEN),
-                ("Content-Type", "application/json"),
-            ],
+            &[("X-MCP-Auth-Token", TOKEN), ("Content-Type", "application/json")],
             &body.to_string(),
         )
     }
@@ -106,13 +100,7 @@ impl Daemon {
 
     /// One request on a fresh connection. `Host` defaults to 127.0.0.1:port
     /// unless given in `headers`.
-    pub fn request(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &str,
-    ) -> Response {
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Response {
         raw_request(self.port, method, path, headers, body.as_bytes())
     }
 
@@ -153,33 +141,20 @@ impl Response {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The JSON-RPC error code in the body.
     pub fn error_code(&self) -> i64 {
-        self.json()["error"]["code"]
-            .as_i64()
-            .unwrap_or_else(|| panic!("no error code: {}", self.body))
+        self.json()["error"]["code"].as_i64().unwrap_or_else(|| panic!("no error code: {}", self.body))
     }
 }
 
 /// Sends one HTTP/1.1 request with `Connection: close` and reads the whole
 /// response.
-pub fn raw_request(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Response {
+pub fn raw_request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut head = format!("{method} {path} HTTP/1.1\r\n");
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
         head.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
@@ -187,10 +162,7 @@ pub fn raw_request(
     for (key, value) in headers {
         head.push_str(&format!("{key}: {value}\r\n"));
     }
-    head.push_str(&format!(
-        "Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    ));
+    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
     stream.write_all(head.as_bytes()).unwrap();
     let _ = stream.write_all(body);
     let mut raw = Vec::new();
@@ -200,35 +172,14 @@ pub fn raw_request(
 
 fn parse_response(raw: &[u8]) -> Response {
     let text = String::from_utf8_lossy(raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no HTTP response: {text:?}"));
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP response: {text:?}"));
     let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    Response {
-        status,
-        headers,
-        body,
-    }
+    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
+    let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = if chunked { dechunk(body) } else { body.to_string() };
+    Response { status, headers, body }
 }
 
 fn dechunk(mut body: &str) -> String {
@@ -264,10 +215,7 @@ pub fn processes_with(marker: &str) -> Vec<u32> {
 
 /// A marker unique to this test run, to find a command's processes.
 pub fn marker(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     format!("mcpmark{name}{}x{nanos}", std::process::id())
 }
 
