@@ -6,16 +6,18 @@
 //! starts the HTTP server, the stdio transport or a subcommand.
 
 mod config;
+mod doctor;
 mod http;
 mod logging;
 mod mcp;
 mod policy;
+mod run_once;
 mod runner;
 mod sandbox;
 mod shutdown;
 mod tools;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -25,6 +27,7 @@ use config::cli::{Cli, Command};
 use config::{Config, resolve};
 use mcp::dispatch::Server;
 use runner::{Runner, RunnerSettings};
+use sandbox::{LandlockRules, Sandbox, SandboxSettings, SeccompOptions};
 use tools::ToolContext;
 
 fn main() -> ExitCode {
@@ -32,7 +35,7 @@ fn main() -> ExitCode {
     if let Some(Command::Healthcheck { url }) = &cli.command {
         return http::healthcheck::run(&cli.settings, url.as_deref());
     }
-    let serving_http = !cli.stdio;
+    let serving_http = !cli.stdio && cli.command.is_none() || matches!(cli.command, Some(Command::Serve));
     let config = match resolve(&cli.settings, serving_http) {
         Ok(config) => config,
         Err(message) => {
@@ -41,6 +44,9 @@ fn main() -> ExitCode {
         }
     };
     logging::init(config.log_level, config.log_format);
+    if let Some(Command::Doctor) = &cli.command {
+        return doctor::run(&config);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -50,10 +56,19 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         let server = build_server(config)?;
-        if serving_http { http::serve(server).await } else { mcp::stdio::serve(server).await }
+        let _reaper = tokio::spawn(reap_orphans_forever());
+        let outcome = match &cli.command {
+            Some(Command::Run { timeout, command }) => {
+                return run_once::run(&server, timeout.as_deref(), &command.join(" ")).await;
+            }
+            _ if serving_http => http::serve(server.clone()).await,
+            _ => mcp::stdio::serve(server.clone()).await,
+        };
+        let _ = std::fs::remove_dir_all(&server.tools().scratch_dir);
+        outcome.map(|()| ExitCode::SUCCESS)
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(message) => {
             tracing::error!("{message}");
             eprintln!("mcp-commander: {message}");
@@ -62,31 +77,100 @@ fn main() -> ExitCode {
     }
 }
 
-/// Wires configuration, runner and tools into one MCP server.
+/// Wires configuration, sandbox, runner and tools into one MCP server.
 fn build_server(config: Config) -> Result<Arc<Server>, String> {
-    let scratch_dir = create_scratch_dir()?;
+    sandbox::protect_daemon()?;
+    let sandbox_config = &config.sandbox;
+    let scratch_dir = create_scratch_dir(sandbox_config.run_as)?;
+    let settings = sandbox_settings(&config, &scratch_dir)?;
+    let sandbox = Sandbox::prepare(&settings, &config.shell).inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(&scratch_dir);
+    })?;
+    for (layer, state) in sandbox.layers() {
+        tracing::info!(layer = layer.name(), state = ?state, "sandbox layer");
+    }
     let runner = Runner::new(RunnerSettings {
         shell: config.shell.clone(),
         shell_arg: config.shell_arg.clone(),
         max_output_bytes: config.max_output_bytes,
         kill_grace: config.kill_grace,
         base_env: runner::env::base_environment(&config.env_passthrough),
+        sandbox: Arc::new(sandbox),
     });
     let context = ToolContext { config: Arc::new(config), runner, scratch_dir };
     Ok(Arc::new(Server::new(context)))
 }
 
-/// Creates the default working directory of commands, private to this
-/// daemon (mode 0700), under the system temporary directory.
-fn create_scratch_dir() -> Result<PathBuf, String> {
-    use std::os::unix::fs::DirBuilderExt;
-    let dir = std::env::temp_dir().join(format!("mcp-commander-{}", std::process::id()));
-    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-        Ok(()) => Ok(dir),
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(dir),
-        Err(error) => Err(format!(
-            "cannot create the scratch directory {}: {error} (set TMPDIR to a writable directory, e.g. a tmpfs)",
-            dir.display()
-        )),
+/// What the kernel enforces for every command: reads below the read paths,
+/// writes below the scratch directory and the writable roots, execution of
+/// the shell, its loader and the allowed programs (or the exec dirs when no
+/// allowlist is set), TCP only on the listed ports.
+pub(crate) fn sandbox_settings(config: &Config, scratch_dir: &Path) -> Result<SandboxSettings, String> {
+    let sandbox = &config.sandbox;
+    let shell =
+        std::fs::canonicalize(&config.shell).map_err(|e| format!("MCP_SHELL {}: {e}", config.shell.display()))?;
+    let mut exec_paths = vec![shell.clone()];
+    let programs = if config.policy.allow_all() { sandbox.exec_dirs.clone() } else { config.policy.allowed_programs() };
+    for program in std::iter::once(&shell).chain(programs.iter()) {
+        exec_paths.push(program.clone());
+        exec_paths.extend(sandbox::landlock::elf_interpreter(program));
+    }
+    exec_paths.sort();
+    exec_paths.dedup();
+    for (binary, names) in config.policy.shared_binaries() {
+        tracing::warn!(
+            binary = %binary.display(),
+            names = names.join(", "),
+            "allowlist entries share one multi-call binary: the kernel lets every program it contains run"
+        );
+    }
+    let mut writable_roots = vec![scratch_dir.to_path_buf()];
+    writable_roots.extend(sandbox.writable_roots.iter().cloned());
+    writable_roots.extend(["/dev/null", "/dev/zero", "/dev/full"].iter().map(PathBuf::from).filter(|p| p.exists()));
+    Ok(SandboxSettings {
+        require: sandbox.require.clone(),
+        disable: sandbox.disable.clone(),
+        run_as: sandbox.run_as,
+        rlimits: sandbox.rlimits,
+        landlock: LandlockRules {
+            read_paths: sandbox.read_paths.clone(),
+            writable_roots,
+            exec_paths,
+            tcp_connect_ports: sandbox.tcp_connect_ports.clone(),
+            tcp_bind_ports: sandbox.tcp_bind_ports.clone(),
+        },
+        seccomp: SeccompOptions { allow_udp: sandbox.allow_udp },
+    })
+}
+
+/// Creates the default working directory of commands under the system
+/// temporary directory, with an unpredictable name, owned by the user
+/// commands run as (mode 0700).
+pub(crate) fn create_scratch_dir(run_as: Option<(u32, u32)>) -> Result<PathBuf, String> {
+    let template = std::env::temp_dir().join("mcp-commander-XXXXXX");
+    let dir = nix::unistd::mkdtemp(&template).map_err(|error| {
+        format!(
+            "cannot create the scratch directory in {}: {error} (set TMPDIR to a writable directory, e.g. a tmpfs)",
+            std::env::temp_dir().display()
+        )
+    })?;
+    if let Some((uid, gid)) = run_as.filter(|_| nix::unistd::geteuid().is_root()) {
+        nix::unistd::chown(&dir, Some(uid.into()), Some(gid.into()))
+            .map_err(|e| format!("cannot give the scratch directory {} to uid {uid}: {e}", dir.display()))?;
+    }
+    Ok(dir)
+}
+
+/// Reaps re-parented orphans whenever a child exits.
+async fn reap_orphans_forever() {
+    if let Err(error) = sandbox::become_subreaper() {
+        tracing::warn!(%error, "cannot become a child subreaper; orphans go to init");
+    }
+    let Ok(mut children) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child()) else {
+        tracing::error!("cannot watch SIGCHLD; orphans are not reaped");
+        return;
+    };
+    while children.recv().await.is_some() {
+        sandbox::reap_orphans();
     }
 }

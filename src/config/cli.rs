@@ -38,6 +38,19 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Serve MCP over HTTP (the default when no subcommand is given).
     Serve,
+    /// Print each sandbox layer as enforced, unavailable or disabled, then exit
+    /// (non-zero if a required layer is missing).
+    Doctor,
+    /// Run one command under the same sandbox and policy as the daemon, to try a
+    /// configuration before deploying it. Prints its output; exits with its status.
+    Run {
+        /// Timeout of the command. [default: MCP_DEFAULT_TIMEOUT]
+        #[arg(long)]
+        timeout: Option<String>,
+        /// The command and its arguments, joined with spaces into one shell command line.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
     /// Ask a running daemon's /health endpoint whether it is healthy (exit 0) or not (exit 1).
     Healthcheck {
         /// URL to query; default: http://MCP_HOST:MCP_PORT/health (0.0.0.0 is queried as 127.0.0.1).
@@ -47,7 +60,7 @@ pub(crate) enum Command {
 }
 
 /// The settings shared by every mode, as unvalidated text.
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Clone, Args, Default)]
 pub(crate) struct RawSettings {
     /// Address to listen on. [default: 127.0.0.1]
     #[arg(long, env = "MCP_HOST", value_name = "ADDR")]
@@ -140,6 +153,72 @@ pub(crate) struct RawSettings {
     /// besides PATH, HOME, LANG, LC_*, TERM, TZ, USER. MCP_* variables never pass.
     #[arg(long, env = "MCP_ENV_PASSTHROUGH", value_name = "LIST")]
     pub(crate) env_passthrough: Option<String>,
+
+    /// TOML file with any of these settings (keys are the long option names with
+    /// underscores; sandbox settings may sit in a [sandbox] table). Flags and
+    /// variables win over the file.
+    #[arg(long, env = "MCP_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<String>,
+
+    /// Sandbox layers whose absence stops the start (comma list of rlimits, no_new_privs,
+    /// capabilities, user, landlock, seccomp). [default: landlock,seccomp,no_new_privs,rlimits]
+    #[arg(long, env = "MCP_SANDBOX_REQUIRE", value_name = "LIST")]
+    pub(crate) sandbox_require: Option<String>,
+
+    /// Sandbox layers to switch off (same names). Never needed on a supported kernel.
+    #[arg(long, env = "MCP_SANDBOX_DISABLE", value_name = "LIST")]
+    pub(crate) sandbox_disable: Option<String>,
+
+    /// User (and group) commands run as when the daemon runs as root: name or uid,
+    /// optionally `user:group`. [default: nobody:nogroup]
+    #[arg(long, env = "MCP_RUN_AS", value_name = "USER[:GROUP]")]
+    pub(crate) run_as: Option<String>,
+
+    /// Paths commands may read (comma list). [default: /]
+    #[arg(long, env = "MCP_READ_PATHS", value_name = "LIST")]
+    pub(crate) read_paths: Option<String>,
+
+    /// Directories commands may write beneath, besides the scratch directory (comma list).
+    #[arg(long, env = "MCP_WRITABLE_ROOTS", value_name = "LIST")]
+    pub(crate) writable_roots: Option<String>,
+
+    /// Directories whose programs may be executed when no allowlist is set (comma list).
+    /// With an allowlist, only the allowed programs may be executed.
+    /// [default: /usr/local/sbin,/usr/local/bin,/usr/sbin,/usr/bin,/sbin,/bin]
+    #[arg(long, env = "MCP_EXEC_DIRS", value_name = "LIST")]
+    pub(crate) exec_dirs: Option<String>,
+
+    /// TCP ports commands may connect to (comma list). [default: none]
+    #[arg(long, env = "MCP_TCP_CONNECT_PORTS", value_name = "LIST")]
+    pub(crate) tcp_connect_ports: Option<String>,
+
+    /// TCP ports commands may bind (comma list). [default: none]
+    #[arg(long, env = "MCP_TCP_BIND_PORTS", value_name = "LIST")]
+    pub(crate) tcp_bind_ports: Option<String>,
+
+    /// Allow commands to use UDP sockets. [default: false]
+    #[arg(long, env = "MCP_ALLOW_UDP", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub(crate) allow_udp: Option<String>,
+
+    /// CPU seconds per command (RLIMIT_CPU). [default: 900]
+    #[arg(long, env = "MCP_RLIMIT_CPU", value_name = "SECONDS")]
+    pub(crate) rlimit_cpu: Option<String>,
+
+    /// Address space per process (RLIMIT_AS). [default: 8G]
+    #[arg(long, env = "MCP_RLIMIT_AS", value_name = "BYTES")]
+    pub(crate) rlimit_as: Option<String>,
+
+    /// Largest file a command may write (RLIMIT_FSIZE). [default: 1G]
+    #[arg(long, env = "MCP_RLIMIT_FSIZE", value_name = "BYTES")]
+    pub(crate) rlimit_fsize: Option<String>,
+
+    /// Open files per process (RLIMIT_NOFILE). [default: 1024]
+    #[arg(long, env = "MCP_RLIMIT_NOFILE", value_name = "COUNT")]
+    pub(crate) rlimit_nofile: Option<String>,
+
+    /// Processes of the command user (RLIMIT_NPROC). [default: 512]
+    #[arg(long, env = "MCP_RLIMIT_NPROC", value_name = "COUNT")]
+    pub(crate) rlimit_nproc: Option<String>,
 
     /// Longest stdio line accepted, in bytes (longer: a JSON-RPC error reply). [default: MCP_MAX_BODY_BYTES]
     #[arg(long, env = "MCP_MAX_LINE_BYTES", value_name = "BYTES")]

@@ -7,6 +7,8 @@
 
 pub(crate) mod cli;
 pub(crate) mod duration;
+mod file;
+pub(crate) mod sandbox;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -75,11 +77,17 @@ pub(crate) struct Config {
     /// Names of daemon variables passed to commands besides the built-in
     /// allowlist; never contains an `MCP_*` name.
     pub(crate) env_passthrough: Vec<String>,
+    pub(crate) sandbox: sandbox::SandboxConfig,
 }
 
 /// Resolves raw settings; `serving_http` enables the checks that only make
 /// sense for a network listener.
 pub(crate) fn resolve(raw: &RawSettings, serving_http: bool) -> Result<Config, String> {
+    let mut raw = raw.clone();
+    if let Some(path) = raw.config.clone() {
+        file::apply(&mut raw, &path)?;
+    }
+    let raw = &raw;
     let host = raw.host.as_deref().unwrap_or("127.0.0.1");
     let ip = parse_host(host)?;
     let port =
@@ -182,6 +190,7 @@ pub(crate) fn resolve(raw: &RawSettings, serving_http: bool) -> Result<Config, S
         shutdown_grace,
         kill_grace,
         env_passthrough,
+        sandbox: sandbox::resolve(raw)?,
     })
 }
 

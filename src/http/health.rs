@@ -16,5 +16,6 @@ pub(crate) async fn health(State(server): State<Arc<Server>>) -> Json<Value> {
         "server": "mcp-commander",
         "version": env!("CARGO_PKG_VERSION"),
         "commands_running": server.tools().runner.live_groups().len(),
+        "sandbox": server.tools().runner.sandbox().enforced(),
     }))
 }

@@ -106,6 +106,30 @@ impl Policy {
         self.blocked.iter().map(|r| r.text().to_string()).collect()
     }
 
+    /// Real paths of the allowed programs that exist on this host.
+    pub(crate) fn allowed_programs(&self) -> Vec<PathBuf> {
+        let mut programs: Vec<PathBuf> = self.allowed.iter().filter_map(|e| e.resolved.clone()).collect();
+        programs.sort();
+        programs.dedup();
+        programs
+    }
+
+    /// Allowlist entries that resolve to the same binary under different
+    /// names (a multi-call binary such as busybox): executing one allows all.
+    pub(crate) fn shared_binaries(&self) -> Vec<(PathBuf, Vec<String>)> {
+        let mut shared: Vec<(PathBuf, Vec<String>)> = Vec::new();
+        for entry in &self.allowed {
+            let Some(path) = &entry.resolved else { continue };
+            match shared.iter_mut().find(|(p, _)| p == path) {
+                Some((_, names)) if !names.contains(&entry.program) => names.push(entry.program.clone()),
+                Some(_) => {}
+                None => shared.push((path.clone(), vec![entry.program.clone()])),
+            }
+        }
+        shared.retain(|(_, names)| names.len() > 1);
+        shared
+    }
+
     pub(crate) fn allow_all(&self) -> bool {
         self.allowed.is_empty()
     }

@@ -25,7 +25,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use tokio::sync::Notify;
 
-use crate::sandbox::{self, Exit, SpawnSpec};
+use crate::sandbox::{self, Exit, Sandbox, SpawnSpec};
 use capture::Capture;
 
 /// How long pipes are still read after the group was killed. Only a
@@ -63,6 +63,8 @@ pub(crate) struct RunnerSettings {
     pub(crate) max_output_bytes: usize,
     pub(crate) kill_grace: Duration,
     pub(crate) base_env: Vec<(OsString, OsString)>,
+    /// The prepared sandbox every command starts under.
+    pub(crate) sandbox: Arc<Sandbox>,
 }
 
 /// Runs commands. Cheap to clone; clones share the table of live groups.
@@ -75,6 +77,10 @@ pub(crate) struct Runner {
 impl Runner {
     pub(crate) fn new(settings: RunnerSettings) -> Runner {
         Runner { settings: Arc::new(settings), live: ProcessTable::default() }
+    }
+
+    pub(crate) fn sandbox(&self) -> &Sandbox {
+        &self.settings.sandbox
     }
 
     /// The groups of commands still running, for shutdown.
@@ -92,7 +98,7 @@ impl Runner {
             cwd: request.cwd,
         };
         let started = Instant::now();
-        let spawned = sandbox::spawn(&spec)?;
+        let spawned = settings.sandbox.spawn(&spec)?;
         let guard = GroupGuard::new(spawned.pid, &self.live);
         let exit = &spawned.exit;
 

@@ -1,26 +1,121 @@
-//! The spawner: starts one command as the leader of a new process group and
-//! hands back what the runner needs to supervise it (pid, pidfd, output
-//! pipes).
+//! The spawner: every command starts here, under kernel enforcement, as the
+//! leader of a new process group.
 //!
-//! This module knows nothing about MCP. It is the only place allowed to use
-//! `unsafe`, each block with a `// SAFETY:` line. The group id equals the
-//! leader's pid, and the leader stays unreaped (a zombie) until
+//! `Sandbox::prepare` builds everything that allocates once, at start: the
+//! Landlock ruleset fd, the seccomp programs, the rlimits, the uid/gid.
+//! It then proves the sandbox works by spawning a probe under it, so a
+//! layer the kernel refuses is known before the first call (fail closed:
+//! a required layer that is missing stops the start). `Sandbox::spawn`
+//! clones a child with `CLONE_VM | CLONE_VFORK` on its own stack; the child
+//! ([`child`]) applies the layers with raw system calls and execs.
+//!
+//! This module knows nothing about MCP, and it is the only place allowed to
+//! use `unsafe`, each block with a `// SAFETY:` line. The group id equals
+//! the leader's pid, and the leader stays unreaped (a zombie) until
 //! [`reap`] is called, so the group id cannot be reused while the runner
 //! still signals it.
 
-use std::ffi::OsString;
+mod child;
+pub(crate) mod landlock;
+mod orphans;
+mod seccomp;
+
+use std::ffi::{CString, OsString, c_int, c_void};
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::Stdio;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
+
+use child::{ChildArgs, Stage};
+pub(crate) use landlock::LandlockRules;
+pub(crate) use orphans::{become_subreaper, reap_orphans};
+pub(crate) use seccomp::SeccompOptions;
+
+/// Size of each child's stack; the child's frames are tiny.
+const CHILD_STACK_BYTES: usize = 64 * 1024;
+
+/// One enforcement layer, as named in configuration and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Layer {
+    Rlimits,
+    NoNewPrivs,
+    Capabilities,
+    User,
+    Landlock,
+    Seccomp,
+}
+
+impl Layer {
+    pub(crate) const ALL: [Layer; 6] =
+        [Layer::Rlimits, Layer::NoNewPrivs, Layer::Capabilities, Layer::User, Layer::Landlock, Layer::Seccomp];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Layer::Rlimits => "rlimits",
+            Layer::NoNewPrivs => "no_new_privs",
+            Layer::Capabilities => "capabilities",
+            Layer::User => "user",
+            Layer::Landlock => "landlock",
+            Layer::Seccomp => "seccomp",
+        }
+    }
+
+    pub(crate) fn parse(name: &str) -> Option<Layer> {
+        Layer::ALL.into_iter().find(|layer| layer.name() == name.trim().to_ascii_lowercase())
+    }
+}
+
+/// What a layer does on this host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LayerState {
+    Enforced(String),
+    Unavailable(String),
+    Disabled,
+}
+
+/// Resource limits applied to every command (soft = hard).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rlimits {
+    pub(crate) cpu_seconds: u64,
+    pub(crate) address_space_bytes: u64,
+    pub(crate) file_size_bytes: u64,
+    pub(crate) open_files: u64,
+    pub(crate) processes: u64,
+}
+
+impl Default for Rlimits {
+    fn default() -> Rlimits {
+        Rlimits {
+            cpu_seconds: 900,
+            address_space_bytes: 8 << 30,
+            file_size_bytes: 1 << 30,
+            open_files: 1024,
+            processes: 512,
+        }
+    }
+}
+
+/// The sandbox as configured, before it is prepared.
+#[derive(Debug, Clone)]
+pub(crate) struct SandboxSettings {
+    /// Layers whose absence stops the start.
+    pub(crate) require: Vec<Layer>,
+    /// Layers switched off by the operator.
+    pub(crate) disable: Vec<Layer>,
+    /// uid and gid commands run as when the daemon is root.
+    pub(crate) run_as: Option<(u32, u32)>,
+    pub(crate) rlimits: Rlimits,
+    pub(crate) landlock: LandlockRules,
+    pub(crate) seccomp: SeccompOptions,
+}
 
 /// Everything needed to start one command. Invariant: `env` is the complete
 /// environment of the child; nothing of the daemon's leaks in.
@@ -43,6 +138,435 @@ pub(crate) struct Spawned {
     pub(crate) stderr: OwnedFd,
 }
 
+/// How the leader ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Exit {
+    Code(i32),
+    Signal(Signal),
+}
+
+/// The prepared sandbox. Invariant: immutable after `prepare`; the fds and
+/// programs it holds outlive every spawn that points at them.
+#[derive(Debug)]
+pub(crate) struct Sandbox {
+    steps: u32,
+    ruleset: Option<OwnedFd>,
+    /// Owns the programs `programs` points into.
+    filters: Option<seccomp::Filters>,
+    programs: [libc::sock_fprog; 2],
+    rlimits: [(c_int, libc::rlimit); 6],
+    uid: u32,
+    gid: u32,
+    last_cap: u32,
+    devnull: OwnedFd,
+    layers: Vec<(Layer, LayerState)>,
+}
+
+// SAFETY: the raw pointers in `programs` point into `filters`, which the
+// Sandbox owns and never mutates; sharing them read-only across threads is
+// sound.
+unsafe impl Send for Sandbox {}
+// SAFETY: as above; `spawn` only reads the Sandbox.
+unsafe impl Sync for Sandbox {}
+
+impl Sandbox {
+    /// Prepares every layer the settings ask for and the kernel offers,
+    /// proves it with a probe spawn of `probe_program`, and refuses a
+    /// configuration whose required layers are not all enforced.
+    pub(crate) fn prepare(settings: &SandboxSettings, probe_program: &Path) -> Result<Sandbox, String> {
+        let mut disabled: Vec<Layer> = settings.disable.clone();
+        loop {
+            let sandbox = Sandbox::build(settings, &disabled)?;
+            match sandbox.probe(probe_program) {
+                Ok(()) => {
+                    sandbox.check_required(settings)?;
+                    return Ok(sandbox);
+                }
+                Err((Some(layer), reason)) if !disabled.contains(&layer) => {
+                    if settings.require.contains(&layer) {
+                        return Err(refusal(layer, &reason));
+                    }
+                    tracing::warn!(layer = layer.name(), %reason, "sandbox layer unavailable; continuing without it");
+                    disabled.push(layer);
+                }
+                Err((_, reason)) => return Err(format!("the sandbox probe failed: {reason}")),
+            }
+        }
+    }
+
+    fn build(settings: &SandboxSettings, disabled: &[Layer]) -> Result<Sandbox, String> {
+        let on = |layer: Layer| !settings.disable.contains(&layer) && !disabled.contains(&layer);
+        let mut layers = Vec::new();
+        let mut steps = 0;
+        let r = settings.rlimits;
+        let limit = |value: u64| libc::rlimit { rlim_cur: value, rlim_max: value };
+        let rlimits = [
+            (libc::RLIMIT_CPU as c_int, limit(r.cpu_seconds)),
+            (libc::RLIMIT_AS as c_int, limit(r.address_space_bytes)),
+            (libc::RLIMIT_FSIZE as c_int, limit(r.file_size_bytes)),
+            (libc::RLIMIT_NOFILE as c_int, limit(r.open_files)),
+            (libc::RLIMIT_NPROC as c_int, limit(r.processes)),
+            (libc::RLIMIT_CORE as c_int, limit(0)),
+        ];
+        layers.push((
+            Layer::Rlimits,
+            state(on(Layer::Rlimits), || {
+                steps |= child::STEP_RLIMITS;
+                Ok(format!(
+                    "cpu {}s, address space {} MiB, file size {} MiB, open files {}, processes {}, core 0",
+                    r.cpu_seconds,
+                    r.address_space_bytes >> 20,
+                    r.file_size_bytes >> 20,
+                    r.open_files,
+                    r.processes
+                ))
+            }),
+        ));
+        layers.push((
+            Layer::NoNewPrivs,
+            state(on(Layer::NoNewPrivs), || {
+                steps |= child::STEP_NO_NEW_PRIVS;
+                Ok("set".to_string())
+            }),
+        ));
+        let daemon_is_root = nix::unistd::geteuid().is_root();
+        let (uid, gid) = match settings.run_as {
+            Some((uid, gid)) if daemon_is_root => (uid, gid),
+            _ => (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw()),
+        };
+        layers.push((
+            Layer::User,
+            state(on(Layer::User), || match settings.run_as {
+                Some(_) if daemon_is_root => {
+                    steps |= child::STEP_SWITCH_USER;
+                    Ok(format!("uid {uid}, gid {gid}, no supplementary groups"))
+                }
+                Some(_) => Err(format!("the daemon is not root, so commands keep its uid {uid}")),
+                None => Err("no unprivileged user is configured".to_string()),
+            }),
+        ));
+        let can_drop_bounding_set = has_effective_capability(8 /* CAP_SETPCAP */);
+        layers.push((
+            Layer::Capabilities,
+            state(on(Layer::Capabilities), || {
+                steps |= child::STEP_CAPSET;
+                if can_drop_bounding_set {
+                    steps |= child::STEP_BOUNDING_SET;
+                    Ok("effective, permitted, inheritable, ambient and bounding sets empty".to_string())
+                } else {
+                    Ok("effective, permitted, inheritable and ambient sets empty; bounding set kept (the daemon \
+                    lacks CAP_SETPCAP), and no_new_privs keeps it from being used"
+                        .to_string())
+                }
+            }),
+        ));
+        let mut ruleset = None;
+        layers.push((
+            Layer::Landlock,
+            state(on(Layer::Landlock), || {
+                let abi = landlock::kernel_abi();
+                if abi == 0 {
+                    return Err(
+                        "the kernel does not offer Landlock (not built in, or not in the lsm= boot list)".into()
+                    );
+                }
+                ruleset = Some(landlock::prepare(&settings.landlock)?);
+                steps |= child::STEP_LANDLOCK;
+                Ok(format!(
+                    "ABI {abi}{}",
+                    if abi < 6 { " (no signal or abstract-socket scoping below ABI 6)" } else { "" }
+                ))
+            }),
+        ));
+        let mut filters = None;
+        layers.push((
+            Layer::Seccomp,
+            state(on(Layer::Seccomp), || {
+                filters = Some(seccomp::prepare(settings.seccomp)?);
+                steps |= child::STEP_SECCOMP;
+                Ok(format!("EPERM filter{}", if settings.seccomp.allow_udp { ", UDP allowed" } else { "" }))
+            }),
+        ));
+        let program = |bpf: &seccompiler::BpfProgram| libc::sock_fprog {
+            len: bpf.len() as u16,
+            filter: bpf.as_ptr() as *mut libc::sock_filter,
+        };
+        let empty = libc::sock_fprog { len: 0, filter: std::ptr::null_mut() };
+        let programs = match &filters {
+            Some(f) => [program(&f.clone3), program(&f.main)],
+            None => [empty, empty],
+        };
+        let devnull = nix::fcntl::open("/dev/null", OFlag::O_RDONLY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+            .map_err(|e| format!("cannot open /dev/null: {e}"))?;
+        Ok(Sandbox {
+            steps,
+            ruleset,
+            filters,
+            programs,
+            rlimits,
+            uid,
+            gid,
+            last_cap: last_capability(),
+            devnull,
+            layers,
+        })
+    }
+
+    /// Each layer and what it does here.
+    pub(crate) fn layers(&self) -> &[(Layer, LayerState)] {
+        &self.layers
+    }
+
+    /// Names of the enforced layers.
+    pub(crate) fn enforced(&self) -> Vec<&'static str> {
+        self.layers.iter().filter(|(_, s)| matches!(s, LayerState::Enforced(_))).map(|(l, _)| l.name()).collect()
+    }
+
+    fn check_required(&self, settings: &SandboxSettings) -> Result<(), String> {
+        for (layer, state) in &self.layers {
+            if !settings.require.contains(layer) {
+                continue;
+            }
+            match state {
+                LayerState::Enforced(_) => {}
+                LayerState::Unavailable(reason) => return Err(refusal(*layer, reason)),
+                LayerState::Disabled => {
+                    return Err(format!(
+                        "sandbox layer '{}' is both required and disabled; remove it from one of \
+                         MCP_SANDBOX_REQUIRE / MCP_SANDBOX_DISABLE",
+                        layer.name()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Spawns `probe_program -c 'exit 0'` under the sandbox; on failure names
+    /// the layer whose step failed.
+    fn probe(&self, probe_program: &Path) -> Result<(), (Option<Layer>, String)> {
+        let spec = SpawnSpec {
+            program: probe_program.to_path_buf(),
+            args: vec!["-c".into(), "exit 0".into()],
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+            cwd: PathBuf::from("/"),
+        };
+        match self.spawn_raw(&spec) {
+            Ok((pid, _stdout, _stderr)) => match reap(pid) {
+                Ok(Exit::Code(0)) => Ok(()),
+                Ok(other) => Err((None, format!("the probe command ended with {other:?}"))),
+                Err(error) => Err((None, format!("cannot reap the probe: {error}"))),
+            },
+            Err(SpawnError { stage, errno }) => {
+                let layer = match stage {
+                    Stage::Rlimits => Some(Layer::Rlimits),
+                    Stage::BoundingSet | Stage::Capabilities => Some(Layer::Capabilities),
+                    Stage::SwitchUser => Some(Layer::User),
+                    Stage::NoNewPrivs => Some(Layer::NoNewPrivs),
+                    Stage::Landlock => Some(Layer::Landlock),
+                    Stage::Seccomp => Some(Layer::Seccomp),
+                    _ => None,
+                };
+                Err((layer, format!("{} failed: {}", stage.describe(), Errno::from_raw(errno).desc())))
+            }
+        }
+    }
+
+    /// Starts `spec` with stdin at /dev/null and stdout/stderr on fresh
+    /// pipes, in a new process group, under every prepared layer.
+    pub(crate) fn spawn(&self, spec: &SpawnSpec) -> io::Result<Spawned> {
+        let (pid, stdout, stderr) = self.spawn_raw(spec).map_err(|error| {
+            let message = format!("{} failed: {}", error.stage.describe(), Errno::from_raw(error.errno).desc());
+            io::Error::new(io::Error::from_raw_os_error(error.errno).kind(), message)
+        })?;
+        match pidfd_open(pid).and_then(ExitWatch::new) {
+            Ok(exit) => Ok(Spawned { pid, exit, stdout, stderr }),
+            Err(error) => {
+                kill_group(pid, Signal::SIGKILL);
+                let _ = reap(pid);
+                Err(error)
+            }
+        }
+    }
+
+    fn spawn_raw(&self, spec: &SpawnSpec) -> Result<(Pid, OwnedFd, OwnedFd), SpawnError> {
+        let os_error = |errno: Errno| SpawnError { stage: Stage::None, errno: errno as c_int };
+        let c_string = |bytes: &[u8]| CString::new(bytes).map_err(|_| os_error(Errno::EINVAL));
+        let path = c_string(spec.program.as_os_str().as_bytes())?;
+        let cwd = c_string(spec.cwd.as_os_str().as_bytes())?;
+        let mut argv_owned = vec![c_string(spec.program.as_os_str().as_bytes())?];
+        for arg in &spec.args {
+            argv_owned.push(c_string(arg.as_bytes())?);
+        }
+        let mut env_owned = Vec::with_capacity(spec.env.len());
+        for (key, value) in &spec.env {
+            let mut entry = key.as_bytes().to_vec();
+            entry.push(b'=');
+            entry.extend_from_slice(value.as_bytes());
+            env_owned.push(c_string(&entry)?);
+        }
+        let argv: Vec<*const libc::c_char> =
+            argv_owned.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+        let envp: Vec<*const libc::c_char> =
+            env_owned.iter().map(|e| e.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+        let (stdout_read, stdout_write) = pipe()?;
+        let (stderr_read, stderr_write) = pipe()?;
+        let stack = Stack::new().map_err(os_error)?;
+        let filters = if self.filters.is_some() {
+            [&raw const self.programs[0], &raw const self.programs[1]]
+        } else {
+            [std::ptr::null(); 2]
+        };
+        let mut args = ChildArgs {
+            steps: self.steps,
+            path: path.as_ptr(),
+            argv: argv.as_ptr(),
+            envp: envp.as_ptr(),
+            cwd: cwd.as_ptr(),
+            stdio: [self.devnull.as_raw_fd(), stdout_write.as_raw_fd(), stderr_write.as_raw_fd()],
+            ruleset_fd: self.ruleset.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
+            filters,
+            rlimits: self.rlimits,
+            uid: self.uid,
+            gid: self.gid,
+            parent_pid: std::process::id() as c_int,
+            last_cap: self.last_cap,
+            stage: 0,
+            errno: 0,
+        };
+        let pid = clone_vfork(&stack, &mut args).map_err(os_error)?;
+        drop((stdout_write, stderr_write));
+        // SAFETY: the child has exec'd or exited (CLONE_VFORK), so nothing
+        // writes `args` any more; volatile because the write came from
+        // another process sharing the memory.
+        let (stage, errno) =
+            unsafe { (std::ptr::read_volatile(&raw const args.stage), std::ptr::read_volatile(&raw const args.errno)) };
+        if stage != 0 {
+            let _ = reap(pid);
+            return Err(SpawnError { stage: Stage::from_raw(stage), errno });
+        }
+        Ok((pid, stdout_read, stderr_read))
+    }
+}
+
+/// A spawn that failed in the child (or before it existed, `Stage::None`).
+#[derive(Debug)]
+struct SpawnError {
+    stage: Stage,
+    errno: c_int,
+}
+
+fn state(enabled: bool, enable: impl FnOnce() -> Result<String, String>) -> LayerState {
+    if !enabled {
+        return LayerState::Disabled;
+    }
+    match enable() {
+        Ok(detail) => LayerState::Enforced(detail),
+        Err(reason) => LayerState::Unavailable(reason),
+    }
+}
+
+fn refusal(layer: Layer, reason: &str) -> String {
+    format!(
+        "refusing to start: sandbox layer '{}' is required but unavailable: {reason}. Commands would run \
+         without it. To accept that, remove '{}' from MCP_SANDBOX_REQUIRE (--sandbox-require) or set it \
+         in MCP_SANDBOX_DISABLE; `mcp-commander doctor` shows every layer",
+        layer.name(),
+        layer.name()
+    )
+}
+
+/// Clones the child on `stack` with all signals blocked in this thread, so
+/// no daemon signal handler can run on the child's side of shared memory.
+fn clone_vfork(stack: &Stack, args: &mut ChildArgs) -> Result<Pid, Errno> {
+    let mut all = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    let mut previous = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigfillset initialises `all`; pthread_sigmask only touches this
+    // thread's mask and writes `previous`. clone runs `child_main` on a
+    // private stack with `args`, which outlives the call: with CLONE_VFORK
+    // this thread is suspended until the child execs or exits.
+    unsafe {
+        libc::sigfillset(all.as_mut_ptr());
+        libc::pthread_sigmask(libc::SIG_SETMASK, all.as_ptr(), previous.as_mut_ptr());
+        let pid = libc::clone(
+            child::child_main,
+            stack.top(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            args as *mut ChildArgs as *mut c_void,
+        );
+        let errno = Errno::last();
+        libc::pthread_sigmask(libc::SIG_SETMASK, previous.as_ptr(), std::ptr::null_mut());
+        if pid < 0 { Err(errno) } else { Ok(Pid::from_raw(pid)) }
+    }
+}
+
+/// A child stack with a guard page at its low end, unmapped on drop.
+struct Stack {
+    base: *mut c_void,
+}
+
+impl Stack {
+    fn new() -> Result<Stack, Errno> {
+        // SAFETY: an anonymous private mapping; its address is checked
+        // before use and the guard page lies inside it.
+        unsafe {
+            let base = libc::mmap(
+                std::ptr::null_mut(),
+                CHILD_STACK_BYTES,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            );
+            if base == libc::MAP_FAILED {
+                return Err(Errno::last());
+            }
+            libc::mprotect(base, 4096, libc::PROT_NONE);
+            Ok(Stack { base })
+        }
+    }
+
+    /// The stack grows down: the child starts at the aligned top.
+    fn top(&self) -> *mut c_void {
+        ((self.base as usize + CHILD_STACK_BYTES) & !15) as *mut c_void
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`; the child that
+        // used it has exec'd or exited.
+        unsafe {
+            libc::munmap(self.base, CHILD_STACK_BYTES);
+        }
+    }
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), SpawnError> {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|errno| SpawnError { stage: Stage::None, errno: errno as c_int })
+}
+
+/// Highest capability number the kernel knows.
+fn last_capability() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(40)
+}
+
+/// Whether the daemon holds `capability` in its effective set.
+fn has_effective_capability(capability: u32) -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << capability) != 0)
+}
+
+/// Makes the daemon's memory, `/proc/<pid>/environ` and ptrace off limits
+/// to processes of its own uid (commands that keep the daemon's uid).
+pub(crate) fn protect_daemon() -> Result<(), String> {
+    nix::sys::prctl::set_dumpable(false).map_err(|e| format!("PR_SET_DUMPABLE failed: {e}"))
+}
+
 /// Watches a pidfd, which becomes readable once the process has exited
 /// (and stays so: readiness is never cleared).
 #[derive(Debug)]
@@ -62,51 +586,12 @@ impl ExitWatch {
     }
 }
 
-/// How the leader ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Exit {
-    Code(i32),
-    Signal(Signal),
-}
-
-/// Starts `spec` with stdin at /dev/null and stdout/stderr on fresh pipes,
-/// in a new process group.
-pub(crate) fn spawn(spec: &SpawnSpec) -> io::Result<Spawned> {
-    let mut child = std::process::Command::new(&spec.program)
-        .args(&spec.args)
-        .env_clear()
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(&spec.cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()?;
-    let pid = Pid::from_raw(child.id() as i32);
-    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        unreachable!("both pipes were requested");
-    };
-    let exit = match pidfd_open(pid).and_then(ExitWatch::new) {
-        Ok(exit) => exit,
-        Err(error) => {
-            kill_group(pid, Signal::SIGKILL);
-            let _ = waitpid(pid, None);
-            return Err(error);
-        }
-    };
-    // `child` is dropped without waiting: std never reaps on drop, so the
-    // leader stays ours to reap through `reap`.
-    Ok(Spawned { pid, exit, stdout: stdout.into(), stderr: stderr.into() })
-}
-
 /// Sends `signal` to every process in group `pgid`. A group that is already
 /// empty is not an error.
 pub(crate) fn kill_group(pgid: Pid, signal: Signal) {
     match killpg(pgid, signal) {
         Ok(()) | Err(Errno::ESRCH) => {}
-        Err(error) => {
-            tracing::warn!(pgid = pgid.as_raw(), %signal, %error, "could not signal process group")
-        }
+        Err(error) => tracing::warn!(pgid = pgid.as_raw(), %signal, %error, "could not signal process group"),
     }
 }
 

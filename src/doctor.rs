@@ -1,0 +1,53 @@
+//! `mcp-commander doctor`: what the sandbox enforces on this host, layer by
+//! layer, with the Landlock ABI; exits non-zero when a required layer is
+//! missing, so it can gate a deployment.
+
+use std::process::ExitCode;
+
+use crate::config::Config;
+use crate::sandbox::{LayerState, Sandbox};
+
+pub(crate) fn run(config: &Config) -> ExitCode {
+    let scratch = match crate::create_scratch_dir(config.sandbox.run_as) {
+        Ok(dir) => dir,
+        Err(error) => {
+            eprintln!("mcp-commander doctor: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = crate::sandbox_settings(config, &scratch).and_then(|mut settings| {
+        settings.require.clear();
+        Sandbox::prepare(&settings, &config.shell)
+    });
+    let _ = std::fs::remove_dir_all(&scratch);
+    let sandbox = match report {
+        Ok(sandbox) => sandbox,
+        Err(error) => {
+            eprintln!("mcp-commander doctor: the sandbox cannot be prepared: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("mcp-commander {} sandbox on this host:", env!("CARGO_PKG_VERSION"));
+    let mut missing = Vec::new();
+    for (layer, state) in sandbox.layers() {
+        let required = config.sandbox.require.contains(layer);
+        let (word, detail) = match state {
+            LayerState::Enforced(detail) => ("enforced", detail.as_str()),
+            LayerState::Unavailable(reason) => ("unavailable", reason.as_str()),
+            LayerState::Disabled => ("disabled", "switched off by MCP_SANDBOX_DISABLE"),
+        };
+        if required && !matches!(state, LayerState::Enforced(_)) {
+            missing.push(layer.name());
+        }
+        let flag = if required { " (required)" } else { "" };
+        println!("  {:<13} {:<11} {detail}{flag}", layer.name(), word);
+    }
+    println!("  process group enforced    new group per command, killed as a whole; PR_SET_PDEATHSIG");
+    if missing.is_empty() {
+        println!("all required layers are enforced");
+        ExitCode::SUCCESS
+    } else {
+        println!("MISSING required layers: {} (the daemon would refuse to start)", missing.join(", "));
+        ExitCode::FAILURE
+    }
+}
