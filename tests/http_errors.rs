@@ -45,6 +45,16 @@ fn foreign_host_or_origin_gets_403_before_auth() {
 }
 
 #[test]
+fn a_page_on_another_local_port_is_another_site() {
+    let daemon = Daemon::start(&[]);
+    let other = format!("http://localhost:{}", daemon.port.wrapping_add(1).max(1));
+    assert_eq!(daemon.post_with(&[("Origin", &other)], LIST).status, 403);
+    let twice = [("Host", "localhost"), ("Host", "evil.example.com")];
+    assert_eq!(daemon.post_with(&twice, LIST).status, 403, "every Host header is checked");
+    assert_eq!(daemon.post_with(&[("Host", "[::1]evil.example.com")], LIST).status, 403);
+}
+
+#[test]
 fn configured_hosts_and_origins_are_accepted() {
     let daemon = Daemon::start(&[
         ("MCP_ALLOWED_HOSTS", "mcp.internal.example"),

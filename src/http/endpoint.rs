@@ -18,6 +18,10 @@ use crate::mcp::dispatch::{Reply, Server};
 use crate::mcp::era::{Era, LEGACY_VERSIONS, StandardHeaders};
 use crate::mcp::jsonrpc::{self, INVALID_REQUEST, PARSE_ERROR};
 
+/// Most messages in one JSON-RPC batch: each may run a command, and the
+/// replies are held until all are done.
+const MAX_BATCH: usize = 32;
+
 /// How a response body is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Framing {
@@ -91,6 +95,10 @@ async fn handle_batch(server: &Server, batch: Vec<Value>, headers: &StandardHead
             "Invalid Request: JSON-RPC batches are not supported in protocol version {}",
             version.unwrap_or_default()
         );
+        return respond(StatusCode::BAD_REQUEST, jsonrpc::error(Value::Null, INVALID_REQUEST, &message, None), framing);
+    }
+    if batch.len() > MAX_BATCH {
+        let message = format!("Invalid Request: a batch may hold at most {MAX_BATCH} messages");
         return respond(StatusCode::BAD_REQUEST, jsonrpc::error(Value::Null, INVALID_REQUEST, &message, None), framing);
     }
     if batch.is_empty() {

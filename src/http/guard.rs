@@ -29,18 +29,20 @@ pub(crate) struct GuardState {
     config: Arc<Config>,
     /// SHA-256 of the token, when one is required.
     token_digest: Option<[u8; 32]>,
+    /// The port actually listened on (`MCP_PORT=0` picks one).
+    port: u16,
 }
 
 impl GuardState {
-    pub(crate) fn new(config: Arc<Config>) -> GuardState {
+    pub(crate) fn new(config: Arc<Config>, port: u16) -> GuardState {
         let token_digest = config.auth_token.as_deref().map(digest);
-        GuardState { config, token_digest }
+        GuardState { config, token_digest, port }
     }
 }
 
 /// Middleware: rejects or passes the request on.
 pub(crate) async fn guard(State(state): State<Arc<GuardState>>, request: Request, next: Next) -> Response {
-    if let Err(reason) = check_host_and_origin(&state.config, request.headers()) {
+    if let Err(reason) = check_host_and_origin(&state.config, state.port, request.headers()) {
         tracing::warn!(%reason, "request refused: DNS rebinding protection");
         return forbidden(&reason);
     }
@@ -53,7 +55,7 @@ pub(crate) async fn guard(State(state): State<Arc<GuardState>>, request: Request
     next.run(request).await
 }
 
-fn check_host_and_origin(config: &Config, headers: &HeaderMap) -> Result<(), String> {
+fn check_host_and_origin(config: &Config, port: u16, headers: &HeaderMap) -> Result<(), String> {
     if config.check_host {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
         let name = strip_port(host).to_ascii_lowercase();
@@ -69,8 +71,15 @@ fn check_host_and_origin(config: &Config, headers: &HeaderMap) -> Result<(), Str
             None => true,
             Some(list) => list.contains(&origin),
         };
+        // A loopback origin counts only on this server's own port: a page
+        // served by another local program is another site.
         let loopback = origin.split_once("://").is_some_and(|(scheme, rest)| {
-            matches!(scheme, "http" | "https") && LOOPBACK_NAMES.contains(&strip_port(rest))
+            let default_port = if scheme == "https" { 443 } else { 80 };
+            let origin_port = rest.strip_prefix(strip_port(rest)).and_then(|p| p.strip_prefix(':'));
+            let origin_port = origin_port.map_or(Some(default_port), |p| p.parse::<u16>().ok());
+            matches!(scheme, "http" | "https")
+                && LOOPBACK_NAMES.contains(&strip_port(rest))
+                && origin_port == Some(port)
         });
         if !(listed || loopback) {
             return Err(format!(
@@ -91,12 +100,20 @@ fn name_allowed(name: &str, extra: Option<&[String]>) -> bool {
 /// `host:port` → `host`; `[::1]:3000` → `[::1]`.
 fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
-        return host.find(']').map_or(host, |end| &host[..=end]);
+        return match host.find(']') {
+            // Only `:port` may follow the bracketed address.
+            Some(end) if host[end + 1..].is_empty() || is_port_suffix(&host[end + 1..]) => &host[..=end],
+            _ => host,
+        };
     }
     match host.rsplit_once(':') {
         Some((name, port)) if !name.contains(':') && port.chars().all(|c| c.is_ascii_digit()) => name,
         _ => host,
     }
+}
+
+fn is_port_suffix(text: &str) -> bool {
+    text.strip_prefix(':').is_some_and(|port| !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn token_matches(headers: &HeaderMap, expected: &[u8; 32]) -> bool {
@@ -146,6 +163,7 @@ mod tests {
         assert_eq!(strip_port("[::1]"), "[::1]");
         assert_eq!(strip_port("example.com"), "example.com");
         assert_eq!(strip_port("::1"), "::1");
+        assert_eq!(strip_port("[::1]evil.com"), "[::1]evil.com");
     }
 
     #[test]

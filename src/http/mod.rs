@@ -41,9 +41,9 @@ const AFTER_KILL: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Peer(pub(crate) SocketAddr);
 
-/// Builds the router; public to the crate so tests can drive it in-process.
-pub(crate) fn router(server: Arc<Server>) -> Router {
-    let guard_state = Arc::new(guard::GuardState::new(server.tools().config.clone()));
+/// Builds the router for a server listening on `port`.
+pub(crate) fn router(server: Arc<Server>, port: u16) -> Router {
+    let guard_state = Arc::new(guard::GuardState::new(server.tools().config.clone(), port));
     let mcp = post(endpoint::post).fallback(method_not_allowed);
     let protected = Router::new()
         .route("/", mcp.clone())
@@ -66,7 +66,7 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
         .map_err(|error| format!("cannot listen on {} (MCP_HOST/MCP_PORT): {error}", config.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(address = %local, auth = config.auth_token.is_some(), "mcp-commander listening");
-    let app = router(server.clone());
+    let app = router(server.clone(), local.port());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder

@@ -12,6 +12,9 @@ use crate::tools::{self, ToolContext};
 /// set never changes while a daemon runs.
 const LIST_TTL_MS: u64 = 300_000;
 
+/// The syslog levels of `logging/setLevel`.
+const LOG_LEVELS: &[&str] = &["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
+
 const INSTRUCTIONS: &str = "Runs shell commands on this host. Call get_shell_info for the shell, timeouts and \
     working directory, and list_allowed_commands / list_blocked_commands for the policy; a refused command's \
     result says which rule refused it.";
@@ -91,8 +94,12 @@ impl Server {
             "tools/list" => Ok(json!({ "tools": self.tool_list })),
             "tools/call" => self.call_tool(params, 200).await,
             "logging/setLevel" => match params.get("level").and_then(Value::as_str) {
-                Some(_) => Ok(json!({})),
-                None => Err(RpcError::new(INVALID_PARAMS, "Invalid params: 'level' must be a string", 200)),
+                Some(level) if LOG_LEVELS.contains(&level) => Ok(json!({})),
+                _ => Err(RpcError::new(
+                    INVALID_PARAMS,
+                    format!("Invalid params: 'level' must be one of {}", LOG_LEVELS.join(", ")),
+                    200,
+                )),
             },
             _ => Err(RpcError::new(METHOD_NOT_FOUND, format!("Method not found: {method}"), 200)),
         }

@@ -29,17 +29,22 @@ pub(crate) fn classify(value: Value) -> Incoming {
         return Incoming::Invalid { id: Value::Null, reason: "a JSON-RPC message must be an object".into() };
     };
     let id = object.remove("id");
+    let valid_id = |id: &Value| matches!(id, Value::String(_)) || id.as_i64().is_some() || id.as_u64().is_some();
     let shown_id = match &id {
-        Some(id @ (Value::String(_) | Value::Number(_))) => id.clone(),
+        Some(id) if valid_id(id) => id.clone(),
         _ => Value::Null,
     };
     if object.get("jsonrpc") != Some(&Value::String("2.0".into())) {
         return Incoming::Invalid { id: shown_id, reason: "'jsonrpc' must be \"2.0\"".into() };
     }
+    let is_response = !object.contains_key("method") && (object.contains_key("result") || object.contains_key("error"));
+    if is_response {
+        return Incoming::Response;
+    }
     if let Some(id) = &id
-        && !matches!(id, Value::String(_) | Value::Number(_))
+        && !valid_id(id)
     {
-        return Incoming::Invalid { id: Value::Null, reason: "'id' must be a string or a number".into() };
+        return Incoming::Invalid { id: Value::Null, reason: "'id' must be a string or an integer".into() };
     }
     let params = object.remove("params").unwrap_or(Value::Null);
     if !matches!(params, Value::Object(_) | Value::Array(_) | Value::Null) {
@@ -49,7 +54,6 @@ pub(crate) fn classify(value: Value) -> Incoming {
         (Some(Value::String(method)), Some(id)) => Incoming::Request { id, method, params },
         (Some(Value::String(method)), None) => Incoming::Notification { method },
         (Some(_), _) => Incoming::Invalid { id: shown_id, reason: "'method' must be a string".into() },
-        (None, Some(_)) if object.contains_key("result") || object.contains_key("error") => Incoming::Response,
         (None, _) => Incoming::Invalid { id: shown_id, reason: "a request needs 'method'".into() },
     }
 }
@@ -97,6 +101,7 @@ mod tests {
             json!({"jsonrpc":"2.0","id":1,"method":7}),
             json!({"jsonrpc":"2.0","id":1}),
             json!({"jsonrpc":"2.0","id":1,"method":"x","params":3}),
+            json!({"jsonrpc":"2.0","id":1.5,"method":"ping"}),
         ] {
             assert!(matches!(classify(bad.clone()), Incoming::Invalid { .. }), "{bad}");
         }

@@ -76,6 +76,7 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
         tracing::warn!(killed, "stdin closed and the grace period is over: killed the commands still running");
         let _ = tokio::time::timeout(grace, async { while in_flight.join_next().await.is_some() {} }).await;
     }
+    in_flight.abort_all();
     drop(sender);
     let _ = writer.await;
     Ok(())

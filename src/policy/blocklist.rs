@@ -103,6 +103,10 @@ const WRAPPERS: &[&str] = &[
     "builtin", "chroot", "setsid", "busybox",
 ];
 
+/// Positions checked behind a wrapper; bounds the work per command, which
+/// is otherwise quadratic in its length.
+const MAX_WRAPPED_CANDIDATES: usize = 8;
+
 /// Matches the command itself and, behind a wrapper such as `sudo` or
 /// `env`, every later word that could be the wrapped program.
 fn command_matches(program: &str, wanted: &[String], command: &SimpleCommand) -> bool {
@@ -112,6 +116,7 @@ fn command_matches(program: &str, wanted: &[String], command: &SimpleCommand) ->
         .filter(|&start| {
             start == 0 || (wrapped && !words[start].text.starts_with('-') && !words[start].text.contains('='))
         })
+        .take(MAX_WRAPPED_CANDIDATES)
         .any(|start| words_match(program, wanted, &words[start..]))
 }
 

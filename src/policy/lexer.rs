@@ -43,6 +43,9 @@ pub(crate) struct Lexed {
 const RESERVED: &[&str] =
     &["if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time", "in"];
 
+/// Redirection operators the lexer models; anything else is unjudgeable.
+const REDIRECTS: &[&str] = &["<", ">", ">>", "<<", "<<-", "<<<", "<&", ">&", "<>", ">|"];
+
 /// One level of nesting: the command being built and the word in progress.
 #[derive(Default)]
 struct Frame {
@@ -62,6 +65,8 @@ struct Frame {
     /// The words of this command so far are the loop variable and list of a
     /// `for`, not programs.
     in_for_header: bool,
+    /// The next word is the loop variable of a `for`.
+    for_variable_pending: bool,
 }
 
 /// Lexes `input`. Never fails: malformed input (unbalanced quotes) is
@@ -75,6 +80,7 @@ pub(crate) fn lex(input: &str) -> Lexed {
     while i < chars.len() {
         let c = chars[i];
         let next = chars.get(i + 1).copied();
+        let in_backticks = stack.iter().any(|f| f.closer == Some('`'));
         let frame = stack.last_mut().expect("the outer frame is never popped");
         if double_quoted {
             match c {
@@ -134,6 +140,11 @@ pub(crate) fn lex(input: &str) -> Lexed {
                 frame.in_word = true;
                 double_quoted = true;
             }
+            '\\' if in_backticks => {
+                out.unjudgeable.push("a backslash inside backticks".into());
+                frame.in_word = true;
+                i += 1;
+            }
             '\\' => {
                 frame.in_word = true;
                 if let Some(n) = next {
@@ -142,6 +153,11 @@ pub(crate) fn lex(input: &str) -> Lexed {
                     }
                     i += 1;
                 }
+            }
+            '#' if !frame.in_word && in_backticks => {
+                out.unjudgeable.push("a comment inside backticks".into());
+                frame.in_word = true;
+                frame.word.text.push(c);
             }
             '#' if !frame.in_word => {
                 while i < chars.len() && chars[i] != '\n' {
@@ -204,7 +220,7 @@ pub(crate) fn lex(input: &str) -> Lexed {
             ';' | '&' | '|' | '\n' | ')' => {
                 end_command(frame, &mut out);
             }
-            ' ' | '\t' | '\r' => end_word(frame, &mut out),
+            ' ' | '\t' => end_word(frame, &mut out),
             '*' | '?' | '[' => {
                 frame.in_word = true;
                 frame.word.dynamic = true;
@@ -257,6 +273,9 @@ fn lex_redirect(chars: &[char], start: usize, stack: &mut [Frame], out: &mut Lex
         end += 1;
     }
     let op: String = chars[start..end].iter().collect();
+    if !REDIRECTS.contains(&op.as_str()) {
+        out.unjudgeable.push(format!("the redirection operator '{op}'"));
+    }
     if op.starts_with("<<") && !op.starts_with("<<<") {
         out.unjudgeable.push("a here-document".into());
     }
@@ -274,6 +293,14 @@ fn end_word(frame: &mut Frame, out: &mut Lexed) {
         frame.command.redirects.push((op, word));
         return;
     }
+    if frame.in_for_header {
+        if std::mem::take(&mut frame.for_variable_pending) {
+            frame.command.assignments.push(format!("{}=", word.text));
+        } else if !word.dynamic && word.text == "do" {
+            frame.in_for_header = false;
+        }
+        return;
+    }
     let command = &mut frame.command;
     if command.words.is_empty() {
         if is_assignment(&word) {
@@ -285,14 +312,12 @@ fn end_word(frame: &mut Frame, out: &mut Lexed) {
         }
         if !word.dynamic && word.text == "for" {
             frame.in_for_header = true;
+            frame.for_variable_pending = true;
             return;
         }
         if !word.dynamic && (word.text == "case" || word.text == "select") {
             out.unjudgeable.push(format!("a {} statement", word.text));
         }
-    }
-    if frame.in_for_header {
-        return;
     }
     frame.command.words.push(word);
 }
@@ -334,6 +359,7 @@ fn skip_parameter(chars: &[char], dollar: usize, out: &mut Lexed) -> usize {
                         }
                     }
                     '$' | '`' => out.unjudgeable.push("a substitution inside ${…}".into()),
+                    '\'' | '"' | '\\' => out.unjudgeable.push("quoting inside ${…}".into()),
                     _ => {}
                 }
                 i += 1;
@@ -366,6 +392,7 @@ fn skip_arithmetic(chars: &[char], start: usize, out: &mut Lexed) -> usize {
                 }
             }
             '`' => out.unjudgeable.push("a substitution inside $((…))".into()),
+            '\'' | '"' | '\\' => out.unjudgeable.push("quoting inside $((…))".into()),
             '$' if chars.get(i + 1) == Some(&'(') => out.unjudgeable.push("a substitution inside $((…))".into()),
             _ => {}
         }
@@ -432,6 +459,28 @@ mod tests {
         assert_eq!(command.redirects[0].0, ">");
         assert_eq!(command.redirects[0].1.text, "/dev/sda");
         assert_eq!(command.redirects[1].0, ">&");
+    }
+
+    #[test]
+    fn constructs_where_lexer_and_shell_could_disagree_are_unjudgeable() {
+        for input in [
+            "echo `echo \\`id\\``",
+            "echo ${x-'}'}; id #'",
+            "echo hi >-|id",
+            "echo hi >-& id",
+            "echo `#` ; id\n`",
+            "echo $(( '1' ))",
+        ] {
+            assert!(!lex(input).unjudgeable.is_empty(), "{input}");
+        }
+        assert_eq!(programs("echo hi\r#;id"), ["echo", "id"], "a carriage return is not a blank");
+    }
+
+    #[test]
+    fn for_loops_without_in_and_loop_variables_are_seen() {
+        assert_eq!(programs("for x do id; done"), ["id"]);
+        let lexed = lex("for PATH in /tmp/evil; do ls; done");
+        assert!(lexed.commands.iter().any(|c| c.assignments.iter().any(|a| a == "PATH=")));
     }
 
     #[test]

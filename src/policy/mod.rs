@@ -134,6 +134,18 @@ impl Policy {
         self.allowed.is_empty()
     }
 
+    /// Whether a call may set environment variable `name`: under an
+    /// allowlist, nothing that changes which program or code runs.
+    pub(crate) fn check_env(&self, name: &str) -> Decision {
+        let dangerous = LOOKUP_VARIABLES.contains(&name)
+            || ["LD_", "BASH_FUNC_", "DYLD_"].iter().any(|prefix| name.starts_with(prefix))
+            || ["SHELLOPTS", "BASHOPTS", "PS4", "GCONV_PATH", "PROMPT_COMMAND", "CDPATH"].contains(&name);
+        if self.allowed.is_empty() || !dangerous {
+            return Decision::Allow;
+        }
+        deny_allowlist(format!("the allowlist is set and the env variable '{name}' could change which program runs"))
+    }
+
     /// Decides whether `command` may run.
     pub(crate) fn check(&self, command: &str) -> Decision {
         let lexed = lex(command);
@@ -178,6 +190,9 @@ impl Policy {
                 program.text
             ));
         }
+        if program.text == "read" && args.iter().any(|a| LOOKUP_VARIABLES.contains(&a.text.as_str())) {
+            return deny_allowlist("the allowlist is set and 'read' would change which program runs".into());
+        }
         if self.allowed.iter().any(|entry| entry_matches(entry, &program.text, args)) {
             return Decision::Allow;
         }
@@ -203,7 +218,9 @@ fn deny_allowlist(reason: String) -> Decision {
 /// path (`/bin/ls` is `ls`, `/tmp/ls` is not); the entry's leading
 /// arguments must follow it literally.
 fn entry_matches(entry: &AllowEntry, program: &str, args: &[lexer::Word]) -> bool {
-    let same_program = if program.contains('/') {
+    let same_program = if program.contains('/') && !program.starts_with('/') {
+        false // relative to a directory the policy cannot know
+    } else if program.contains('/') {
         let real = std::fs::canonicalize(program).ok();
         real.is_some() && (real == entry.resolved || Path::new(program) == Path::new(&entry.program))
     } else {
@@ -286,6 +303,19 @@ mod tests {
             assert!(denied(&p, command), "{command}");
         }
         assert!(!denied(&p, "cd /tmp && ls"));
+        for command in ["for PATH in /tmp/evil; do ls; done", "read PATH < p; ls", "bin/ls", "./ls"] {
+            assert!(denied(&p, command), "{command}");
+        }
+    }
+
+    #[test]
+    fn call_environment_cannot_change_program_lookup_under_an_allowlist() {
+        let p = policy(&["ls"]);
+        for name in ["PATH", "LD_PRELOAD", "BASH_ENV", "ENV", "BASH_FUNC_echo%%", "IFS"] {
+            assert!(matches!(p.check_env(name), Decision::Deny { .. }), "{name}");
+        }
+        assert_eq!(p.check_env("GREETING"), Decision::Allow);
+        assert_eq!(policy(&[]).check_env("PATH"), Decision::Allow);
     }
 
     #[test]

@@ -133,6 +133,9 @@ fn parse_input(context: &ToolContext, arguments: &Value) -> Result<Input, String
                     return Err(format!("env value of '{name}' must be a string"));
                 };
                 env::validate_request_var(name, value)?;
+                if let Decision::Deny { reason, .. } = context.config.policy.check_env(name) {
+                    return Err(reason);
+                }
                 Ok((name.clone(), value.clone()))
             })
             .collect::<Result<_, String>>()?,
