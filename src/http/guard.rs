@@ -56,6 +56,9 @@ pub(crate) async fn guard(State(state): State<Arc<GuardState>>, request: Request
 }
 
 fn check_host_and_origin(config: &Config, port: u16, headers: &HeaderMap) -> Result<(), String> {
+    if headers.get_all(header::HOST).iter().count() > 1 || headers.get_all(header::ORIGIN).iter().count() > 1 {
+        return Err("more than one Host or Origin header".to_string());
+    }
     if config.check_host {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
         let name = strip_port(host).to_ascii_lowercase();
