@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::sandbox::{LayerState, Sandbox};
 
 pub(crate) fn run(config: &Config) -> ExitCode {
-    let scratch = match crate::create_scratch_dir(config.sandbox.run_as) {
+    let scratch = match crate::create_scratch_dir(crate::command_owner(&config.sandbox)) {
         Ok(dir) => dir,
         Err(error) => {
             eprintln!("mcp-commander doctor: {error}");

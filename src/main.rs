@@ -81,7 +81,7 @@ fn main() -> ExitCode {
 fn build_server(config: Config) -> Result<Arc<Server>, String> {
     sandbox::protect_daemon()?;
     let sandbox_config = &config.sandbox;
-    let scratch_dir = create_scratch_dir(sandbox_config.run_as)?;
+    let scratch_dir = create_scratch_dir(command_owner(sandbox_config))?;
     let settings = sandbox_settings(&config, &scratch_dir)?;
     let sandbox = Sandbox::prepare(&settings, &config.shell).inspect_err(|_| {
         let _ = std::fs::remove_dir_all(&scratch_dir);
@@ -159,6 +159,11 @@ pub(crate) fn create_scratch_dir(run_as: Option<(u32, u32)>) -> Result<PathBuf, 
             .map_err(|e| format!("cannot give the scratch directory {} to uid {uid}: {e}", dir.display()))?;
     }
     Ok(dir)
+}
+
+/// The uid/gid commands run as when it differs from the daemon's.
+pub(crate) fn command_owner(sandbox: &config::sandbox::SandboxConfig) -> Option<(u32, u32)> {
+    sandbox.run_as.filter(|_| !sandbox.disable.contains(&sandbox::Layer::User))
 }
 
 /// Reaps re-parented orphans whenever a child exits.

@@ -36,6 +36,9 @@ pub(super) const STEP_CAPSET: u32 = 1 << 3;
 pub(super) const STEP_NO_NEW_PRIVS: u32 = 1 << 4;
 pub(super) const STEP_LANDLOCK: u32 = 1 << 5;
 pub(super) const STEP_SECCOMP: u32 = 1 << 6;
+/// The child is the first process of a new PID namespace: its parent is
+/// outside it, so `getppid` answers 0.
+pub(super) const STEP_PID_NAMESPACE: u32 = 1 << 7;
 
 /// Where the child failed; stored in [`ChildArgs::stage`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,7 +275,8 @@ pub(super) extern "C" fn child_main(arg: *mut c_void) -> c_int {
         }
         let sigkill = libc::SIGKILL as usize;
         check!(args, Stage::ParentDeathSignal, sys(libc::SYS_prctl, libc::PR_SET_PDEATHSIG as usize, sigkill, 0, 0));
-        if sys(libc::SYS_getppid, 0, 0, 0, 0) as c_int != (*args).parent_pid {
+        let expected_parent = if steps & STEP_PID_NAMESPACE != 0 { 0 } else { (*args).parent_pid };
+        if sys(libc::SYS_getppid, 0, 0, 0, 0) as c_int != expected_parent {
             fail(args, Stage::ParentDeathSignal, -(libc::ESRCH as isize));
         }
         if steps & STEP_NO_NEW_PRIVS != 0 {

@@ -51,11 +51,19 @@ pub(crate) enum Layer {
     User,
     Landlock,
     Seccomp,
+    PidNamespace,
 }
 
 impl Layer {
-    pub(crate) const ALL: [Layer; 6] =
-        [Layer::Rlimits, Layer::NoNewPrivs, Layer::Capabilities, Layer::User, Layer::Landlock, Layer::Seccomp];
+    pub(crate) const ALL: [Layer; 7] = [
+        Layer::Rlimits,
+        Layer::NoNewPrivs,
+        Layer::Capabilities,
+        Layer::User,
+        Layer::Landlock,
+        Layer::Seccomp,
+        Layer::PidNamespace,
+    ];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -65,6 +73,7 @@ impl Layer {
             Layer::User => "user",
             Layer::Landlock => "landlock",
             Layer::Seccomp => "seccomp",
+            Layer::PidNamespace => "pid_namespace",
         }
     }
 
@@ -287,6 +296,18 @@ impl Sandbox {
                 Ok(format!("EPERM filter{}", if settings.seccomp.allow_udp { ", UDP allowed" } else { "" }))
             }),
         ));
+        layers.push((
+            Layer::PidNamespace,
+            state(on(Layer::PidNamespace), || {
+                if !has_effective_capability(21 /* CAP_SYS_ADMIN */) {
+                    return Err("the daemon lacks CAP_SYS_ADMIN (usual in containers); a command's background \
+                            processes outlive a daemon killed by SIGKILL"
+                        .into());
+                }
+                steps |= child::STEP_PID_NAMESPACE;
+                Ok("one per command: when the daemon dies, the kernel kills the whole command tree".to_string())
+            }),
+        ));
         let program = |bpf: &seccompiler::BpfProgram| libc::sock_fprog {
             len: bpf.len() as u16,
             filter: bpf.as_ptr() as *mut libc::sock_filter,
@@ -365,6 +386,7 @@ impl Sandbox {
                     Stage::NoNewPrivs => Some(Layer::NoNewPrivs),
                     Stage::Landlock => Some(Layer::Landlock),
                     Stage::Seccomp => Some(Layer::Seccomp),
+                    Stage::None if self.steps & child::STEP_PID_NAMESPACE != 0 => Some(Layer::PidNamespace),
                     _ => None,
                 };
                 Err((layer, format!("{} failed: {}", stage.describe(), Errno::from_raw(errno).desc())))
@@ -434,7 +456,8 @@ impl Sandbox {
             stage: 0,
             errno: 0,
         };
-        let pid = clone_vfork(&stack, &mut args).map_err(os_error)?;
+        let new_namespace = self.steps & child::STEP_PID_NAMESPACE != 0;
+        let pid = clone_vfork(&stack, &mut args, new_namespace).map_err(os_error)?;
         drop((stdout_write, stderr_write));
         // SAFETY: the child has exec'd or exited (CLONE_VFORK), so nothing
         // writes `args` any more; volatile because the write came from
@@ -478,7 +501,8 @@ fn refusal(layer: Layer, reason: &str) -> String {
 
 /// Clones the child on `stack` with all signals blocked in this thread, so
 /// no daemon signal handler can run on the child's side of shared memory.
-fn clone_vfork(stack: &Stack, args: &mut ChildArgs) -> Result<Pid, Errno> {
+fn clone_vfork(stack: &Stack, args: &mut ChildArgs, new_pid_namespace: bool) -> Result<Pid, Errno> {
+    let namespace = if new_pid_namespace { libc::CLONE_NEWPID } else { 0 };
     let mut all = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
     let mut previous = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
     // SAFETY: sigfillset initialises `all`; pthread_sigmask only touches this
@@ -491,7 +515,7 @@ fn clone_vfork(stack: &Stack, args: &mut ChildArgs) -> Result<Pid, Errno> {
         let pid = libc::clone(
             child::child_main,
             stack.top(),
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            libc::CLONE_VM | libc::CLONE_VFORK | namespace | libc::SIGCHLD,
             args as *mut ChildArgs as *mut c_void,
         );
         let errno = Errno::last();
