@@ -5,6 +5,7 @@
 //! sets up logging (stderr only: stdout belongs to the stdio transport), and
 //! starts the HTTP server, the stdio transport or a subcommand.
 
+mod bench;
 mod config;
 mod doctor;
 mod http;
@@ -56,6 +57,10 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         let server = build_server(config)?;
+        if let Some(Command::BenchSpawn { count, threads }) = &cli.command {
+            let tools = server.tools();
+            return Ok(bench::run(tools.runner.sandbox(), &tools.config.shell, *count, *threads));
+        }
         let _reaper = tokio::spawn(reap_orphans_forever());
         let outcome = match &cli.command {
             Some(Command::Run { timeout, command }) => {

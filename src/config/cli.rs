@@ -41,6 +41,16 @@ pub(crate) enum Command {
     /// Print each sandbox layer as enforced, unavailable or disabled, then exit
     /// (non-zero if a required layer is missing).
     Doctor,
+    /// Benchmark: per-spawn cost of a bare `sh -c true` and of a fully sandboxed one,
+    /// measured in the same run, and their ratio.
+    BenchSpawn {
+        /// Spawns per round and variant.
+        #[arg(long, default_value_t = 3000)]
+        count: usize,
+        /// Threads spawning concurrently.
+        #[arg(long, default_value_t = 8)]
+        threads: usize,
+    },
     /// Run one command under the same sandbox and policy as the daemon, to try a
     /// configuration before deploying it. Prints its output; exits with its status.
     Run {

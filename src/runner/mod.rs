@@ -5,7 +5,9 @@
 //! Life of a run: spawn the shell as a process-group leader; drain stdout
 //! and stderr while waiting for the leader; on timeout send SIGTERM (and
 //! SIGCONT, so stopped processes see it) to the group, wait the kill grace,
-//! then SIGKILL the group. Whether or not it timed out, the group is
+//! then SIGKILL the group. When the leader is the init of its own PID
+//! namespace it ignores SIGTERM, so it is stopped instead while the others
+//! get SIGTERM and the grace. Whether or not it timed out, the group is
 //! SIGKILLed before the leader is reaped, so background children (`sleep 30
 //! &`) die with the call, and the group id cannot be recycled in between.
 //! Pipes still held by an escaped process are drained only until a short
@@ -114,7 +116,14 @@ impl Runner {
         };
         let supervise = async {
             let timed_out = tokio::time::timeout(request.timeout, exit.exited()).await.is_err();
-            if timed_out {
+            if timed_out && settings.sandbox.leader_is_namespace_init() {
+                // The shell is PID 1 of its namespace and ignores SIGTERM:
+                // stop it so the script goes no further, let the rest of the
+                // group handle SIGTERM during the grace, then kill them all.
+                sandbox::signal_leader(spawned.pid, Signal::SIGSTOP);
+                sandbox::kill_group(spawned.pid, Signal::SIGTERM);
+                tokio::time::sleep(settings.kill_grace).await;
+            } else if timed_out {
                 sandbox::kill_group(spawned.pid, Signal::SIGTERM);
                 sandbox::kill_group(spawned.pid, Signal::SIGCONT);
                 let _ = tokio::time::timeout(settings.kill_grace, exit.exited()).await;

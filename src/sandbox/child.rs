@@ -23,7 +23,7 @@
 //! 9. `chdir`, then stdio onto 0-2 and `close_range` of everything else but
 //!    the Landlock ruleset fd;
 //! 10. `landlock_restrict_self`, then close the ruleset fd;
-//! 11. seccomp filters, last, since they deny calls the steps above make;
+//! 11. the seccomp filter, last, since it denies calls the steps above make;
 //! 12. unblock signals and `execve`.
 
 use std::ffi::{c_char, c_int, c_long, c_void};
@@ -119,8 +119,8 @@ pub(super) struct ChildArgs {
     pub(super) stdio: [c_int; 3],
     /// Landlock ruleset, or -1.
     pub(super) ruleset_fd: c_int,
-    /// Seccomp programs, installed in order; null entries are skipped.
-    pub(super) filters: [*const libc::sock_fprog; 2],
+    /// The seccomp program.
+    pub(super) filter: *const libc::sock_fprog,
     pub(super) rlimits: [(c_int, libc::rlimit); 6],
     pub(super) uid: u32,
     pub(super) gid: u32,
@@ -132,6 +132,7 @@ pub(super) struct ChildArgs {
 }
 
 const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+const SECCOMP_FILTER_FLAG_SPEC_ALLOW: usize = 1 << 2;
 
 #[repr(C)]
 struct CapHeader {
@@ -304,12 +305,10 @@ pub(super) extern "C" fn child_main(arg: *mut c_void) -> c_int {
             sys(libc::SYS_close, ruleset as usize, 0, 0, 0);
         }
         if steps & STEP_SECCOMP != 0 {
-            for filter in (*args).filters {
-                if !filter.is_null() {
-                    let mode = libc::SECCOMP_SET_MODE_FILTER as usize;
-                    check!(args, Stage::Seccomp, sys(libc::SYS_seccomp, mode, 0, filter as usize, 0));
-                }
-            }
+            // SPEC_ALLOW: leave speculative-store-bypass handling as for any
+            // other process rather than forcing SSBD on every command.
+            let (mode, flags) = (libc::SECCOMP_SET_MODE_FILTER as usize, SECCOMP_FILTER_FLAG_SPEC_ALLOW);
+            check!(args, Stage::Seccomp, sys(libc::SYS_seccomp, mode, flags, (*args).filter as usize, 0));
         }
         let empty: u64 = 0;
         sys(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK as usize, &raw const empty as usize, 0, 8);

@@ -160,9 +160,9 @@ pub(crate) enum Exit {
 pub(crate) struct Sandbox {
     steps: u32,
     ruleset: Option<OwnedFd>,
-    /// Owns the programs `programs` points into.
-    filters: Option<seccomp::Filters>,
-    programs: [libc::sock_fprog; 2],
+    /// Owns the instructions `program` points into.
+    _filter: Option<seccomp::Filter>,
+    program: libc::sock_fprog,
     rlimits: [(c_int, libc::rlimit); 6],
     uid: u32,
     gid: u32,
@@ -171,7 +171,7 @@ pub(crate) struct Sandbox {
     layers: Vec<(Layer, LayerState)>,
 }
 
-// SAFETY: the raw pointers in `programs` point into `filters`, which the
+// SAFETY: the raw pointer in `program` points into `filter`, which the
 // Sandbox owns and never mutates; sharing them read-only across threads is
 // sound.
 unsafe impl Send for Sandbox {}
@@ -287,13 +287,19 @@ impl Sandbox {
                 ))
             }),
         ));
-        let mut filters = None;
+        let mut filter = None;
         layers.push((
             Layer::Seccomp,
             state(on(Layer::Seccomp), || {
-                filters = Some(seccomp::prepare(settings.seccomp)?);
+                let prepared = seccomp::prepare(settings.seccomp)?;
+                let detail = format!(
+                    "EPERM filter, {} instructions{}",
+                    prepared.program.len(),
+                    if settings.seccomp.allow_udp { ", UDP allowed" } else { "" }
+                );
+                filter = Some(prepared);
                 steps |= child::STEP_SECCOMP;
-                Ok(format!("EPERM filter{}", if settings.seccomp.allow_udp { ", UDP allowed" } else { "" }))
+                Ok(detail)
             }),
         ));
         layers.push((
@@ -308,22 +314,17 @@ impl Sandbox {
                 Ok("one per command: when the daemon dies, the kernel kills the whole command tree".to_string())
             }),
         ));
-        let program = |bpf: &seccompiler::BpfProgram| libc::sock_fprog {
-            len: bpf.len() as u16,
-            filter: bpf.as_ptr() as *mut libc::sock_filter,
-        };
-        let empty = libc::sock_fprog { len: 0, filter: std::ptr::null_mut() };
-        let programs = match &filters {
-            Some(f) => [program(&f.clone3), program(&f.main)],
-            None => [empty, empty],
+        let program = match &filter {
+            Some(f) => libc::sock_fprog { len: f.program.len() as u16, filter: f.program.as_ptr() as *mut _ },
+            None => libc::sock_fprog { len: 0, filter: std::ptr::null_mut() },
         };
         let devnull = nix::fcntl::open("/dev/null", OFlag::O_RDONLY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
             .map_err(|e| format!("cannot open /dev/null: {e}"))?;
         Ok(Sandbox {
             steps,
             ruleset,
-            filters,
-            programs,
+            _filter: filter,
+            program,
             rlimits,
             uid,
             gid,
@@ -331,6 +332,12 @@ impl Sandbox {
             devnull,
             layers,
         })
+    }
+
+    /// Whether each command's leader is the init of a new PID namespace
+    /// (it then ignores SIGTERM from the daemon).
+    pub(crate) fn leader_is_namespace_init(&self) -> bool {
+        self.steps & child::STEP_PID_NAMESPACE != 0
     }
 
     /// Each layer and what it does here.
@@ -372,12 +379,9 @@ impl Sandbox {
             env: vec![("PATH".into(), "/usr/bin:/bin".into())],
             cwd: PathBuf::from("/"),
         };
-        match self.spawn_raw(&spec) {
-            Ok((pid, _stdout, _stderr)) => match reap(pid) {
-                Ok(Exit::Code(0)) => Ok(()),
-                Ok(other) => Err((None, format!("the probe command ended with {other:?}"))),
-                Err(error) => Err((None, format!("cannot reap the probe: {error}"))),
-            },
+        match self.run_blocking(&spec) {
+            Ok(Exit::Code(0)) => Ok(()),
+            Ok(other) => Err((None, format!("the probe command ended with {other:?}"))),
             Err(SpawnError { stage, errno }) => {
                 let layer = match stage {
                     Stage::Rlimits => Some(Layer::Rlimits),
@@ -394,13 +398,19 @@ impl Sandbox {
         }
     }
 
+    /// Runs `spec` to completion on the calling thread, output discarded
+    /// (the start-up probe and the spawn benchmark).
+    pub(crate) fn run_blocking(&self, spec: &SpawnSpec) -> Result<Exit, SpawnError> {
+        let (pid, _stdout, _stderr) = self.spawn_raw(spec)?;
+        reap(pid).map_err(|error| SpawnError { stage: Stage::None, errno: error.raw_os_error().unwrap_or(0) })
+    }
+
     /// Starts `spec` with stdin at /dev/null and stdout/stderr on fresh
     /// pipes, in a new process group, under every prepared layer.
     pub(crate) fn spawn(&self, spec: &SpawnSpec) -> io::Result<Spawned> {
-        let (pid, stdout, stderr) = self.spawn_raw(spec).map_err(|error| {
-            let message = format!("{} failed: {}", error.stage.describe(), Errno::from_raw(error.errno).desc());
-            io::Error::new(io::Error::from_raw_os_error(error.errno).kind(), message)
-        })?;
+        let (pid, stdout, stderr) = self
+            .spawn_raw(spec)
+            .map_err(|error| io::Error::new(io::Error::from_raw_os_error(error.errno).kind(), error.to_string()))?;
         match pidfd_open(pid).and_then(ExitWatch::new) {
             Ok(exit) => Ok(Spawned { pid, exit, stdout, stderr }),
             Err(error) => {
@@ -434,11 +444,6 @@ impl Sandbox {
         let (stdout_read, stdout_write) = pipe()?;
         let (stderr_read, stderr_write) = pipe()?;
         let stack = Stack::new().map_err(os_error)?;
-        let filters = if self.filters.is_some() {
-            [&raw const self.programs[0], &raw const self.programs[1]]
-        } else {
-            [std::ptr::null(); 2]
-        };
         let mut args = ChildArgs {
             steps: self.steps,
             path: path.as_ptr(),
@@ -447,7 +452,7 @@ impl Sandbox {
             cwd: cwd.as_ptr(),
             stdio: [self.devnull.as_raw_fd(), stdout_write.as_raw_fd(), stderr_write.as_raw_fd()],
             ruleset_fd: self.ruleset.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
-            filters,
+            filter: &raw const self.program,
             rlimits: self.rlimits,
             uid: self.uid,
             gid: self.gid,
@@ -474,9 +479,15 @@ impl Sandbox {
 
 /// A spawn that failed in the child (or before it existed, `Stage::None`).
 #[derive(Debug)]
-struct SpawnError {
+pub(crate) struct SpawnError {
     stage: Stage,
     errno: c_int,
+}
+
+impl std::fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} failed: {}", self.stage.describe(), Errno::from_raw(self.errno).desc())
+    }
 }
 
 fn state(enabled: bool, enable: impl FnOnce() -> Result<String, String>) -> LayerState {
@@ -616,6 +627,14 @@ pub(crate) fn kill_group(pgid: Pid, signal: Signal) {
     match killpg(pgid, signal) {
         Ok(()) | Err(Errno::ESRCH) => {}
         Err(error) => tracing::warn!(pgid = pgid.as_raw(), %signal, %error, "could not signal process group"),
+    }
+}
+
+/// Sends `signal` to the leader alone.
+pub(crate) fn signal_leader(pid: Pid, signal: Signal) {
+    match nix::sys::signal::kill(pid, signal) {
+        Ok(()) | Err(Errno::ESRCH) => {}
+        Err(error) => tracing::warn!(pid = pid.as_raw(), %signal, %error, "could not signal command"),
     }
 }
 
