@@ -129,3 +129,46 @@ fn healthcheck_subcommand_reports_a_running_daemon() {
     assert!(!ok);
     assert!(stderr.contains("cannot connect"), "{stderr}");
 }
+
+#[test]
+fn a_required_layer_that_is_missing_stops_the_start_with_the_setting_that_relaxes_it() {
+    let (ok, stderr) = run(&[("MCP_SANDBOX_REQUIRE", "landlock,seccomp"), ("MCP_SANDBOX_DISABLE", "landlock")], &[]);
+    assert!(!ok, "started without a required layer");
+    assert!(stderr.contains("landlock") && stderr.contains("MCP_SANDBOX_REQUIRE"), "{stderr}");
+    let (ok, stderr) = run(&[("MCP_SANDBOX_REQUIRE", "landlock,teleport")], &[]);
+    assert!(!ok && stderr.contains("teleport") && stderr.contains("seccomp"), "{stderr}");
+}
+
+#[test]
+fn doctor_prints_every_layer_and_fails_when_a_required_one_is_off() {
+    let (ok, report) = run(&[], &["doctor"]);
+    assert!(ok, "{report}");
+    for layer in ["rlimits", "no_new_privs", "user", "capabilities", "landlock", "seccomp", "pid_namespace"] {
+        assert!(report.contains(layer), "doctor does not mention {layer}: {report}");
+    }
+    assert!(report.contains("ABI"), "{report}");
+    let (ok, report) = run(&[("MCP_SANDBOX_DISABLE", "seccomp")], &["doctor"]);
+    assert!(!ok, "{report}");
+    assert!(report.contains("seccomp") && report.contains("disabled") && report.contains("MISSING"), "{report}");
+}
+
+#[test]
+fn health_and_shell_info_report_the_enforced_layers() {
+    let daemon = Daemon::start(&[]);
+    let health = daemon.request("GET", "/health", &[], "").json();
+    assert!(health["sandbox"].as_array().unwrap().contains(&json!("landlock")), "{health}");
+    let info = daemon.call_tool("get_shell_info", json!({}))["structuredContent"].clone();
+    assert!(info["sandbox_layers"].as_array().unwrap().contains(&json!("seccomp")), "{info}");
+    assert!(info["sandbox"]["landlock"].as_str().unwrap().starts_with("enforced"), "{info}");
+}
+
+#[test]
+fn a_toml_file_configures_what_flags_and_variables_leave_unset() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("commander.toml");
+    std::fs::write(&file, "default_timeout = \"45s\"\n[sandbox]\nrlimit_nproc = 99\n").unwrap();
+    let daemon = Daemon::start(&[("MCP_CONFIG", file.to_str().unwrap())]);
+    let info = daemon.call_tool("get_shell_info", json!({}))["structuredContent"].clone();
+    assert_eq!(info["default_timeout"], "45s");
+    assert!(info["sandbox"]["rlimits"].as_str().unwrap().contains("processes 99"), "{info}");
+}
