@@ -95,7 +95,8 @@ async fn handle_batch(server: &Server, batch: Vec<Value>, headers: &StandardHead
             "Invalid Request: JSON-RPC batches are not supported in protocol version {}",
             version.unwrap_or_default()
         );
-        return respond(StatusCode::BAD_REQUEST, jsonrpc::error(Value::Null, INVALID_REQUEST, &message, None), framing);
+        let body = without_null_id(jsonrpc::error(Value::Null, INVALID_REQUEST, &message, None), true);
+        return respond(StatusCode::BAD_REQUEST, body, framing);
     }
     if batch.len() > MAX_BATCH {
         let message = format!("Invalid Request: a batch may hold at most {MAX_BATCH} messages");

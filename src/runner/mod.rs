@@ -187,8 +187,10 @@ impl GroupGuard {
     /// Reaps the leader, which must have exited, and unlists the group.
     fn reap(mut self) -> Option<Exit> {
         self.reaped = true;
-        let exit = sandbox::reap(self.pid);
+        // Unlisted first: once reaped, the pid may be reused, and shutdown
+        // must never signal a stranger's group.
         self.table.groups.lock().expect("process table lock").remove(&self.pid.as_raw());
+        let exit = sandbox::reap(self.pid);
         match exit {
             Ok(exit) => Some(exit),
             Err(error) => {
