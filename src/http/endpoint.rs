@@ -95,7 +95,8 @@ async fn handle_batch(server: &Server, batch: Vec<Value>, headers: &StandardHead
             "Invalid Request: JSON-RPC batches are not supported in protocol version {}",
             version.unwrap_or_default()
         );
-        let body = without_null_id(jsonrpc::error(Value::Null, INVALID_REQUEST, &message, None), true);
+        let modern = version.is_some_and(|v| !LEGACY_VERSIONS.contains(&v));
+        let body = without_null_id(jsonrpc::error(Value::Null, INVALID_REQUEST, &message, None), modern);
         return respond(StatusCode::BAD_REQUEST, body, framing);
     }
     if batch.len() > MAX_BATCH {
