@@ -83,11 +83,7 @@ fn flags_win_over_variables_which_win_over_defaults() {
 fn sigterm_lets_in_flight_calls_finish_then_exits_zero() {
     let mut daemon = Daemon::start(&[("MCP_SHUTDOWN_GRACE", "5s")]);
     let port = daemon.port;
-    let call = std::thread::spawn(move || {
-        let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
-            "params":{"name":"execute_command","arguments":{"command":"sleep 1; echo finished"}}});
-        common::raw_request(port, "POST", "/mcp", &[], body.to_string().as_bytes())
-    });
+    let call = common::execute_in_background(port, "sleep 1; echo finished");
     std::thread::sleep(Duration::from_millis(300));
     kill(Pid::from_raw(daemon.pid() as i32), Signal::SIGTERM).unwrap();
     let response = call.join().unwrap();
@@ -102,11 +98,7 @@ fn sigterm_kills_commands_that_outlast_the_grace_period() {
     let port = daemon.port;
     let mark = marker("shutdown");
     let command = format!("sh -c 'sleep 60; : {mark}'");
-    let call = std::thread::spawn(move || {
-        let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
-            "params":{"name":"execute_command","arguments":{"command": command}}});
-        common::raw_request(port, "POST", "/mcp", &[], body.to_string().as_bytes())
-    });
+    let call = common::execute_in_background(port, &command);
     assert!(eventually(Duration::from_secs(5), || !processes_with(&mark).is_empty()));
     let started = Instant::now();
     kill(Pid::from_raw(daemon.pid() as i32), Signal::SIGTERM).unwrap();

@@ -206,11 +206,7 @@ fn sigkill_of_the_daemon_leaves_no_command_process_alive() {
     let port = daemon.port;
     let mark = marker("sigkill");
     let command = format!("sh -c 'sleep 60; : {mark}' & sh -c 'sleep 60; : {mark}'");
-    let call = std::thread::spawn(move || {
-        let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
-            "params":{"name":"execute_command","arguments":{"command": command}}});
-        common::raw_request(port, "POST", "/mcp", &[], body.to_string().as_bytes())
-    });
+    let call = common::execute_in_background(port, &command);
     assert!(eventually(Duration::from_secs(5), || processes_with(&mark).len() >= 2), "commands did not start");
     daemon.child.kill().unwrap();
     daemon.child.wait().unwrap();

@@ -127,6 +127,14 @@ impl Drop for Daemon {
     }
 }
 
+/// Starts an `execute_command` call on its own thread, for tests that act
+/// on the daemon while the call is in flight.
+pub fn execute_in_background(port: u16, command: &str) -> std::thread::JoinHandle<Response> {
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
+        "params":{"name":"execute_command","arguments":{"command": command}}});
+    std::thread::spawn(move || raw_request(port, "POST", "/mcp", &[], body.to_string().as_bytes()))
+}
+
 /// A parsed HTTP response.
 #[derive(Debug)]
 pub struct Response {
