@@ -43,6 +43,10 @@ pub(crate) fn run(config: &Config) -> ExitCode {
         println!("  {:<13} {:<11} {detail}{flag}", layer.name(), word);
     }
     println!("  process group enforced    new group per command, killed as a whole; PR_SET_PDEATHSIG");
+    println!(
+        "  cgroup        not used    no per-command cgroup; the group kill, the seccomp ban on setsid/setpgid \
+         and the PID namespace bound the tree"
+    );
     if missing.is_empty() {
         println!("all required layers are enforced");
         ExitCode::SUCCESS
