@@ -45,6 +45,10 @@ fn main() -> ExitCode {
         }
     };
     logging::init(config.log_level, config.log_format);
+    if !config.sandbox.disable.contains(&sandbox::Layer::Capabilities) {
+        // Before any thread exists, so every thread and command inherits it.
+        sandbox::empty_bounding_set();
+    }
     if let Some(Command::Doctor) = &cli.command {
         return doctor::run(&config);
     }
