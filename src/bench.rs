@@ -22,6 +22,7 @@ pub(crate) fn run(sandbox: &Sandbox, shell: &Path, count: usize, threads: usize)
         args: vec!["-c".into(), "true".into()],
         env: vec![("PATH".into(), "/usr/bin:/bin".into())],
         cwd: "/".into(),
+        stdin_pipe: false,
     };
     let bare = || {
         let status = std::process::Command::new(shell)

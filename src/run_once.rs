@@ -22,7 +22,14 @@ pub(crate) async fn run(server: &Server, timeout: Option<&str>, command: &str) -
         Some(text) => parse_duration(text).map_err(|e| format!("--timeout: {e}"))?,
         None => config.default_timeout,
     };
-    let request = RunRequest { command: command.to_string(), cwd: tools.scratch_dir.clone(), env: Vec::new(), timeout };
+    let request = RunRequest {
+        command: command.to_string(),
+        cwd: tools.scratch_dir.clone(),
+        env: Vec::new(),
+        timeout,
+        max_output_bytes: config.max_output_bytes,
+        stdin: None,
+    };
     let outcome = tools.runner.run(request).await.map_err(|e| format!("the command could not start: {e}"))?;
     let _ = std::io::stdout().write_all(outcome.stdout.as_bytes());
     let _ = std::io::stderr().write_all(outcome.stderr.as_bytes());

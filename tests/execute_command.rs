@@ -103,13 +103,48 @@ fn operator_named_variables_and_request_env_reach_the_command() {
 }
 
 #[test]
-fn output_beyond_the_cap_is_drained_dropped_and_marked() {
+fn output_beyond_the_cap_keeps_head_and_tail_with_an_exact_marker() {
     let daemon = Daemon::start(&[("MCP_MAX_OUTPUT_BYTES", "1000")]);
-    let result = daemon.execute(json!({ "command": "head -c 5000000 /dev/zero | tr '\\0' x" }));
+    let result = daemon.execute(json!({ "command": "printf 'H%.0s' $(seq 600); head -c 4998800 /dev/zero | tr '\\0' x; printf 'T%.0s' $(seq 600)" }));
     assert_eq!(result["truncated"], true);
-    assert_eq!(result["stdout"].as_str().unwrap().len(), 1000);
     assert_eq!(result["stdout_bytes"], 5_000_000);
     assert_eq!(result["exit_code"], 0, "the writer was never blocked on a full pipe");
+    let expected = format!(
+        "{}\n[... 4999000 bytes dropped: output was 5000000 bytes, kept the first 600 and the last 400 ...]\n{}",
+        "H".repeat(600),
+        "T".repeat(400)
+    );
+    assert_eq!(result["stdout"], expected);
+}
+
+#[test]
+fn max_output_bytes_lowers_but_never_raises_the_cap() {
+    let daemon = Daemon::start(&[("MCP_MAX_OUTPUT_BYTES", "1000")]);
+    let lowered = daemon.execute(json!({ "command": "seq 1000", "max_output_bytes": 100 }));
+    assert_eq!(lowered["truncated"], true);
+    let text = lowered["stdout"].as_str().unwrap();
+    assert!(text.starts_with("1\n2\n") && text.contains("kept the first 60 and the last 40"), "{text}");
+    let raised = daemon.execute(json!({ "command": "seq 1000", "max_output_bytes": 1_000_000 }));
+    assert!(raised["stdout"].as_str().unwrap().contains("kept the first 600 and the last 400"), "{raised}");
+    let bad = daemon.call_tool("execute_command", json!({ "command": "true", "max_output_bytes": 0 }));
+    assert_eq!(bad["isError"], true);
+}
+
+#[test]
+fn stdin_is_fed_to_the_command_within_its_limit() {
+    let daemon = Daemon::start(&[("MCP_MAX_STDIN_BYTES", "64K")]);
+    let echoed = daemon.execute(json!({ "command": "tr a-z A-Z; echo done", "stdin": "hello\nworld\n" }));
+    assert_eq!(echoed["stdout"], "HELLO\nWORLD\ndone\n");
+    let large = "y".repeat(60_000);
+    let counted = daemon.execute(json!({ "command": "wc -c", "stdin": large }));
+    assert_eq!(counted["stdout"].as_str().unwrap().trim(), "60000");
+    let ignored = daemon.execute(json!({ "command": "echo no reader", "stdin": "z".repeat(60_000) }));
+    assert_eq!(ignored["stdout"], "no reader\n", "a command that never reads stdin is not held up");
+    let without = daemon.execute(json!({ "command": "cat; echo end" }));
+    assert_eq!(without["stdout"], "end\n", "without stdin the command reads end of file at once");
+    let too_big = daemon.call_tool("execute_command", json!({ "command": "cat", "stdin": "z".repeat(70_000) }));
+    assert_eq!(too_big["isError"], true);
+    assert!(too_big["structuredContent"]["error"].as_str().unwrap().contains("MCP_MAX_STDIN_BYTES"));
 }
 
 #[test]

@@ -138,10 +138,14 @@ pub(crate) struct RawSettings {
     #[arg(long, env = "MCP_MAX_BODY_BYTES", value_name = "BYTES")]
     pub(crate) max_body_bytes: Option<String>,
 
-    /// Bytes of stdout and of stderr kept per command; the rest is drained and dropped
-    /// and the result says `truncated`. [default: 1048576]
+    /// Bytes of stdout and of stderr kept per command (the first 60% and the last 40%);
+    /// the rest is drained, counted and dropped, and the result says `truncated`. [default: 1048576]
     #[arg(long, env = "MCP_MAX_OUTPUT_BYTES", value_name = "BYTES")]
     pub(crate) max_output_bytes: Option<String>,
+
+    /// Largest `stdin` a call may feed to its command, in bytes. [default: 1048576]
+    #[arg(long, env = "MCP_MAX_STDIN_BYTES", value_name = "BYTES")]
+    pub(crate) max_stdin_bytes: Option<String>,
 
     /// Time a client has to send its request headers, also the keep-alive idle limit. [default: 10s]
     #[arg(long, env = "MCP_HEADER_TIMEOUT", value_name = "DURATION")]

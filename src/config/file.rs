@@ -60,6 +60,7 @@ fn set(raw: &mut RawSettings, key: &str, value: &Value, path: &str) -> Result<()
         allowed_origins,
         max_body_bytes,
         max_output_bytes,
+        max_stdin_bytes,
         header_timeout,
         body_timeout,
         shutdown_grace,

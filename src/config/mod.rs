@@ -69,6 +69,7 @@ pub(crate) struct Config {
     pub(crate) check_host: bool,
     pub(crate) max_body_bytes: usize,
     pub(crate) max_output_bytes: usize,
+    pub(crate) max_stdin_bytes: usize,
     pub(crate) max_line_bytes: usize,
     pub(crate) header_timeout: Duration,
     pub(crate) body_timeout: Duration,
@@ -145,6 +146,8 @@ pub(crate) fn resolve(raw: &RawSettings, serving_http: bool) -> Result<Config, S
     let max_body_bytes = parse_bytes(raw.max_body_bytes.as_deref(), 1 << 20, "--max-body-bytes / MCP_MAX_BODY_BYTES")?;
     let max_output_bytes =
         parse_bytes(raw.max_output_bytes.as_deref(), 1 << 20, "--max-output-bytes / MCP_MAX_OUTPUT_BYTES")?;
+    let max_stdin_bytes =
+        parse_bytes(raw.max_stdin_bytes.as_deref(), 1 << 20, "--max-stdin-bytes / MCP_MAX_STDIN_BYTES")?;
     let max_line_bytes =
         parse_bytes(raw.max_line_bytes.as_deref(), max_body_bytes, "--max-line-bytes / MCP_MAX_LINE_BYTES")?;
 
@@ -184,6 +187,7 @@ pub(crate) fn resolve(raw: &RawSettings, serving_http: bool) -> Result<Config, S
         check_host,
         max_body_bytes,
         max_output_bytes,
+        max_stdin_bytes,
         max_line_bytes,
         header_timeout,
         body_timeout,

@@ -42,6 +42,10 @@ pub(crate) struct RunRequest {
     /// Variables from the call, validated.
     pub(crate) env: Vec<(String, String)>,
     pub(crate) timeout: Duration,
+    /// Bytes kept of stdout and of stderr; at most the configured cap.
+    pub(crate) max_output_bytes: usize,
+    /// Fed to the command's stdin, which is then closed; `None`: /dev/null.
+    pub(crate) stdin: Option<Vec<u8>>,
 }
 
 /// What happened. `exit` is `None` only if the leader could not be reaped.
@@ -98,17 +102,20 @@ impl Runner {
             args: vec![settings.shell_arg.clone().into(), request.command.into()],
             env: env::merge(&settings.base_env, &request.env),
             cwd: request.cwd,
+            stdin_pipe: request.stdin.is_some(),
         };
         let started = Instant::now();
         let spawned = settings.sandbox.spawn(&spec)?;
         let guard = GroupGuard::new(spawned.pid, &self.live);
         let exit = &spawned.exit;
 
-        let mut stdout = Capture::new(settings.max_output_bytes);
-        let mut stderr = Capture::new(settings.max_output_bytes);
+        let cap = request.max_output_bytes.min(settings.max_output_bytes);
+        let mut stdout = Capture::new(cap);
+        let mut stderr = Capture::new(cap);
+        let feed = feed_stdin(spawned.stdin, request.stdin);
         let group_dead = Notify::new();
         let drain = async {
-            let readers = async { tokio::join!(stdout.fill(spawned.stdout), stderr.fill(spawned.stderr)) };
+            let readers = async { tokio::join!(stdout.fill(spawned.stdout), stderr.fill(spawned.stderr), feed) };
             tokio::select! {
                 _ = readers => {}
                 _ = async { group_dead.notified().await; tokio::time::sleep(DRAIN_DEADLINE).await } => {}
@@ -146,6 +153,15 @@ impl Runner {
             duration: started.elapsed(),
         })
     }
+}
+
+/// Writes `data` to the command's stdin and closes it. A command that
+/// exits or closes stdin early ends the write (EPIPE), which is fine.
+async fn feed_stdin(pipe: Option<std::os::fd::OwnedFd>, data: Option<Vec<u8>>) {
+    use tokio::io::AsyncWriteExt;
+    let (Some(pipe), Some(data)) = (pipe, data) else { return };
+    let Ok(mut sender) = tokio::net::unix::pipe::Sender::from_owned_fd(pipe) else { return };
+    let _ = sender.write_all(&data).await;
 }
 
 /// Process groups of commands in flight. Invariant: a group is listed from

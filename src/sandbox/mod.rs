@@ -137,6 +137,8 @@ pub(crate) struct SpawnSpec {
     pub(crate) args: Vec<OsString>,
     pub(crate) env: Vec<(OsString, OsString)>,
     pub(crate) cwd: PathBuf,
+    /// Give the command a pipe on stdin (else /dev/null).
+    pub(crate) stdin_pipe: bool,
 }
 
 /// A started command. The process is the leader of group `pid` and has not
@@ -146,6 +148,8 @@ pub(crate) struct Spawned {
     pub(crate) pid: Pid,
     /// Resolves when the leader exits.
     pub(crate) exit: ExitWatch,
+    /// The write end of the command's stdin, when a pipe was asked for.
+    pub(crate) stdin: Option<OwnedFd>,
     pub(crate) stdout: OwnedFd,
     pub(crate) stderr: OwnedFd,
 }
@@ -386,6 +390,7 @@ impl Sandbox {
             args: vec!["-c".into(), "exit 0".into()],
             env: vec![("PATH".into(), "/usr/bin:/bin".into())],
             cwd: PathBuf::from("/"),
+            stdin_pipe: false,
         };
         match self.run_blocking(&spec) {
             Ok(Exit::Code(0)) => Ok(()),
@@ -409,18 +414,18 @@ impl Sandbox {
     /// Runs `spec` to completion on the calling thread, output discarded
     /// (the start-up probe and the spawn benchmark).
     pub(crate) fn run_blocking(&self, spec: &SpawnSpec) -> Result<Exit, SpawnError> {
-        let (pid, _stdout, _stderr) = self.spawn_raw(spec)?;
+        let (pid, _stdin, _stdout, _stderr) = self.spawn_raw(spec)?;
         reap(pid).map_err(|error| SpawnError { stage: Stage::None, errno: error.raw_os_error().unwrap_or(0) })
     }
 
     /// Starts `spec` with stdin at /dev/null and stdout/stderr on fresh
     /// pipes, in a new process group, under every prepared layer.
     pub(crate) fn spawn(&self, spec: &SpawnSpec) -> io::Result<Spawned> {
-        let (pid, stdout, stderr) = self
+        let (pid, stdin, stdout, stderr) = self
             .spawn_raw(spec)
             .map_err(|error| io::Error::new(io::Error::from_raw_os_error(error.errno).kind(), error.to_string()))?;
         match pidfd_open(pid).and_then(ExitWatch::new) {
-            Ok(exit) => Ok(Spawned { pid, exit, stdout, stderr }),
+            Ok(exit) => Ok(Spawned { pid, exit, stdin, stdout, stderr }),
             Err(error) => {
                 kill_group(pid, Signal::SIGKILL);
                 let _ = reap(pid);
@@ -429,7 +434,8 @@ impl Sandbox {
         }
     }
 
-    fn spawn_raw(&self, spec: &SpawnSpec) -> Result<(Pid, OwnedFd, OwnedFd), SpawnError> {
+    #[allow(clippy::type_complexity)]
+    fn spawn_raw(&self, spec: &SpawnSpec) -> Result<(Pid, Option<OwnedFd>, OwnedFd, OwnedFd), SpawnError> {
         let os_error = |errno: Errno| SpawnError { stage: Stage::None, errno: errno as c_int };
         let c_string = |bytes: &[u8]| CString::new(bytes).map_err(|_| os_error(Errno::EINVAL));
         let path = c_string(spec.program.as_os_str().as_bytes())?;
@@ -449,6 +455,8 @@ impl Sandbox {
             argv_owned.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
         let envp: Vec<*const libc::c_char> =
             env_owned.iter().map(|e| e.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+        let (stdin_read, stdin_write) =
+            if spec.stdin_pipe { pipe().map(|(r, w)| (Some(r), Some(w)))? } else { (None, None) };
         let (stdout_read, stdout_write) = pipe()?;
         let (stderr_read, stderr_write) = pipe()?;
         let stack = Stack::new().map_err(os_error)?;
@@ -458,7 +466,11 @@ impl Sandbox {
             argv: argv.as_ptr(),
             envp: envp.as_ptr(),
             cwd: cwd.as_ptr(),
-            stdio: [self.devnull.as_raw_fd(), stdout_write.as_raw_fd(), stderr_write.as_raw_fd()],
+            stdio: [
+                stdin_read.as_ref().unwrap_or(&self.devnull).as_raw_fd(),
+                stdout_write.as_raw_fd(),
+                stderr_write.as_raw_fd(),
+            ],
             ruleset_fd: self.ruleset.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
             filter: &raw const self.program,
             rlimits: self.rlimits,
@@ -471,7 +483,7 @@ impl Sandbox {
         };
         let new_namespace = self.steps & child::STEP_PID_NAMESPACE != 0;
         let pid = clone_vfork(&stack, &mut args, new_namespace).map_err(os_error)?;
-        drop((stdout_write, stderr_write));
+        drop((stdin_read, stdout_write, stderr_write));
         // SAFETY: the child has exec'd or exited (CLONE_VFORK), so nothing
         // writes `args` any more; volatile because the write came from
         // another process sharing the memory.
@@ -481,7 +493,7 @@ impl Sandbox {
             let _ = reap(pid);
             return Err(SpawnError { stage: Stage::from_raw(stage), errno });
         }
-        Ok((pid, stdout_read, stderr_read))
+        Ok((pid, stdin_write, stdout_read, stderr_read))
     }
 }
 

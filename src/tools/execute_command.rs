@@ -23,7 +23,8 @@ pub(super) fn declaration() -> Value {
         "description": "Runs a command with the server's shell (sh -c by default) and returns its stdout, \
             stderr and exit code. The command may use pipes, redirections and lists; every program in it \
             must be allowed by the server's policy. It is killed, with everything it started, when the \
-            timeout expires. Output beyond the server's cap is dropped and reported as truncated.",
+            timeout expires. Output beyond the cap keeps its head and tail, with a marker saying how many bytes \
+            were dropped, and is reported as truncated.",
         "inputSchema": {
             "type": "object",
             "properties": {
@@ -41,6 +42,16 @@ pub(super) fn declaration() -> Value {
                     "type": "object",
                     "additionalProperties": { "type": "string" },
                     "description": "Extra environment variables for the command."
+                },
+                "stdin": {
+                    "type": "string",
+                    "description": "Text fed to the command's standard input, which is then closed; default: empty."
+                },
+                "max_output_bytes": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "Keep at most this many bytes of stdout and of stderr (the first 60% and the last \
+                        40%, with a marker counting what was dropped); can lower, never raise, the server's cap."
                 }
             },
             "required": ["command"]
@@ -83,6 +94,8 @@ struct Input {
     cwd: PathBuf,
     timeout: Duration,
     env: Vec<(String, String)>,
+    max_output_bytes: usize,
+    stdin: Option<Vec<u8>>,
 }
 
 pub(super) async fn call(context: &ToolContext, arguments: &Value) -> Value {
@@ -94,7 +107,14 @@ pub(super) async fn call(context: &ToolContext, arguments: &Value) -> Value {
         tracing::warn!(command = %input.command, %rule, "command refused by policy");
         return failure(format!("command refused by policy ({rule}): {reason}"));
     }
-    let request = RunRequest { command: input.command, cwd: input.cwd, env: input.env, timeout: input.timeout };
+    let request = RunRequest {
+        command: input.command,
+        cwd: input.cwd,
+        env: input.env,
+        timeout: input.timeout,
+        max_output_bytes: input.max_output_bytes,
+        stdin: input.stdin,
+    };
     match context.runner.run(request).await {
         Ok(outcome) => success(&outcome, input.timeout),
         Err(error) => failure(format!("command could not start: {error}")),
@@ -141,7 +161,27 @@ fn parse_input(context: &ToolContext, arguments: &Value) -> Result<Input, String
             .collect::<Result<_, String>>()?,
         Some(_) => return Err("'env' must be an object of strings".into()),
     };
-    Ok(Input { command, cwd, timeout, env })
+    let config = &context.config;
+    let max_output_bytes = match arguments.get("max_output_bytes") {
+        None | Some(Value::Null) => config.max_output_bytes,
+        Some(value) => match value.as_u64() {
+            Some(n) if n > 0 => (n as usize).min(config.max_output_bytes),
+            _ => return Err("'max_output_bytes' must be a positive integer".into()),
+        },
+    };
+    let stdin = match arguments.get("stdin") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) if text.len() > config.max_stdin_bytes => {
+            return Err(format!(
+                "'stdin' is {} bytes; the server accepts at most {} (MCP_MAX_STDIN_BYTES)",
+                text.len(),
+                config.max_stdin_bytes
+            ));
+        }
+        Some(Value::String(text)) => Some(text.clone().into_bytes()),
+        Some(_) => return Err("'stdin' must be a string".into()),
+    };
+    Ok(Input { command, cwd, timeout, env, max_output_bytes, stdin })
 }
 
 /// Resolves a requested directory (relative ones against the scratch

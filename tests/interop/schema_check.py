@@ -35,6 +35,7 @@ def main():
         ("execute_command", {"command": "echo hi"}),
         ("execute_command", {"command": "exit 4"}),
         ("execute_command", {"command": "sleep 5", "timeout": "200ms"}),
+        ("execute_command", {"command": "cat; seq 10000", "stdin": "in\n", "max_output_bytes": 100}),
         ("execute_command", {}),
         ("execute_command", {"command": "rm -rf /"}),
         ("list_allowed_commands", {}),
