@@ -248,3 +248,28 @@ fn fifty_concurrent_calls_all_succeed() {
         assert_eq!(result["exit_code"], 0);
     }
 }
+
+#[test]
+fn a_client_that_disconnects_takes_its_command_tree_down_at_once() {
+    use std::io::Write;
+    let daemon = Daemon::with_token();
+    let mark = marker("disconnect");
+    let command = format!("sh -c 'sleep 60; : {mark}' & sh -c 'sleep 60; : {mark}'");
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
+        "params":{"name":"execute_command","arguments":{"command": command}}})
+    .to_string();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", daemon.port)).unwrap();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MCP-Auth-Token: {TOKEN}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    assert!(eventually(Duration::from_secs(5), || processes_with(&mark).len() >= 2), "command did not start");
+    drop(stream);
+    let closed = Instant::now();
+    assert!(eventually(Duration::from_secs(2), || processes_with(&mark).is_empty()), "tree survived the disconnect");
+    let elapsed = closed.elapsed();
+    eprintln!("tree gone {elapsed:?} after the disconnect");
+    assert!(elapsed < Duration::from_millis(100), "tree gone only after {elapsed:?}");
+}
