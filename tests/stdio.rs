@@ -135,3 +135,41 @@ fn closing_stdin_ends_the_daemon_cleanly() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// How many processes have `marker` in their command line.
+fn processes_with(marker: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|entry| {
+            std::fs::read(entry.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(marker))
+        })
+        .count()
+}
+
+#[test]
+fn a_cancelled_call_loses_its_tree_and_gets_no_reply() {
+    let mut daemon = StdioDaemon::start(&[]);
+    let mark = format!("mcpcancel{}", std::process::id());
+    let command = format!("sh -c 'sleep 60; : {mark}' & sh -c 'sleep 60; : {mark}'");
+    daemon.send(
+        &json!({"jsonrpc":"2.0","id":"long","method":"tools/call",
+            "params":{"name":"execute_command","arguments":{"command": command}}})
+        .to_string(),
+    );
+    let started = Instant::now();
+    while processes_with(&mark) < 2 {
+        assert!(started.elapsed() < Duration::from_secs(5), "command did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    daemon
+        .send(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"long","reason":"test"}}"#);
+    let cancelled = Instant::now();
+    while processes_with(&mark) > 0 {
+        assert!(cancelled.elapsed() < Duration::from_millis(100), "tree survived the cancel");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    daemon.send(r#"{"jsonrpc":"2.0","id":"after","method":"ping"}"#);
+    assert_eq!(daemon.reply(Duration::from_secs(5))["id"], "after", "a reply was sent for the cancelled call");
+}

@@ -4,15 +4,18 @@
 //! Each request is handled on its own task, so a long command does not
 //! hold up `ping`; a single writer task owns stdout so lines never
 //! interleave. A line longer than the limit is answered with an error and
-//! skipped, not buffered. When stdin closes, in-flight calls get the grace
-//! period, then their commands are killed.
+//! skipped, not buffered. `notifications/cancelled` aborts the named call,
+//! which kills its command tree; no reply is sent for it. When stdin
+//! closes, in-flight calls get the grace period, then their commands are
+//! killed.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 
 use super::dispatch::Server;
 use super::era::StandardHeaders;
@@ -42,7 +45,9 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
         }
     });
     let mut reader = BufReader::new(tokio::io::stdin());
-    let mut in_flight = JoinSet::new();
+    let mut in_flight: JoinSet<Option<String>> = JoinSet::new();
+    // Requests in flight by JSON-encoded id, for notifications/cancelled.
+    let mut cancellable: HashMap<String, AbortHandle> = HashMap::new();
     let shutdown = crate::shutdown::signal();
     tokio::pin!(shutdown);
     loop {
@@ -50,7 +55,11 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
             line = read_line(&mut reader, config.max_line_bytes) => line.map_err(|e| format!("cannot read stdin: {e}"))?,
             _ = &mut shutdown => break,
         };
-        while in_flight.try_join_next().is_some() {}
+        while let Some(done) = in_flight.try_join_next() {
+            if let Ok(Some(key)) = done {
+                cancellable.remove(&key);
+            }
+        }
         let bytes = match line {
             Line::Eof => break,
             Line::TooLong => {
@@ -66,9 +75,32 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
+        let message: Value = match serde_json::from_slice(&bytes) {
+            Ok(value) => value,
+            Err(error) => {
+                send(&sender, jsonrpc::error(Value::Null, PARSE_ERROR, &format!("Parse error: {error}"), None));
+                continue;
+            }
+        };
+        if let Some(id) = cancelled_request(&message) {
+            // Dropping the call's future kills its command tree; no reply follows.
+            if let Some(handle) = cancellable.remove(&id) {
+                handle.abort();
+                tracing::info!(request = %id, "request cancelled by the client");
+            }
+            continue;
+        }
+        let key = message.get("id").filter(|_| message.get("method").is_some()).map(Value::to_string);
         let server = server.clone();
         let sender = sender.clone();
-        in_flight.spawn(async move { handle_line(&server, &bytes, &sender).await });
+        let task_key = key.clone();
+        let handle = in_flight.spawn(async move {
+            handle_message(&server, message, &sender).await;
+            task_key
+        });
+        if let Some(key) = key {
+            cancellable.insert(key, handle);
+        }
     }
     let grace = config.shutdown_grace;
     if tokio::time::timeout(grace, async { while in_flight.join_next().await.is_some() {} }).await.is_err() {
@@ -82,15 +114,16 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
     Ok(())
 }
 
-async fn handle_line(server: &Server, bytes: &[u8], sender: &mpsc::UnboundedSender<String>) {
+/// The id named by a `notifications/cancelled`, JSON-encoded.
+fn cancelled_request(message: &Value) -> Option<String> {
+    if message.get("method")?.as_str()? != "notifications/cancelled" || message.get("id").is_some() {
+        return None;
+    }
+    message.get("params")?.get("requestId").map(Value::to_string)
+}
+
+async fn handle_message(server: &Server, message: Value, sender: &mpsc::UnboundedSender<String>) {
     let headers = StandardHeaders::default();
-    let message: Value = match serde_json::from_slice(bytes) {
-        Ok(value) => value,
-        Err(error) => {
-            send(sender, jsonrpc::error(Value::Null, PARSE_ERROR, &format!("Parse error: {error}"), None));
-            return;
-        }
-    };
     match message {
         Value::Array(batch) if batch.is_empty() => {
             send(sender, jsonrpc::error(Value::Null, INVALID_REQUEST, "Invalid Request: empty batch", None));
