@@ -61,20 +61,25 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         let server = build_server(config)?;
-        if let Some(Command::BenchSpawn { count, threads }) = &cli.command {
-            let tools = server.tools();
-            return Ok(bench::run(tools.runner.sandbox(), &tools.config.shell, *count, *threads));
-        }
-        let _reaper = tokio::spawn(reap_orphans_forever());
-        let outcome = match &cli.command {
-            Some(Command::Run { timeout, command }) => {
-                return run_once::run(&server, timeout.as_deref(), &command.join(" ")).await;
-            }
-            _ if serving_http => http::serve(server.clone()).await,
-            _ => mcp::stdio::serve(server.clone()).await,
+        let tools = server.tools();
+        // The benchmark reaps its own children, so it runs before the orphan reaper.
+        let reaper = match &cli.command {
+            Some(Command::BenchSpawn { .. }) => None,
+            _ => Some(tokio::spawn(reap_orphans_forever())),
         };
-        let _ = std::fs::remove_dir_all(&server.tools().scratch_dir);
-        outcome.map(|()| ExitCode::SUCCESS)
+        let outcome = match &cli.command {
+            Some(Command::BenchSpawn { count, threads }) => {
+                Ok(bench::run(tools.runner.sandbox(), &tools.config.shell, *count, *threads))
+            }
+            Some(Command::Run { timeout, command }) => {
+                run_once::run(&server, timeout.as_deref(), &command.join(" ")).await
+            }
+            _ if serving_http => http::serve(server.clone()).await.map(|()| ExitCode::SUCCESS),
+            _ => mcp::stdio::serve(server.clone()).await.map(|()| ExitCode::SUCCESS),
+        };
+        reaper.inspect(|task| task.abort());
+        let _ = std::fs::remove_dir_all(&tools.scratch_dir);
+        outcome
     });
     match result {
         Ok(code) => code,
