@@ -29,6 +29,7 @@ pub(crate) async fn run(server: &Server, timeout: Option<&str>, command: &str) -
         timeout,
         max_output_bytes: config.max_output_bytes,
         stdin: None,
+        tap: None,
     };
     let outcome = tools.runner.run(request).await.map_err(|e| format!("the command could not start: {e}"))?;
     let _ = std::io::stdout().write_all(outcome.stdout.as_bytes());

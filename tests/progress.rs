@@ -1,0 +1,92 @@
+//! Live output of long commands as `notifications/progress`, over an SSE
+//! stream on HTTP and as extra lines on stdio.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Daemon, TOKEN};
+use serde_json::{Value, json};
+
+const COUNT: &str = "for i in 1 2 3; do echo $i; sleep 1; done";
+
+fn call(token: Option<Value>) -> String {
+    let mut params = json!({ "name": "execute_command", "arguments": { "command": COUNT } });
+    if let Some(token) = token {
+        params["_meta"] = json!({ "progressToken": token });
+    }
+    json!({ "jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": params }).to_string()
+}
+
+/// The `data:` payloads of an SSE body, in order.
+fn events(body: &str) -> Vec<Value> {
+    body.lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .map(|data| serde_json::from_str(data).unwrap())
+        .collect()
+}
+
+#[test]
+fn progress_notifications_stream_each_line_before_the_result() {
+    let daemon = Daemon::with_token();
+    let headers = [("X-MCP-Auth-Token", TOKEN), ("Accept", "application/json, text/event-stream")];
+    let started = Instant::now();
+    let response = daemon.post_with(&headers, &call(Some(json!("tok-1"))));
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    assert_eq!(response.header("content-type"), Some("text/event-stream"));
+    assert_eq!(response.header("x-accel-buffering"), Some("no"));
+    let events = events(&response.body);
+    let (result, notifications) = events.split_last().expect("at least the result");
+    assert_eq!(result["id"], 9);
+    assert_eq!(result["result"]["structuredContent"]["stdout"], "1\n2\n3\n");
+    assert!(notifications.len() >= 3, "one notification per line: {notifications:?}");
+    let mut last = 0.0;
+    let mut lines = String::new();
+    for notification in notifications {
+        assert_eq!(notification["method"], "notifications/progress");
+        assert_eq!(notification["params"]["progressToken"], "tok-1");
+        let progress = notification["params"]["progress"].as_f64().unwrap();
+        assert!(progress > last, "progress must increase strictly");
+        last = progress;
+        lines.push_str(notification["params"]["message"].as_str().unwrap());
+    }
+    assert_eq!(lines, "1\n2\n3\n");
+}
+
+#[test]
+fn without_a_token_or_an_event_stream_client_the_answer_is_plain_json() {
+    let daemon = Daemon::with_token();
+    let auth = [("X-MCP-Auth-Token", TOKEN), ("Accept", "application/json, text/event-stream")];
+    let plain = daemon.post_with(&auth, &call(None));
+    assert_eq!(plain.header("content-type"), Some("application/json"));
+    let json_only = [("X-MCP-Auth-Token", TOKEN), ("Accept", "application/json")];
+    let plain = daemon.post_with(&json_only, &call(Some(json!(7))));
+    assert_eq!(plain.header("content-type"), Some("application/json"));
+    assert_eq!(plain.json()["result"]["structuredContent"]["stdout"], "1\n2\n3\n");
+}
+
+#[test]
+fn closing_a_silent_progress_stream_kills_the_command_tree() {
+    use std::io::{Read, Write};
+    let daemon = Daemon::with_token();
+    let mark = common::marker("ssegone");
+    let command = format!("sh -c 'sleep 60; : {mark}'");
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
+        "params":{"name":"execute_command","arguments":{"command": command},"_meta":{"progressToken":1}}})
+    .to_string();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", daemon.port)).unwrap();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MCP-Auth-Token: {TOKEN}\r\nAccept: text/event-stream\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    let mut first = [0u8; 512];
+    let read = stream.read(&mut first).unwrap();
+    assert!(String::from_utf8_lossy(&first[..read]).contains("text/event-stream"));
+    assert!(common::eventually(Duration::from_secs(5), || !common::processes_with(&mark).is_empty()));
+    drop(stream);
+    let closed = Instant::now();
+    assert!(common::eventually(Duration::from_secs(2), || common::processes_with(&mark).is_empty()), "tree survived");
+    assert!(closed.elapsed() < Duration::from_millis(500), "tree gone only after {:?}", closed.elapsed());
+}
