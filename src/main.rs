@@ -77,6 +77,9 @@ fn main() -> ExitCode {
             _ if serving_http => http::serve(server.clone()).await.map(|()| ExitCode::SUCCESS),
             _ => mcp::stdio::serve(server.clone()).await.map(|()| ExitCode::SUCCESS),
         };
+        if let Some(jobs) = &tools.jobs {
+            jobs.kill_all();
+        }
         reaper.inspect(|task| task.abort());
         let _ = std::fs::remove_dir_all(&tools.scratch_dir);
         outcome
@@ -111,7 +114,8 @@ fn build_server(config: Config) -> Result<Arc<Server>, String> {
         base_env: runner::env::base_environment(&config.env_passthrough),
         sandbox: Arc::new(sandbox),
     });
-    let context = ToolContext { config: Arc::new(config), runner, scratch_dir };
+    let jobs = config.background.map(|limits| runner::JobTable::new(runner.clone(), limits));
+    let context = ToolContext { config: Arc::new(config), runner, scratch_dir, jobs };
     Ok(Arc::new(Server::new(context)))
 }
 

@@ -168,6 +168,28 @@ pub(crate) struct RawSettings {
     #[arg(long, env = "MCP_ENV_PASSTHROUGH", value_name = "LIST")]
     pub(crate) env_passthrough: Option<String>,
 
+    /// Offer background commands (start_command, read_command_output, list_commands,
+    /// kill_command). Jobs live in this daemon only: behind a load balancer use one task
+    /// or sticky routing. [default: false]
+    #[arg(long, env = "MCP_BACKGROUND_COMMANDS", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub(crate) background_commands: Option<String>,
+
+    /// Background commands running at once. [default: 4]
+    #[arg(long, env = "MCP_BACKGROUND_MAX_RUNNING", value_name = "COUNT")]
+    pub(crate) background_max_running: Option<String>,
+
+    /// Longest a background command may run before it is killed. [default: 1h]
+    #[arg(long, env = "MCP_BACKGROUND_LIFETIME", value_name = "DURATION")]
+    pub(crate) background_lifetime: Option<String>,
+
+    /// Output kept per background command (the newest bytes). [default: 1048576]
+    #[arg(long, env = "MCP_BACKGROUND_BUFFER_BYTES", value_name = "BYTES")]
+    pub(crate) background_buffer_bytes: Option<String>,
+
+    /// How long a finished background command stays readable. [default: 10m]
+    #[arg(long, env = "MCP_BACKGROUND_RETENTION", value_name = "DURATION")]
+    pub(crate) background_retention: Option<String>,
+
     /// TOML file with any of these settings (keys are the long option names with
     /// underscores; sandbox settings may sit in a [sandbox] table). Flags and
     /// variables win over the file.

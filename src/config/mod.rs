@@ -79,6 +79,8 @@ pub(crate) struct Config {
     /// allowlist; never contains an `MCP_*` name.
     pub(crate) env_passthrough: Vec<String>,
     pub(crate) sandbox: sandbox::SandboxConfig,
+    /// Limits of background commands; `None` when they are off.
+    pub(crate) background: Option<crate::runner::JobLimits>,
 }
 
 /// Resolves raw settings; `serving_http` enables the checks that only make
@@ -195,7 +197,38 @@ pub(crate) fn resolve(raw: &RawSettings, serving_http: bool) -> Result<Config, S
         kill_grace,
         env_passthrough,
         sandbox: sandbox::resolve(raw)?,
+        background: background(raw)?,
     })
+}
+
+fn background(raw: &RawSettings) -> Result<Option<crate::runner::JobLimits>, String> {
+    if !parse_bool(raw.background_commands.as_deref(), "--background-commands / MCP_BACKGROUND_COMMANDS")? {
+        return Ok(None);
+    }
+    let max_running = parse_number(
+        raw.background_max_running.as_deref(),
+        4usize,
+        "--background-max-running / MCP_BACKGROUND_MAX_RUNNING",
+        "a whole number",
+    )?;
+    Ok(Some(crate::runner::JobLimits {
+        max_running,
+        lifetime: parse_timeout(
+            raw.background_lifetime.as_deref(),
+            Duration::from_secs(3600),
+            "--background-lifetime / MCP_BACKGROUND_LIFETIME",
+        )?,
+        buffer_bytes: parse_bytes(
+            raw.background_buffer_bytes.as_deref(),
+            1 << 20,
+            "--background-buffer-bytes / MCP_BACKGROUND_BUFFER_BYTES",
+        )?,
+        retention: parse_timeout(
+            raw.background_retention.as_deref(),
+            Duration::from_secs(600),
+            "--background-retention / MCP_BACKGROUND_RETENTION",
+        )?,
+    }))
 }
 
 /// Splits a comma-separated list, trimming entries and dropping empty ones.

@@ -40,8 +40,8 @@ pub(crate) struct Server {
 impl Server {
     pub(crate) fn new(tools: ToolContext) -> Server {
         Server {
+            tool_list: tools::declarations(&tools),
             tools,
-            tool_list: tools::declarations(),
             server_info: json!({ "name": "mcp-commander", "title": "mcp-commander", "version": env!("CARGO_PKG_VERSION") }),
         }
     }
@@ -133,6 +133,13 @@ impl Server {
         }
     }
 
+    /// The names of the tools offered, for error messages.
+    fn tool_names(&self) -> String {
+        let names: Vec<&str> =
+            self.tool_list.as_array().into_iter().flatten().filter_map(|t| t["name"].as_str()).collect();
+        names.join(", ")
+    }
+
     /// Every 2026-07-28 result says it is complete and who answered.
     fn decorate_modern(&self, mut result: Value) -> Value {
         if let Value::Object(map) = &mut result {
@@ -184,10 +191,7 @@ impl Server {
         tools::call(&self.tools, name, arguments, progress).await.map_err(|unknown| {
             RpcError::new(
                 INVALID_PARAMS,
-                format!(
-                    "Unknown tool: '{}'. Tools: execute_command, list_allowed_commands, list_blocked_commands, get_shell_info",
-                    unknown.0
-                ),
+                format!("Unknown tool: '{}'. Tools: {}", unknown.0, self.tool_names()),
                 invalid_status,
             )
         })

@@ -16,9 +16,12 @@
 
 mod capture;
 pub(crate) mod env;
+mod jobs;
 mod tap;
 
-pub(crate) use tap::OutputTap;
+pub(crate) use jobs::{JobLimits, JobState, JobStatus, JobTable};
+
+pub(crate) use tap::{Chunk, OutputTap, PROGRESS_CAPACITY};
 
 use std::collections::HashSet;
 use std::ffi::OsString;

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use super::{Progress, ToolContext, structured_result};
 use crate::config::duration::{DURATION_FORMS, format_go_duration, parse_duration, seconds_to_duration};
 use crate::policy::Decision;
-use crate::runner::{OutputTap, RunOutcome, RunRequest, env};
+use crate::runner::{OutputTap, PROGRESS_CAPACITY, RunOutcome, RunRequest, env};
 use crate::sandbox::Exit;
 
 /// Shortest time between two progress notifications of one call.
@@ -93,13 +93,13 @@ fn output_schema() -> Value {
 
 /// A validated call.
 #[derive(Debug)]
-struct Input {
-    command: String,
-    cwd: PathBuf,
-    timeout: Duration,
-    env: Vec<(String, String)>,
-    max_output_bytes: usize,
-    stdin: Option<Vec<u8>>,
+pub(super) struct Input {
+    pub(super) command: String,
+    pub(super) cwd: PathBuf,
+    pub(super) timeout: Duration,
+    pub(super) env: Vec<(String, String)>,
+    pub(super) max_output_bytes: usize,
+    pub(super) stdin: Option<Vec<u8>>,
 }
 
 pub(super) async fn call(context: &ToolContext, arguments: &Value, progress: Option<Progress>) -> Value {
@@ -118,7 +118,7 @@ pub(super) async fn call(context: &ToolContext, arguments: &Value, progress: Opt
         timeout: input.timeout,
         max_output_bytes: input.max_output_bytes,
         stdin: input.stdin,
-        tap: progress.as_ref().map(|_| Arc::new(OutputTap::default())),
+        tap: progress.as_ref().map(|_| Arc::new(OutputTap::new(PROGRESS_CAPACITY))),
     };
     let tap = request.tap.clone();
     let run = context.runner.run(request);
@@ -164,7 +164,7 @@ async fn report_progress<T>(run: impl Future<Output = T>, progress: &Progress, t
     outcome
 }
 
-fn parse_input(context: &ToolContext, arguments: &Value) -> Result<Input, String> {
+pub(super) fn parse_input(context: &ToolContext, arguments: &Value) -> Result<Input, String> {
     let empty = Map::new();
     let arguments = match arguments {
         Value::Object(map) => map,
@@ -301,7 +301,7 @@ fn success(outcome: &RunOutcome, timeout: Duration) -> Value {
     structured_result(result, is_error)
 }
 
-fn failure(error: String) -> Value {
+pub(super) fn failure(error: String) -> Value {
     structured_result(
         json!({
             "stdout": "",

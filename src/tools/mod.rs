@@ -6,6 +6,7 @@
 //! `isError` (the model can read and fix them); only an unknown tool name
 //! is a protocol error.
 
+mod background;
 mod execute_command;
 mod get_shell_info;
 mod list_allowed_commands;
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::config::Config;
-use crate::runner::Runner;
+use crate::runner::{JobTable, Runner};
 
 /// What every tool may use. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -26,6 +27,8 @@ pub(crate) struct ToolContext {
     pub(crate) runner: Runner,
     /// Directory a command runs in when its call names none; exists.
     pub(crate) scratch_dir: PathBuf,
+    /// Background commands, when the operator enabled them.
+    pub(crate) jobs: Option<JobTable>,
 }
 
 /// Delivers one JSON-RPC notification to the client of a call.
@@ -49,13 +52,17 @@ impl std::fmt::Debug for Progress {
 pub(crate) struct UnknownTool(pub(crate) String);
 
 /// The `tools` array of a `tools/list` result, built once at start.
-pub(crate) fn declarations() -> Value {
-    json!([
+pub(crate) fn declarations(context: &ToolContext) -> Value {
+    let mut tools = vec![
         execute_command::declaration(),
         list_allowed_commands::declaration(),
         list_blocked_commands::declaration(),
         get_shell_info::declaration(),
-    ])
+    ];
+    if context.jobs.is_some() {
+        tools.extend(background::declarations());
+    }
+    Value::Array(tools)
 }
 
 /// Runs tool `name` with `arguments` and returns a `CallToolResult`.
@@ -70,7 +77,12 @@ pub(crate) async fn call(
         "list_allowed_commands" => list_allowed_commands::call(context),
         "list_blocked_commands" => list_blocked_commands::call(context),
         "get_shell_info" => get_shell_info::call(context),
-        other => return Err(UnknownTool(other.to_string())),
+        other => match &context.jobs {
+            Some(jobs) => {
+                background::call(context, jobs, other, arguments).ok_or_else(|| UnknownTool(other.to_string()))?
+            }
+            None => return Err(UnknownTool(other.to_string())),
+        },
     })
 }
 
