@@ -273,3 +273,31 @@ fn a_client_that_disconnects_takes_its_command_tree_down_at_once() {
     eprintln!("tree gone {elapsed:?} after the disconnect");
     assert!(elapsed < Duration::from_millis(100), "tree gone only after {elapsed:?}");
 }
+
+#[test]
+fn notifications_cancelled_over_http_kills_the_call_and_sends_no_reply() {
+    use std::io::{Read, Write};
+    let daemon = Daemon::with_token();
+    let mark = marker("httpcancel");
+    let command = format!("sh -c 'sleep 60; : {mark}' & sh -c 'sleep 60; : {mark}'");
+    let body = json!({"jsonrpc":"2.0","id":"c-42","method":"tools/call",
+        "params":{"name":"execute_command","arguments":{"command": command}}})
+    .to_string();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", daemon.port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MCP-Auth-Token: {TOKEN}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(format!("{head}{body}").as_bytes()).unwrap();
+    assert!(eventually(Duration::from_secs(5), || processes_with(&mark).len() >= 2), "command did not start");
+    let cancel = daemon.post(&json!({"jsonrpc":"2.0","method":"notifications/cancelled",
+        "params":{"requestId":"c-42","reason":"user"}}));
+    assert_eq!(cancel.status, 202);
+    let cancelled = Instant::now();
+    assert!(eventually(Duration::from_secs(1), || processes_with(&mark).is_empty()), "tree survived the cancel");
+    assert!(cancelled.elapsed() < Duration::from_millis(100), "tree gone only after {:?}", cancelled.elapsed());
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    assert!(reply.is_empty(), "a reply was sent after the cancel: {}", String::from_utf8_lossy(&reply));
+}

@@ -10,6 +10,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -18,6 +19,8 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
+use super::Peer;
+use super::cancel::{CancelRegistry, Cancelled, Registration};
 use crate::mcp::dispatch::{Reply, Server};
 use crate::mcp::era::{Era, LEGACY_VERSIONS, StandardHeaders};
 use crate::mcp::jsonrpc::{self, INVALID_REQUEST, PARSE_ERROR};
@@ -38,7 +41,12 @@ enum Framing {
 }
 
 /// `POST /` and `POST /mcp`.
-pub(crate) async fn post(State(server): State<Arc<Server>>, request: Request) -> Response {
+pub(crate) async fn post(
+    State(server): State<Arc<Server>>,
+    Extension(cancels): Extension<Arc<CancelRegistry>>,
+    request: Request,
+) -> Response {
+    let peer = request.extensions().get::<Peer>().map(|peer| peer.0.ip());
     let config = &server.tools().config;
     let framing = match framing(request.headers()) {
         Some(framing) => framing,
@@ -83,12 +91,38 @@ pub(crate) async fn post(State(server): State<Arc<Server>>, request: Request) ->
             return respond(StatusCode::BAD_REQUEST, without_null_id(body, modern_header), framing);
         }
     };
-    if asks_for_progress(&message) && accepts_event_stream(&request_headers) {
-        return stream_reply(server, message, headers);
+    if let (Some(peer), Some(id)) = (peer, cancelled_request(&message)) {
+        let cancelled = cancels.cancel(peer, id.clone());
+        tracing::info!(request = %id, cancelled, "notifications/cancelled");
     }
+    let registration = match (peer, message.get("id").filter(|_| message.get("method").is_some())) {
+        (Some(peer), Some(id)) => Some(cancels.register(peer, id.to_string())),
+        _ => None,
+    };
+    if asks_for_progress(&message) && accepts_event_stream(&request_headers) {
+        return stream_reply(server, message, headers, registration);
+    }
+    if let Some(registration) = registration {
+        let cancelled = registration.cancelled.clone();
+        return tokio::select! {
+            response = answer(&server, message, &headers, framing, modern_header) => response,
+            _ = cancelled.notified() => cancelled_response(),
+        };
+    }
+    answer(&server, message, &headers, framing, modern_header).await
+}
+
+/// The JSON (or single-event) answer to a message or batch.
+async fn answer(
+    server: &Server,
+    message: Value,
+    headers: &StandardHeaders,
+    framing: Framing,
+    modern_header: bool,
+) -> Response {
     match message {
-        Value::Array(batch) => handle_batch(&server, batch, &headers, framing).await,
-        single => match server.handle(single, &headers).await {
+        Value::Array(batch) => handle_batch(server, batch, headers, framing).await,
+        single => match server.handle(single, headers).await {
             None => StatusCode::ACCEPTED.into_response(),
             Some(Reply { body, http_status }) => {
                 let status = StatusCode::from_u16(http_status).unwrap_or(StatusCode::OK);
@@ -96,6 +130,21 @@ pub(crate) async fn post(State(server): State<Arc<Server>>, request: Request) ->
             }
         },
     }
+}
+
+/// The id named by a `notifications/cancelled`, JSON-encoded.
+fn cancelled_request(message: &Value) -> Option<String> {
+    if message.get("method")?.as_str()? != "notifications/cancelled" || message.get("id").is_some() {
+        return None;
+    }
+    message.get("params")?.get("requestId").map(Value::to_string)
+}
+
+/// A response the server loop turns into a closed connection.
+fn cancelled_response() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.extensions_mut().insert(Cancelled);
+    response
 }
 
 /// A `tools/call` whose `_meta` carries a progress token.
@@ -116,13 +165,19 @@ fn accepts_event_stream(headers: &HeaderMap) -> bool {
 /// writes output, a keep-alive comment through long silences, then the
 /// result. If the client goes away, the call is dropped, which kills the
 /// command's tree.
-fn stream_reply(server: Arc<Server>, message: Value, headers: StandardHeaders) -> Response {
+fn stream_reply(
+    server: Arc<Server>,
+    message: Value,
+    headers: StandardHeaders,
+    registration: Option<Registration>,
+) -> Response {
     let (events, stream) = mpsc::unbounded_channel::<Result<Bytes, Infallible>>();
     let progress_events = events.clone();
     let notify: Notifier = Arc::new(move |notification: Value| {
         let _ = progress_events.send(Ok(sse_event(&notification)));
     });
     tokio::spawn(async move {
+        let cancelled = registration.as_ref().map(|r| r.cancelled.clone()).unwrap_or_default();
         let call = server.handle_with(message, &headers, Some(notify));
         tokio::pin!(call);
         let mut keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
@@ -135,6 +190,7 @@ fn stream_reply(server: Arc<Server>, message: Value, headers: StandardHeaders) -
                     break;
                 }
                 _ = events.closed() => break,
+                _ = cancelled.notified() => break,
                 _ = keep_alive.tick() => {
                     let _ = events.send(Ok(Bytes::from_static(b": keep-alive\n\n")));
                 }

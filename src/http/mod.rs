@@ -7,22 +7,22 @@
 //! limit) and a header size cap. On SIGTERM or SIGINT the listener closes,
 //! in-flight calls get the grace period, then their commands are killed.
 
+mod cancel;
 mod endpoint;
 mod guard;
 mod health;
 pub(crate) mod healthcheck;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
+use axum::{Extension, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
@@ -48,6 +48,7 @@ pub(crate) fn router(server: Arc<Server>, port: u16) -> Router {
     let protected = Router::new()
         .route("/", mcp.clone())
         .route("/mcp", mcp)
+        .layer(Extension(Arc::new(cancel::CancelRegistry::default())))
         .layer(middleware::from_fn_with_state(guard_state, guard::guard))
         .with_state(server.clone());
     Router::new()
@@ -96,7 +97,14 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
         let service = hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(Peer(peer));
             let app = app.clone();
-            async move { Ok::<_, Infallible>(app.oneshot(request.map(axum::body::Body::new)).await.into_response()) }
+            async move {
+                let response = app.oneshot(request.map(axum::body::Body::new)).await.into_response();
+                if response.extensions().get::<cancel::Cancelled>().is_some() {
+                    // A cancelled call gets no reply: hyper closes the connection.
+                    return Err(std::io::Error::other("request cancelled by the client"));
+                }
+                Ok(response)
+            }
         });
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
