@@ -136,8 +136,8 @@ fn closing_stdin_ends_the_daemon_cleanly() {
     }
 }
 
-/// How many processes have `marker` in their command line.
-fn processes_with(marker: &str) -> usize {
+/// Pids of the live processes with `marker` in their command line.
+fn processes_with(marker: &str) -> Vec<String> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
@@ -145,7 +145,17 @@ fn processes_with(marker: &str) -> usize {
             std::fs::read(entry.path().join("cmdline"))
                 .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(marker))
         })
-        .count()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|pid| !exited(pid))
+        .collect()
+}
+
+/// Gone, or a zombie awaiting its reaper.
+fn exited(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => true,
+    }
 }
 
 #[test]
@@ -159,14 +169,16 @@ fn a_cancelled_call_loses_its_tree_and_gets_no_reply() {
         .to_string(),
     );
     let started = Instant::now();
-    while processes_with(&mark) < 2 {
+    while processes_with(&mark).len() < 2 {
         assert!(started.elapsed() < Duration::from_secs(5), "command did not start");
         std::thread::sleep(Duration::from_millis(10));
     }
+    let pids = processes_with(&mark);
+    assert!(pids.len() >= 2, "{pids:?}");
     daemon
         .send(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"long","reason":"test"}}"#);
     let cancelled = Instant::now();
-    while processes_with(&mark) > 0 {
+    while !pids.iter().all(|pid| exited(pid)) {
         assert!(cancelled.elapsed() < Duration::from_millis(100), "tree survived the cancel");
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -232,6 +232,15 @@ pub fn processes_with(marker: &str) -> Vec<u32> {
     found
 }
 
+/// Whether every process in `pids` has exited (gone, or a zombie awaiting
+/// its reaper). Cheap enough to time a kill to the millisecond.
+pub fn all_gone(pids: &[u32]) -> bool {
+    pids.iter().all(|pid| match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => true,
+    })
+}
+
 /// A marker unique to this test run, to find a command's processes.
 pub fn marker(name: &str) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
