@@ -418,8 +418,12 @@ impl Sandbox {
         reap(pid).map_err(|error| SpawnError { stage: Stage::None, errno: error.raw_os_error().unwrap_or(0) })
     }
 
-    /// Starts `spec` with stdin at /dev/null and stdout/stderr on fresh
-    /// pipes, in a new process group, under every prepared layer.
+    /// Starts `spec` with stdin at /dev/null (or a pipe) and stdout/stderr
+    /// on fresh pipes, in a new process group, under every prepared layer.
+    ///
+    /// PR_SET_PDEATHSIG fires when the *thread* that cloned the child exits,
+    /// so call this from long-lived threads (the runtime's workers), never
+    /// from `spawn_blocking`, whose idle threads exit.
     pub(crate) fn spawn(&self, spec: &SpawnSpec) -> io::Result<Spawned> {
         let (pid, stdin, stdout, stderr) = self
             .spawn_raw(spec)
