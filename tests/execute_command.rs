@@ -251,20 +251,10 @@ fn fifty_concurrent_calls_all_succeed() {
 
 #[test]
 fn a_client_that_disconnects_takes_its_command_tree_down_at_once() {
-    use std::io::Write;
     let daemon = Daemon::with_token();
     let mark = marker("disconnect");
     let command = format!("sh -c 'sleep 60; : {mark}' & sh -c 'sleep 60; : {mark}'");
-    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
-        "params":{"name":"execute_command","arguments":{"command": command}}})
-    .to_string();
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", daemon.port)).unwrap();
-    let head = format!(
-        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MCP-Auth-Token: {TOKEN}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body.as_bytes()).unwrap();
+    let stream = common::open_call(daemon.port, json!(1), &command, "application/json", None);
     assert!(eventually(Duration::from_secs(5), || processes_with(&mark).len() >= 2), "command did not start");
     let pids = processes_with(&mark);
     drop(stream);
@@ -277,20 +267,11 @@ fn a_client_that_disconnects_takes_its_command_tree_down_at_once() {
 
 #[test]
 fn notifications_cancelled_over_http_kills_the_call_and_sends_no_reply() {
-    use std::io::{Read, Write};
+    use std::io::Read;
     let daemon = Daemon::with_token();
     let mark = marker("httpcancel");
     let command = format!("sh -c 'sleep 60; : {mark}' & sh -c 'sleep 60; : {mark}'");
-    let body = json!({"jsonrpc":"2.0","id":"c-42","method":"tools/call",
-        "params":{"name":"execute_command","arguments":{"command": command}}})
-    .to_string();
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", daemon.port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let head = format!(
-        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MCP-Auth-Token: {TOKEN}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(format!("{head}{body}").as_bytes()).unwrap();
+    let mut stream = common::open_call(daemon.port, json!("c-42"), &command, "application/json", None);
     assert!(eventually(Duration::from_secs(5), || processes_with(&mark).len() >= 2), "command did not start");
     let pids = processes_with(&mark);
     let cancel = daemon.post(&json!({"jsonrpc":"2.0","method":"notifications/cancelled",

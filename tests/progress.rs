@@ -67,20 +67,12 @@ fn without_a_token_or_an_event_stream_client_the_answer_is_plain_json() {
 
 #[test]
 fn closing_a_silent_progress_stream_kills_the_command_tree() {
-    use std::io::{Read, Write};
+    use std::io::Read;
     let daemon = Daemon::with_token();
     let mark = common::marker("ssegone");
     let command = format!("sh -c 'sleep 60; : {mark}'");
-    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
-        "params":{"name":"execute_command","arguments":{"command": command},"_meta":{"progressToken":1}}})
-    .to_string();
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", daemon.port)).unwrap();
-    let head = format!(
-        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MCP-Auth-Token: {TOKEN}\r\nAccept: text/event-stream\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body.as_bytes()).unwrap();
+    let meta = json!({ "progressToken": 1 });
+    let mut stream = common::open_call(daemon.port, json!(1), &command, "text/event-stream", Some(meta));
     let mut first = [0u8; 512];
     let read = stream.read(&mut first).unwrap();
     assert!(String::from_utf8_lossy(&first[..read]).contains("text/event-stream"));

@@ -91,7 +91,7 @@ pub(crate) async fn post(
             return respond(StatusCode::BAD_REQUEST, without_null_id(body, modern_header), framing);
         }
     };
-    if let (Some(peer), Some(id)) = (peer, cancelled_request(&message)) {
+    if let (Some(peer), Some(id)) = (peer, jsonrpc::cancelled_request(&message)) {
         let cancelled = cancels.cancel(peer, id.clone());
         tracing::info!(request = %id, cancelled, "notifications/cancelled");
     }
@@ -130,14 +130,6 @@ async fn answer(
             }
         },
     }
-}
-
-/// The id named by a `notifications/cancelled`, JSON-encoded.
-fn cancelled_request(message: &Value) -> Option<String> {
-    if message.get("method")?.as_str()? != "notifications/cancelled" || message.get("id").is_some() {
-        return None;
-    }
-    message.get("params")?.get("requestId").map(Value::to_string)
 }
 
 /// A response the server loop turns into a closed connection.

@@ -58,6 +58,15 @@ pub(crate) fn classify(value: Value) -> Incoming {
     }
 }
 
+/// The request id named by a `notifications/cancelled`, JSON-encoded (the
+/// key both transports use to find the call).
+pub(crate) fn cancelled_request(message: &Value) -> Option<String> {
+    if message.get("method")?.as_str()? != "notifications/cancelled" || message.get("id").is_some() {
+        return None;
+    }
+    message.get("params")?.get("requestId").map(Value::to_string)
+}
+
 /// A successful response.
 pub(crate) fn result(id: Value, result: Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "result": result })

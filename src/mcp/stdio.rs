@@ -83,7 +83,7 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
                 continue;
             }
         };
-        if let Some(id) = cancelled_request(&message) {
+        if let Some(id) = jsonrpc::cancelled_request(&message) {
             // Dropping the call's future kills its command tree; no reply follows.
             if let Some(handle) = cancellable.remove(&id) {
                 handle.abort();
@@ -113,14 +113,6 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
     drop(sender);
     let _ = writer.await;
     Ok(())
-}
-
-/// The id named by a `notifications/cancelled`, JSON-encoded.
-fn cancelled_request(message: &Value) -> Option<String> {
-    if message.get("method")?.as_str()? != "notifications/cancelled" || message.get("id").is_some() {
-        return None;
-    }
-    message.get("params")?.get("requestId").map(Value::to_string)
 }
 
 async fn handle_message(server: &Server, message: Value, sender: &mpsc::UnboundedSender<String>) {

@@ -146,6 +146,25 @@ pub fn execute_in_background(port: u16, command: &str) -> std::thread::JoinHandl
     std::thread::spawn(move || raw_request(port, "POST", "/mcp", &[], body.to_string().as_bytes()))
 }
 
+/// Opens a connection and sends a `tools/call` of `execute_command` with
+/// the token, leaving the connection open so a test can close it, read
+/// from it, or act while the call runs.
+pub fn open_call(port: u16, id: Value, command: &str, accept: &str, meta: Option<Value>) -> TcpStream {
+    let mut params = json!({ "name": "execute_command", "arguments": { "command": command } });
+    if let Some(meta) = meta {
+        params["_meta"] = meta;
+    }
+    let body = json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params }).to_string();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MCP-Auth-Token: {TOKEN}\r\nAccept: {accept}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(format!("{head}{body}").as_bytes()).unwrap();
+    stream
+}
+
 /// A parsed HTTP response.
 #[derive(Debug)]
 pub struct Response {
