@@ -19,31 +19,24 @@ mod child;
 pub(crate) mod landlock;
 mod orphans;
 mod seccomp;
+mod spawn;
 
-use std::ffi::{CString, OsString, c_int, c_void};
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::ffi::c_int;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::sys::signal::{Signal, killpg};
-use nix::sys::wait::{WaitStatus, waitpid};
-use nix::unistd::Pid;
-use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
 
-use child::{ChildArgs, Stage};
+use child::Stage;
 pub(crate) use landlock::LandlockRules;
 pub(crate) use orphans::{become_subreaper, reap_orphans};
 pub(crate) use seccomp::SeccompOptions;
+use spawn::SpawnError;
+pub(crate) use spawn::{Exit, SpawnSpec, kill_group, reap, signal_leader};
 
 const CAP_SETPCAP: u32 = 8;
 const CAP_SYS_ADMIN: u32 = 21;
-
-/// Size of each child's stack; the child's frames are tiny.
-const CHILD_STACK_BYTES: usize = 64 * 1024;
 
 /// One enforcement layer, as named in configuration and reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -127,38 +120,6 @@ pub(crate) struct SandboxSettings {
     pub(crate) rlimits: Rlimits,
     pub(crate) landlock: LandlockRules,
     pub(crate) seccomp: SeccompOptions,
-}
-
-/// Everything needed to start one command. Invariant: `env` is the complete
-/// environment of the child; nothing of the daemon's leaks in.
-#[derive(Debug, Clone)]
-pub(crate) struct SpawnSpec {
-    pub(crate) program: PathBuf,
-    pub(crate) args: Vec<OsString>,
-    pub(crate) env: Vec<(OsString, OsString)>,
-    pub(crate) cwd: PathBuf,
-    /// Give the command a pipe on stdin (else /dev/null).
-    pub(crate) stdin_pipe: bool,
-}
-
-/// A started command. The process is the leader of group `pid` and has not
-/// been reaped.
-#[derive(Debug)]
-pub(crate) struct Spawned {
-    pub(crate) pid: Pid,
-    /// Resolves when the leader exits.
-    pub(crate) exit: ExitWatch,
-    /// The write end of the command's stdin, when a pipe was asked for.
-    pub(crate) stdin: Option<OwnedFd>,
-    pub(crate) stdout: OwnedFd,
-    pub(crate) stderr: OwnedFd,
-}
-
-/// How the leader ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Exit {
-    Code(i32),
-    Signal(Signal),
 }
 
 /// The prepared sandbox. Invariant: immutable after `prepare`; the fds and
@@ -410,108 +371,6 @@ impl Sandbox {
             }
         }
     }
-
-    /// Runs `spec` to completion on the calling thread, output discarded
-    /// (the start-up probe and the spawn benchmark).
-    pub(crate) fn run_blocking(&self, spec: &SpawnSpec) -> Result<Exit, SpawnError> {
-        let (pid, _stdin, _stdout, _stderr) = self.spawn_raw(spec)?;
-        reap(pid).map_err(|error| SpawnError { stage: Stage::None, errno: error.raw_os_error().unwrap_or(0) })
-    }
-
-    /// Starts `spec` with stdin at /dev/null (or a pipe) and stdout/stderr
-    /// on fresh pipes, in a new process group, under every prepared layer.
-    ///
-    /// PR_SET_PDEATHSIG fires when the *thread* that cloned the child exits,
-    /// so call this from long-lived threads (the runtime's workers), never
-    /// from `spawn_blocking`, whose idle threads exit.
-    pub(crate) fn spawn(&self, spec: &SpawnSpec) -> io::Result<Spawned> {
-        let (pid, stdin, stdout, stderr) = self
-            .spawn_raw(spec)
-            .map_err(|error| io::Error::new(io::Error::from_raw_os_error(error.errno).kind(), error.to_string()))?;
-        match pidfd_open(pid).and_then(ExitWatch::new) {
-            Ok(exit) => Ok(Spawned { pid, exit, stdin, stdout, stderr }),
-            Err(error) => {
-                kill_group(pid, Signal::SIGKILL);
-                let _ = reap(pid);
-                Err(error)
-            }
-        }
-    }
-
-    #[allow(clippy::type_complexity)]
-    fn spawn_raw(&self, spec: &SpawnSpec) -> Result<(Pid, Option<OwnedFd>, OwnedFd, OwnedFd), SpawnError> {
-        let os_error = |errno: Errno| SpawnError { stage: Stage::None, errno: errno as c_int };
-        let c_string = |bytes: &[u8]| CString::new(bytes).map_err(|_| os_error(Errno::EINVAL));
-        let path = c_string(spec.program.as_os_str().as_bytes())?;
-        let cwd = c_string(spec.cwd.as_os_str().as_bytes())?;
-        let mut argv_owned = vec![c_string(spec.program.as_os_str().as_bytes())?];
-        for arg in &spec.args {
-            argv_owned.push(c_string(arg.as_bytes())?);
-        }
-        let mut env_owned = Vec::with_capacity(spec.env.len());
-        for (key, value) in &spec.env {
-            let mut entry = key.as_bytes().to_vec();
-            entry.push(b'=');
-            entry.extend_from_slice(value.as_bytes());
-            env_owned.push(c_string(&entry)?);
-        }
-        let argv: Vec<*const libc::c_char> =
-            argv_owned.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
-        let envp: Vec<*const libc::c_char> =
-            env_owned.iter().map(|e| e.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
-        let (stdin_read, stdin_write) =
-            if spec.stdin_pipe { pipe().map(|(r, w)| (Some(r), Some(w)))? } else { (None, None) };
-        let (stdout_read, stdout_write) = pipe()?;
-        let (stderr_read, stderr_write) = pipe()?;
-        let stack = Stack::new().map_err(os_error)?;
-        let mut args = ChildArgs {
-            steps: self.steps,
-            path: path.as_ptr(),
-            argv: argv.as_ptr(),
-            envp: envp.as_ptr(),
-            cwd: cwd.as_ptr(),
-            stdio: [
-                stdin_read.as_ref().unwrap_or(&self.devnull).as_raw_fd(),
-                stdout_write.as_raw_fd(),
-                stderr_write.as_raw_fd(),
-            ],
-            ruleset_fd: self.ruleset.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
-            filter: &raw const self.program,
-            rlimits: self.rlimits,
-            uid: self.uid,
-            gid: self.gid,
-            parent_pid: std::process::id() as c_int,
-            last_cap: self.last_cap,
-            stage: 0,
-            errno: 0,
-        };
-        let new_namespace = self.steps & child::STEP_PID_NAMESPACE != 0;
-        let pid = clone_vfork(&stack, &mut args, new_namespace).map_err(os_error)?;
-        drop((stdin_read, stdout_write, stderr_write));
-        // SAFETY: the child has exec'd or exited (CLONE_VFORK), so nothing
-        // writes `args` any more; volatile because the write came from
-        // another process sharing the memory.
-        let (stage, errno) =
-            unsafe { (std::ptr::read_volatile(&raw const args.stage), std::ptr::read_volatile(&raw const args.errno)) };
-        if stage != 0 {
-            let _ = reap(pid);
-            return Err(SpawnError { stage: Stage::from_raw(stage), errno });
-        }
-        Ok((pid, stdin_write, stdout_read, stderr_read))
-    }
-}
-
-/// A spawn that failed in the child (or before it existed, `Stage::None`).
-#[derive(Debug)]
-pub(crate) struct SpawnError {
-    stage: Stage,
-    errno: c_int,
-}
-
-impl std::fmt::Display for SpawnError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} failed: {}", self.stage.describe(), Errno::from_raw(self.errno).desc())
-    }
 }
 
 fn state(enabled: bool, enable: impl FnOnce() -> Result<String, String>) -> LayerState {
@@ -532,77 +391,6 @@ fn refusal(layer: Layer, reason: &str) -> String {
         layer.name(),
         layer.name()
     )
-}
-
-/// Clones the child on `stack` with all signals blocked in this thread, so
-/// no daemon signal handler can run on the child's side of shared memory.
-fn clone_vfork(stack: &Stack, args: &mut ChildArgs, new_pid_namespace: bool) -> Result<Pid, Errno> {
-    let namespace = if new_pid_namespace { libc::CLONE_NEWPID } else { 0 };
-    let mut all = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
-    let mut previous = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
-    // SAFETY: sigfillset initialises `all`; pthread_sigmask only touches this
-    // thread's mask and writes `previous`. clone runs `child_main` on a
-    // private stack with `args`, which outlives the call: with CLONE_VFORK
-    // this thread is suspended until the child execs or exits.
-    unsafe {
-        libc::sigfillset(all.as_mut_ptr());
-        libc::pthread_sigmask(libc::SIG_SETMASK, all.as_ptr(), previous.as_mut_ptr());
-        let pid = libc::clone(
-            child::child_main,
-            stack.top(),
-            libc::CLONE_VM | libc::CLONE_VFORK | namespace | libc::SIGCHLD,
-            args as *mut ChildArgs as *mut c_void,
-        );
-        let errno = Errno::last();
-        libc::pthread_sigmask(libc::SIG_SETMASK, previous.as_ptr(), std::ptr::null_mut());
-        if pid < 0 { Err(errno) } else { Ok(Pid::from_raw(pid)) }
-    }
-}
-
-/// A child stack with a guard page at its low end, unmapped on drop.
-struct Stack {
-    base: *mut c_void,
-}
-
-impl Stack {
-    fn new() -> Result<Stack, Errno> {
-        // SAFETY: an anonymous private mapping; its address is checked
-        // before use and the guard page lies inside it.
-        unsafe {
-            let base = libc::mmap(
-                std::ptr::null_mut(),
-                CHILD_STACK_BYTES,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
-                -1,
-                0,
-            );
-            if base == libc::MAP_FAILED {
-                return Err(Errno::last());
-            }
-            libc::mprotect(base, 4096, libc::PROT_NONE);
-            Ok(Stack { base })
-        }
-    }
-
-    /// The stack grows down: the child starts at the aligned top.
-    fn top(&self) -> *mut c_void {
-        ((self.base as usize + CHILD_STACK_BYTES) & !15) as *mut c_void
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        // SAFETY: unmaps exactly the mapping made in `new`; the child that
-        // used it has exec'd or exited.
-        unsafe {
-            libc::munmap(self.base, CHILD_STACK_BYTES);
-        }
-    }
-}
-
-fn pipe() -> Result<(OwnedFd, OwnedFd), SpawnError> {
-    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|errno| SpawnError { stage: Stage::None, errno: errno as c_int })
 }
 
 /// Highest capability number the kernel knows.
@@ -639,65 +427,4 @@ pub(crate) fn empty_bounding_set() -> bool {
 /// to processes of its own uid (commands that keep the daemon's uid).
 pub(crate) fn protect_daemon() -> Result<(), String> {
     nix::sys::prctl::set_dumpable(false).map_err(|e| format!("PR_SET_DUMPABLE failed: {e}"))
-}
-
-/// Watches a pidfd, which becomes readable once the process has exited
-/// (and stays so: readiness is never cleared).
-#[derive(Debug)]
-pub(crate) struct ExitWatch(AsyncFd<OwnedFd>);
-
-impl ExitWatch {
-    fn new(pidfd: OwnedFd) -> io::Result<ExitWatch> {
-        // SAFETY: `OwnedFd` holds a valid open fd, returns the same raw fd
-        // for its whole life, and is dropped only together with the AsyncFd.
-        let registered = unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE) };
-        registered.map(ExitWatch).map_err(io::Error::from)
-    }
-
-    /// Resolves once the process has exited.
-    pub(crate) async fn exited(&self) {
-        let _ = self.0.readable().await;
-    }
-}
-
-/// Sends `signal` to every process in group `pgid`. A group that is already
-/// empty is not an error.
-pub(crate) fn kill_group(pgid: Pid, signal: Signal) {
-    match killpg(pgid, signal) {
-        Ok(()) | Err(Errno::ESRCH) => {}
-        Err(error) => tracing::warn!(pgid = pgid.as_raw(), %signal, %error, "could not signal process group"),
-    }
-}
-
-/// Sends `signal` to the leader alone.
-pub(crate) fn signal_leader(pid: Pid, signal: Signal) {
-    match nix::sys::signal::kill(pid, signal) {
-        Ok(()) | Err(Errno::ESRCH) => {}
-        Err(error) => tracing::warn!(pid = pid.as_raw(), %signal, %error, "could not signal command"),
-    }
-}
-
-/// Reaps the exited leader `pid`. Call only after its pidfd became readable
-/// (or after SIGKILL), since this blocks until the leader is gone.
-pub(crate) fn reap(pid: Pid) -> io::Result<Exit> {
-    loop {
-        match waitpid(pid, None) {
-            Ok(WaitStatus::Exited(_, code)) => return Ok(Exit::Code(code)),
-            Ok(WaitStatus::Signaled(_, signal, _)) => return Ok(Exit::Signal(signal)),
-            Ok(_) => continue,
-            Err(Errno::EINTR) => continue,
-            Err(error) => return Err(error.into()),
-        }
-    }
-}
-
-fn pidfd_open(pid: Pid) -> io::Result<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1;
-    // it reads and writes no memory of ours.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), libc::PIDFD_NONBLOCK) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this fd to us and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
