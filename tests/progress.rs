@@ -83,3 +83,15 @@ fn closing_a_silent_progress_stream_kills_the_command_tree() {
     assert!(common::eventually(Duration::from_secs(2), || common::all_gone(&pids)), "tree survived");
     assert!(closed.elapsed() < Duration::from_millis(500), "tree gone only after {:?}", closed.elapsed());
 }
+
+#[test]
+fn a_silent_command_gets_keep_alive_comments_on_its_stream() {
+    let daemon = Daemon::start(&[("MCP_AUTH_TOKEN", TOKEN), ("MCP_SSE_KEEPALIVE", "200ms")]);
+    let headers = [("X-MCP-Auth-Token", TOKEN), ("Accept", "text/event-stream")];
+    let body = json!({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{
+        "name":"execute_command","arguments":{"command":"sleep 1; echo done"},"_meta":{"progressToken":"k"}}});
+    let response = daemon.post_with(&headers, &body.to_string());
+    let keep_alives = response.body.lines().filter(|line| *line == ": keep-alive").count();
+    assert!(keep_alives >= 3, "{keep_alives} keep-alive comments in: {}", response.body);
+    assert_eq!(events(&response.body).last().unwrap()["result"]["structuredContent"]["stdout"], "done\n");
+}

@@ -147,6 +147,10 @@ pub(crate) struct RawSettings {
     #[arg(long, env = "MCP_MAX_STDIN_BYTES", value_name = "BYTES")]
     pub(crate) max_stdin_bytes: Option<String>,
 
+    /// Longest silence on a progress (SSE) stream before a keep-alive comment. [default: 15s]
+    #[arg(long, env = "MCP_SSE_KEEPALIVE", value_name = "DURATION")]
+    pub(crate) sse_keepalive: Option<String>,
+
     /// Time a client has to send its request headers, also the keep-alive idle limit. [default: 10s]
     #[arg(long, env = "MCP_HEADER_TIMEOUT", value_name = "DURATION")]
     pub(crate) header_timeout: Option<String>,

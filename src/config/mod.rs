@@ -71,6 +71,8 @@ pub(crate) struct Config {
     pub(crate) max_output_bytes: usize,
     pub(crate) max_stdin_bytes: usize,
     pub(crate) max_line_bytes: usize,
+    /// Silence on a progress stream before a keep-alive comment.
+    pub(crate) sse_keepalive: Duration,
     pub(crate) header_timeout: Duration,
     pub(crate) body_timeout: Duration,
     pub(crate) shutdown_grace: Duration,
@@ -153,6 +155,8 @@ pub(crate) fn resolve(raw: &RawSettings, serving_http: bool) -> Result<Config, S
     let max_line_bytes =
         parse_bytes(raw.max_line_bytes.as_deref(), max_body_bytes, "--max-line-bytes / MCP_MAX_LINE_BYTES")?;
 
+    let sse_keepalive =
+        parse_timeout(raw.sse_keepalive.as_deref(), Duration::from_secs(15), "--sse-keepalive / MCP_SSE_KEEPALIVE")?;
     let header_timeout =
         parse_timeout(raw.header_timeout.as_deref(), Duration::from_secs(10), "--header-timeout / MCP_HEADER_TIMEOUT")?;
     let body_timeout =
@@ -191,6 +195,7 @@ pub(crate) fn resolve(raw: &RawSettings, serving_http: bool) -> Result<Config, S
         max_output_bytes,
         max_stdin_bytes,
         max_line_bytes,
+        sse_keepalive,
         header_timeout,
         body_timeout,
         shutdown_grace,

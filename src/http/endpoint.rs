@@ -8,7 +8,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Extension;
 use axum::body::{Body, Bytes};
@@ -29,9 +28,6 @@ use crate::tools::Notifier;
 /// Most messages in one JSON-RPC batch: each may run a command, and the
 /// replies are held until all are done.
 const MAX_BATCH: usize = 32;
-
-/// Longest silence on a progress stream before a keep-alive comment.
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// How a response body is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,7 +168,8 @@ fn stream_reply(
         let cancelled = registration.as_ref().map(|r| r.cancelled.clone()).unwrap_or_default();
         let call = server.handle_with(message, &headers, Some(notify));
         tokio::pin!(call);
-        let mut keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+        let period = server.tools().config.sse_keepalive;
+        let mut keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         loop {
             tokio::select! {
                 reply = &mut call => {
