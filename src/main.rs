@@ -109,7 +109,6 @@ fn build_server(config: Config) -> Result<Arc<Server>, String> {
     let runner = Runner::new(RunnerSettings {
         shell: config.shell.clone(),
         shell_arg: config.shell_arg.clone(),
-        max_output_bytes: config.max_output_bytes,
         kill_grace: config.kill_grace,
         base_env: runner::env::base_environment(&config.env_passthrough),
         sandbox: Arc::new(sandbox),

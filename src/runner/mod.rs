@@ -48,7 +48,8 @@ pub(crate) struct RunRequest {
     /// Variables from the call, validated.
     pub(crate) env: Vec<(String, String)>,
     pub(crate) timeout: Duration,
-    /// Bytes kept of stdout and of stderr; at most the configured cap.
+    /// Bytes kept of stdout and of stderr (the caller applies the
+    /// configured cap).
     pub(crate) max_output_bytes: usize,
     /// Fed to the command's stdin, which is then closed; `None`: /dev/null.
     pub(crate) stdin: Option<Vec<u8>>,
@@ -74,7 +75,6 @@ pub(crate) struct RunOutcome {
 pub(crate) struct RunnerSettings {
     pub(crate) shell: PathBuf,
     pub(crate) shell_arg: String,
-    pub(crate) max_output_bytes: usize,
     pub(crate) kill_grace: Duration,
     pub(crate) base_env: Vec<(OsString, OsString)>,
     /// The prepared sandbox every command starts under.
@@ -117,9 +117,8 @@ impl Runner {
         let guard = GroupGuard::new(spawned.pid, &self.live);
         let exit = &spawned.exit;
 
-        let cap = request.max_output_bytes.min(settings.max_output_bytes);
-        let mut stdout = Capture::new(cap);
-        let mut stderr = Capture::new(cap);
+        let mut stdout = Capture::new(request.max_output_bytes);
+        let mut stderr = Capture::new(request.max_output_bytes);
         let feed = feed_stdin(spawned.stdin, request.stdin);
         let group_dead = Notify::new();
         let drain = async {

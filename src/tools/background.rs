@@ -5,9 +5,8 @@
 
 use serde_json::{Value, json};
 
-use super::execute_command::{failure, parse_input};
+use super::execute_command::admit;
 use super::{ToolContext, read_only_annotations, structured_result};
-use crate::policy::Decision;
 use crate::runner::{JobState, JobStatus, JobTable, RunRequest};
 use crate::sandbox::Exit;
 
@@ -92,13 +91,10 @@ pub(super) fn call(context: &ToolContext, jobs: &JobTable, name: &str, arguments
 }
 
 fn start(context: &ToolContext, jobs: &JobTable, arguments: &Value) -> Value {
-    let input = match parse_input(context, arguments) {
+    let input = match admit(context, arguments) {
         Ok(input) => input,
-        Err(message) => return failure(format!("invalid input: {message}")),
+        Err(refusal) => return refusal,
     };
-    if let Decision::Deny { rule, reason } = context.config.policy.check(&input.command) {
-        return failure(format!("command refused by policy ({rule}): {reason}"));
-    }
     let request = RunRequest {
         command: input.command,
         cwd: input.cwd,

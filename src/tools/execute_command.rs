@@ -103,14 +103,10 @@ pub(super) struct Input {
 }
 
 pub(super) async fn call(context: &ToolContext, arguments: &Value, progress: Option<Progress>) -> Value {
-    let input = match parse_input(context, arguments) {
+    let input = match admit(context, arguments) {
         Ok(input) => input,
-        Err(message) => return failure(format!("invalid input: {message}")),
+        Err(refusal) => return refusal,
     };
-    if let Decision::Deny { rule, reason } = context.config.policy.check(&input.command) {
-        tracing::warn!(command = %input.command, %rule, "command refused by policy");
-        return failure(format!("command refused by policy ({rule}): {reason}"));
-    }
     let request = RunRequest {
         command: input.command,
         cwd: input.cwd,
@@ -164,7 +160,18 @@ async fn report_progress<T>(run: impl Future<Output = T>, progress: &Progress, t
     outcome
 }
 
-pub(super) fn parse_input(context: &ToolContext, arguments: &Value) -> Result<Input, String> {
+/// Validates a call's input and asks the policy; the `Err` is the
+/// `isError` result to return. Shared with `start_command`.
+pub(super) fn admit(context: &ToolContext, arguments: &Value) -> Result<Input, Value> {
+    let input = parse_input(context, arguments).map_err(|message| failure(format!("invalid input: {message}")))?;
+    if let Decision::Deny { rule, reason } = context.config.policy.check(&input.command) {
+        tracing::warn!(command = %input.command, %rule, "command refused by policy");
+        return Err(failure(format!("command refused by policy ({rule}): {reason}")));
+    }
+    Ok(input)
+}
+
+fn parse_input(context: &ToolContext, arguments: &Value) -> Result<Input, String> {
     let empty = Map::new();
     let arguments = match arguments {
         Value::Object(map) => map,
@@ -301,7 +308,7 @@ fn success(outcome: &RunOutcome, timeout: Duration) -> Value {
     structured_result(result, is_error)
 }
 
-pub(super) fn failure(error: String) -> Value {
+fn failure(error: String) -> Value {
     structured_result(
         json!({
             "stdout": "",
