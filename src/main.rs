@@ -114,7 +114,8 @@ fn build_server(config: Config) -> Result<Arc<Server>, String> {
         sandbox: Arc::new(sandbox),
     });
     let jobs = config.background.map(|limits| runner::JobTable::new(runner.clone(), limits));
-    let context = ToolContext { config: Arc::new(config), runner, scratch_dir, jobs };
+    let writable_roots = Arc::new(settings.landlock.writable_roots.clone());
+    let context = ToolContext { config: Arc::new(config), runner, scratch_dir, writable_roots, jobs };
     Ok(Arc::new(Server::new(context)))
 }
 

@@ -7,15 +7,14 @@ use std::process::ExitCode;
 
 use crate::config::duration::parse_duration;
 use crate::mcp::dispatch::Server;
-use crate::policy::Decision;
 use crate::runner::RunRequest;
 use crate::sandbox::Exit;
 
 pub(crate) async fn run(server: &Server, timeout: Option<&str>, command: &str) -> Result<ExitCode, String> {
     let tools = server.tools();
     let config = &tools.config;
-    if let Decision::Deny { rule, reason } = config.policy.check(command) {
-        eprintln!("mcp-commander run: refused by policy ({rule}): {reason}");
+    if let Some(message) = tools.check(command, &tools.scratch_dir).message() {
+        eprintln!("mcp-commander run: {message}");
         return Ok(ExitCode::from(126));
     }
     let timeout = match timeout {

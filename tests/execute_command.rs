@@ -220,7 +220,11 @@ fn policy_refusals_say_which_rule_refused() {
 fn listing_tools_keep_the_old_field_names() {
     let daemon = Daemon::start(&[("MCP_ALLOWED_COMMANDS", "ls, git status"), ("MCP_BLOCKED_COMMANDS", "curl")]);
     let allowed = daemon.call_tool("list_allowed_commands", json!({}))["structuredContent"].clone();
-    assert_eq!(allowed, json!({ "allowed_commands": ["ls", "git status"], "allow_all": false }));
+    assert_eq!(allowed["allowed_commands"], json!(["ls", "git status"]));
+    assert_eq!(allowed["allow_all"], false);
+    let wrappers = allowed["wrappers"].as_array().unwrap();
+    let find = wrappers.iter().find(|row| row["programs"] == json!(["find"])).unwrap();
+    assert!(find["triggers"].as_array().unwrap().contains(&json!("-exec")), "{find}");
     let blocked = daemon.call_tool("list_blocked_commands", json!({}))["structuredContent"].clone();
     assert_eq!(blocked["using_default_blocklist"], true);
     assert!(blocked["blocked_commands"].as_array().unwrap().contains(&json!("curl")));

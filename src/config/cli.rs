@@ -147,6 +147,10 @@ pub(crate) struct RawSettings {
     #[arg(long, env = "MCP_MAX_STDIN_BYTES", value_name = "BYTES")]
     pub(crate) max_stdin_bytes: Option<String>,
 
+    /// Largest command string accepted, in bytes; longer ones are refused with a reason. [default: 65536]
+    #[arg(long, env = "MCP_MAX_COMMAND_BYTES", value_name = "BYTES")]
+    pub(crate) max_command_bytes: Option<String>,
+
     /// Longest silence on a progress (SSE) stream before a keep-alive comment. [default: 15s]
     #[arg(long, env = "MCP_SSE_KEEPALIVE", value_name = "DURATION")]
     pub(crate) sse_keepalive: Option<String>,

@@ -61,6 +61,7 @@ fn set(raw: &mut RawSettings, key: &str, value: &Value, path: &str) -> Result<()
         max_body_bytes,
         max_output_bytes,
         max_stdin_bytes,
+        max_command_bytes,
         sse_keepalive,
         header_timeout,
         body_timeout,

@@ -172,11 +172,19 @@ pub(crate) fn resolve(raw: &RawSettings, serving_http: bool) -> Result<Config, S
         ));
     }
 
-    let policy =
-        Policy::new(&split_list(raw.allowed_commands.as_deref()), &split_list(raw.blocked_commands.as_deref()))
-            .map_err(|e| {
-                format!("--allowed-commands / MCP_ALLOWED_COMMANDS or --blocked-commands / MCP_BLOCKED_COMMANDS: {e}")
-            })?;
+    let max_command_bytes = parse_bytes(
+        raw.max_command_bytes.as_deref(),
+        crate::policy::DEFAULT_MAX_COMMAND_BYTES,
+        "--max-command-bytes / MCP_MAX_COMMAND_BYTES",
+    )?;
+    let policy = Policy::new(
+        &split_list(raw.allowed_commands.as_deref()),
+        &split_list(raw.blocked_commands.as_deref()),
+        max_command_bytes,
+    )
+    .map_err(|e| {
+        format!("--allowed-commands / MCP_ALLOWED_COMMANDS or --blocked-commands / MCP_BLOCKED_COMMANDS: {e}")
+    })?;
 
     Ok(Config {
         listen,

@@ -1,23 +1,30 @@
-//! Blocklist rules, matched against lexed commands after normalization.
+//! Blocklist rules, matched against parsed commands after normalization.
 //!
 //! An entry such as `rm -rf /` becomes "program `rm` with the flags `-r`,
 //! `-f` and the argument `/`", so `/bin/rm -r -f /`, `rm --recursive
-//! --force //` and `r''m -fr /` all match it, while `echo halting` and `git
-//! add .` match nothing. Entries that are not a simple command (the fork
-//! bomb) are matched against the command text with whitespace removed;
-//! entries that are only a redirection (`> /dev/sda`) match redirection
-//! targets.
+//! --force //`, `r''m -fr /.` and `cd / && rm -rf .` all match it, while
+//! `echo halting` and `git add .` match nothing. An argument ending in `*`
+//! or `=` matches by prefix (`of=/dev/sd*`; `/*` is literal). An entry that is only a
+//! redirection (`> /dev/sda`) matches redirection targets; an entry that
+//! defines a self-calling function in a pipeline matches every fork bomb,
+//! whatever its name; anything else is matched against the command text
+//! with whitespace removed. The policy applies the rules to every command
+//! and to what wrappers and shells run (`sudo`, `env`, `sh -c`).
 
-use super::lexer::{SimpleCommand, Word, lex};
+use std::path::Path;
+
+use super::paths::normalize;
+use super::syntax::{Script, parse};
+use super::word::Word;
 
 /// go-mcp-commander's default blocklist, which existing deployments rely on,
-/// plus the obvious siblings of its entries.
+/// then the obvious rest.
 pub(crate) const DEFAULT_BLOCKED: &[&str] = &[
     "rm -rf /",
     "rm -rf /*",
     "mkfs",
     "dd if=",
-    ":(){:|:&};:",
+    ":(){ :|:& };:",
     "chmod -R 777 /",
     "chown -R",
     "> /dev/sda",
@@ -28,6 +35,29 @@ pub(crate) const DEFAULT_BLOCKED: &[&str] = &[
     "poweroff",
     "init 0",
     "init 6",
+    "telinit 0",
+    "telinit 6",
+    "systemctl poweroff",
+    "systemctl reboot",
+    "systemctl halt",
+    "rm -rf ~",
+    "find / -delete",
+    "chmod -R 777 /*",
+    "dd of=/dev/sd*",
+    "dd of=/dev/nvme*",
+    "dd of=/dev/xvd*",
+    "dd of=/dev/vd*",
+    "dd of=/dev/hd*",
+    "dd of=/dev/mmcblk*",
+    "> /dev/xvd",
+    "> /dev/vd",
+    "> /dev/hd",
+    "> /dev/mmcblk",
+    "wipefs",
+    "mkswap",
+    "fdisk",
+    "sfdisk",
+    "parted",
 ];
 
 /// Long options that mean the same as a short flag, per program.
@@ -37,15 +67,18 @@ const FLAG_ALIASES: &[(&str, &str, &str)] = &[
     ("rm", "--force", "-f"),
     ("chmod", "--recursive", "-R"),
     ("chown", "--recursive", "-R"),
+    ("shutdown", "--poweroff", "-P"),
 ];
 
 #[derive(Debug, Clone)]
 enum Matcher {
-    /// A program, the flags it must carry and the other arguments it must
-    /// have (a trailing `=` makes an argument a prefix).
+    /// A program and the arguments it must carry, in any order; `*` in
+    /// the program or an argument matches anything after the prefix.
     Command { program: String, args: Vec<String> },
     /// An output redirection whose target starts with this path.
     Redirect { target: String },
+    /// A function calling itself in a pipeline or the background.
+    ForkBomb,
     /// Text compared with the whitespace-free command.
     Text { compact: String },
 }
@@ -58,87 +91,90 @@ pub(crate) struct BlockRule {
 }
 
 impl BlockRule {
-    pub(crate) fn compile(text: &str) -> BlockRule {
-        let lexed = lex(text);
-        let matcher = match lexed.commands.as_slice() {
-            [command] if lexed.unjudgeable.is_empty() && command.assignments.is_empty() => {
-                match (command.words.split_first(), command.redirects.as_slice()) {
-                    (Some((program, args)), []) => {
-                        let program = basename(&program.text).to_string();
-                        let args = normalize_args(&program, args);
-                        Matcher::Command { program, args }
-                    }
-                    (None, [(op, target)]) if op.contains('>') => {
-                        Matcher::Redirect { target: normalize_path(&target.text) }
-                    }
-                    _ => Matcher::Text { compact: compact(text) },
+    pub(crate) fn compile(text: &str) -> Result<BlockRule, String> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err("a blocklist entry is empty".into());
+        }
+        let matcher = match parse(trimmed) {
+            Ok(script) if script.fork_bomb.is_some() => Matcher::ForkBomb,
+            Ok(script) => match (script.commands.as_slice(), script.output_redirects.as_slice()) {
+                ([command], []) if command.assignments.is_empty() && !command.words.is_empty() => {
+                    let (program, args) = command.words.split_first().unwrap_or((&command.words[0], &[]));
+                    let program = super::basename(&program.text).to_string();
+                    let args = normalize_args(&program, args, None);
+                    Matcher::Command { program, args }
                 }
-            }
-            _ => Matcher::Text { compact: compact(text) },
+                ([command], [redirect]) if command.words.is_empty() && redirect.target.is_static() => {
+                    Matcher::Redirect { target: normalize(Path::new(&redirect.target.text)).display().to_string() }
+                }
+                _ => Matcher::Text { compact: compact(trimmed) },
+            },
+            Err(_) => Matcher::Text { compact: compact(trimmed) },
         };
-        BlockRule { text: text.to_string(), matcher }
+        Ok(BlockRule { text: trimmed.to_string(), matcher })
     }
 
     pub(crate) fn text(&self) -> &str {
         &self.text
     }
 
-    /// Whether any command in the lexed string matches this rule.
-    pub(crate) fn matches(&self, raw: &str, commands: &[SimpleCommand]) -> bool {
+    /// Rules that look at a whole script (its text or its functions).
+    pub(crate) fn matches_script(&self, raw: &str, script: &Script) -> bool {
         match &self.matcher {
             Matcher::Text { compact: needle } => compact(raw).contains(needle.as_str()),
-            Matcher::Redirect { target } => commands.iter().any(|c| {
-                c.redirects
-                    .iter()
-                    .any(|(op, t)| op.contains('>') && normalize_path(&t.text).starts_with(target.as_str()))
-            }),
-            Matcher::Command { program, args } => commands.iter().any(|c| command_matches(program, args, c)),
+            Matcher::ForkBomb => script.fork_bomb.is_some(),
+            _ => false,
         }
     }
-}
 
-/// Programs that run the command given in their arguments.
-const WRAPPERS: &[&str] = &[
-    "sudo", "doas", "env", "nohup", "nice", "ionice", "timeout", "xargs", "stdbuf", "time", "exec", "command",
-    "builtin", "chroot", "setsid", "busybox",
-];
-
-/// Positions checked behind a wrapper; bounds the work per command, which
-/// is otherwise quadratic in its length.
-const MAX_WRAPPED_CANDIDATES: usize = 8;
-
-/// Matches the command itself and, behind a wrapper such as `sudo` or
-/// `env`, every later word that could be the wrapped program.
-fn command_matches(program: &str, wanted: &[String], command: &SimpleCommand) -> bool {
-    let words = &command.words;
-    let wrapped = words.first().is_some_and(|w| WRAPPERS.contains(&basename(&w.text)));
-    (0..words.len())
-        .filter(|&start| {
-            start == 0 || (wrapped && !words[start].text.starts_with('-') && !words[start].text.contains('='))
-        })
-        .take(MAX_WRAPPED_CANDIDATES)
-        .any(|start| words_match(program, wanted, &words[start..]))
-}
-
-fn words_match(program: &str, wanted: &[String], words: &[Word]) -> bool {
-    let Some((word, args)) = words.split_first() else {
-        return false;
-    };
-    let name = basename(&word.text);
-    let same_program = name == program || name.strip_prefix(program).is_some_and(|rest| rest.starts_with('.'));
-    if !same_program {
-        return false;
+    /// Whether one command matches; relative path arguments are resolved
+    /// against `cwd` when it is known.
+    pub(crate) fn matches_command(&self, words: &[Word], cwd: Option<&Path>) -> bool {
+        let Matcher::Command { program, args: wanted } = &self.matcher else {
+            return false;
+        };
+        let Some((word, args)) = words.split_first() else {
+            return false;
+        };
+        let name = super::basename(&word.text);
+        let same_program =
+            name == program || name.strip_prefix(program.as_str()).is_some_and(|rest| rest.starts_with('.'));
+        if !same_program {
+            return false;
+        }
+        let have = normalize_args(program, args, cwd);
+        wanted.iter().all(|want| have.iter().any(|h| pattern_matches(want, h)))
     }
-    let have = normalize_args(program, args);
-    wanted.iter().all(|want| match want.strip_suffix('=') {
-        Some(_) => have.iter().any(|h| h.starts_with(want.as_str())),
-        None => have.contains(want),
-    })
+
+    /// Whether an output redirection's target matches.
+    pub(crate) fn matches_redirect(&self, target: &Word, cwd: Option<&Path>) -> bool {
+        let Matcher::Redirect { target: wanted } = &self.matcher else {
+            return false;
+        };
+        let path = Path::new(&target.text);
+        let absolute = match cwd {
+            Some(cwd) if !path.is_absolute() => cwd.join(path),
+            _ => path.to_path_buf(),
+        };
+        normalize(&absolute).display().to_string().starts_with(wanted.as_str())
+    }
+}
+
+fn pattern_matches(pattern: &str, value: &str) -> bool {
+    if let Some(prefix) = pattern.strip_suffix('*').filter(|p| !p.ends_with('/')) {
+        return value.starts_with(prefix);
+    }
+    if pattern.ends_with('=') {
+        return value.starts_with(pattern);
+    }
+    pattern == value
 }
 
 /// Splits combined short flags (`-rf` → `-r`, `-f`), maps long options to
-/// their short form and normalizes path arguments.
-fn normalize_args(program: &str, args: &[Word]) -> Vec<String> {
+/// their short form and normalizes path arguments (relative ones against
+/// `cwd`, when known).
+fn normalize_args(program: &str, args: &[Word], cwd: Option<&Path>) -> Vec<String> {
     let mut out = Vec::new();
     for arg in args {
         let text = arg.text.as_str();
@@ -150,11 +186,19 @@ fn normalize_args(program: &str, args: &[Word]) -> Vec<String> {
             out.extend(text[1..].chars().map(|c| alias(program, &format!("-{c}"))));
         } else if text.starts_with('/') {
             out.push(normalize_path(text));
+        } else if let (Some(cwd), true) = (cwd, looks_like_relative_path(text)) {
+            out.push(normalize_path(&cwd.join(text).display().to_string()));
+        } else if text == "~" || text.starts_with("~/") {
+            out.push(text.trim_end_matches('/').to_string());
         } else {
             out.push(alias(program, text));
         }
     }
     out
+}
+
+fn looks_like_relative_path(text: &str) -> bool {
+    text.starts_with('.') || text.starts_with('*') || (text.contains('/') && !text.contains('='))
 }
 
 fn alias(program: &str, flag: &str) -> String {
@@ -164,22 +208,15 @@ fn alias(program: &str, flag: &str) -> String {
         .map_or_else(|| flag.to_string(), |(_, _, to)| to.to_string())
 }
 
-/// Collapses repeated slashes and drops a trailing one (`//` → `/`).
+/// `//`, `/.` and `/tmp/..` are `/`; a trailing `*` survives (`/*`).
 fn normalize_path(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for c in path.chars() {
-        if !(c == '/' && out.ends_with('/')) {
-            out.push(c);
+    match path.strip_suffix("/*") {
+        Some(dir) => {
+            let dir = normalize(Path::new(if dir.is_empty() { "/" } else { dir })).display().to_string();
+            if dir == "/" { "/*".into() } else { format!("{dir}/*") }
         }
+        None => normalize(Path::new(path)).display().to_string(),
     }
-    if out.len() > 1 && out.ends_with('/') {
-        out.pop();
-    }
-    out
-}
-
-fn basename(word: &str) -> &str {
-    word.rsplit('/').next().unwrap_or(word)
 }
 
 fn compact(text: &str) -> String {
@@ -188,11 +225,21 @@ fn compact(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Policy;
+    use std::path::PathBuf;
+
+    use super::super::{Decision, Policy, Scope};
+
+    fn blocked_in(command: &str, cwd: &str) -> bool {
+        let policy = Policy::new(&[], &[], 65536).unwrap();
+        let roots = [PathBuf::from("/")];
+        matches!(
+            policy.check(command, Scope { cwd: std::path::Path::new(cwd), writable_roots: &roots }),
+            Decision::Deny { .. }
+        )
+    }
 
     fn blocked(command: &str) -> bool {
-        let policy = Policy::new(&[], &[]).unwrap();
-        matches!(policy.check(command), super::super::Decision::Deny { .. })
+        blocked_in(command, "/tmp")
     }
 
     #[test]
@@ -204,20 +251,45 @@ mod tests {
             "rm  -rf /",
             "/bin/rm --recursive --force /",
             "rm -rf //",
+            "rm -rf /.",
+            "rm -rf /tmp/../",
             "r''m -rf /",
             "\"rm\" -Rf /",
+            "\\rm -rf /",
             "echo ok; rm -rf /",
             "echo $(rm -rf /)",
+            "cd / && rm -rf *",
+            "cd /; rm -rf .",
+            "rm -rf ../../../../../../..",
+            "sudo rm -rf /",
+            "env -i rm -rf /",
+            "timeout -s KILL 5 rm -rf /",
+            "sh -c 'rm -rf /'",
+            "bash -c \"echo; rm -fr /\"",
+            "find / -exec rm -rf / \\;",
+            "xargs rm -rf / < /dev/null",
         ] {
             assert!(blocked(command), "{command}");
         }
         assert!(!blocked("rm -rf /tmp/build"));
         assert!(!blocked("rm -f /tmp/x"));
+        assert!(!blocked("rm -rf *"));
+        assert!(!blocked("rm -rf ./build"));
     }
 
     #[test]
     fn harmless_lookalikes_are_not_blocked() {
-        for command in ["echo halting", "git add .", "echo shutdown is scheduled", "ls /dev/sda"] {
+        for command in [
+            "echo halting",
+            "git add .",
+            "echo shutdown is scheduled",
+            "ls /dev/sda",
+            "timeout 5 echo halt",
+            "echo 'rm -rf /'",
+            "grep -r reboot /var/log",
+            "cat init",
+            "man shutdown",
+        ] {
             assert!(!blocked(command), "{command}");
         }
     }
@@ -227,14 +299,24 @@ mod tests {
         for command in [
             "mkfs.ext4 /dev/sdb",
             "dd if=/dev/zero of=/dev/sda",
+            "dd of=/dev/nvme0n1 bs=1M",
             ":(){ :|:& };:",
+            "bomb(){ bomb|bomb& };bomb",
+            "f() { f & f; }; f",
             "chmod -R 777 /",
+            "chmod --recursive 777 //",
             "chown -R nobody /srv",
             "echo x > /dev/sda",
             "cat img >/dev/sda1",
+            "cat img > /dev/nvme0n1",
             "sudo shutdown -h now",
             "/sbin/reboot",
             "init 0",
+            "halt",
+            "poweroff",
+            "find / -delete",
+            "find / -name '*.log' -delete",
+            "rm -rf ~",
         ] {
             assert!(blocked(command), "{command}");
         }
@@ -242,8 +324,10 @@ mod tests {
 
     #[test]
     fn operator_entries_are_added_to_the_defaults() {
-        let policy = Policy::new(&[], &["curl".to_string()]).unwrap();
-        assert!(matches!(policy.check("curl http://x"), super::super::Decision::Deny { .. }));
+        let policy = Policy::new(&[], &["curl".to_string()], 65536).unwrap();
+        let roots = [PathBuf::from("/")];
+        let scope = Scope { cwd: std::path::Path::new("/tmp"), writable_roots: &roots };
+        assert!(matches!(policy.check("curl http://x", scope), Decision::Deny { .. }));
         assert!(policy.blocked_commands().contains(&"rm -rf /".to_string()));
     }
 }

@@ -164,9 +164,10 @@ async fn report_progress<T>(run: impl Future<Output = T>, progress: &Progress, t
 /// `isError` result to return. Shared with `start_command`.
 pub(super) fn admit(context: &ToolContext, arguments: &Value) -> Result<Input, Value> {
     let input = parse_input(context, arguments).map_err(|message| failure(format!("invalid input: {message}")))?;
-    if let Decision::Deny { rule, reason } = context.config.policy.check(&input.command) {
-        tracing::warn!(command = %input.command, %rule, "command refused by policy");
-        return Err(failure(format!("command refused by policy ({rule}): {reason}")));
+    let decision = context.check(&input.command, &input.cwd);
+    if let (Decision::Deny { rule, command, .. }, Some(message)) = (&decision, decision.message()) {
+        tracing::warn!(command = %input.command, %rule, refused = %command, "command refused by policy");
+        return Err(failure(message));
     }
     Ok(input)
 }
@@ -184,9 +185,6 @@ fn parse_input(context: &ToolContext, arguments: &Value) -> Result<Input, String
         Some(_) => return Err("'command' must be a string".into()),
         None => return Err("'command' is required".into()),
     };
-    if command.contains('\0') {
-        return Err("'command' contains a NUL byte".into());
-    }
     let cwd = match arguments.get("working_directory") {
         None | Some(Value::Null) => context.scratch_dir.clone(),
         Some(Value::String(dir)) if dir.is_empty() => context.scratch_dir.clone(),

@@ -16,7 +16,24 @@ pub(super) fn declaration() -> Value {
             "type": "object",
             "properties": {
                 "allowed_commands": { "type": "array", "items": { "type": "string" } },
-                "allow_all": { "type": "boolean" }
+                "allow_all": { "type": "boolean" },
+                "wrappers": {
+                    "type": "array",
+                    "description": "Programs that run other programs, and the options through which ordinary \
+                        programs do. Under an allowlist, a wrapper, shell or interpreter runs only when listed, and \
+                        what it runs must be allowed too; an escape option needs an entry 'PROGRAM OPTION' \
+                        (e.g. 'find -exec').",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "programs": { "type": "array", "items": { "type": "string" } },
+                            "kind": { "type": "string" },
+                            "triggers": { "type": "array", "items": { "type": "string" } },
+                            "note": { "type": "string" }
+                        }
+                    }
+                },
+                "max_command_bytes": { "type": "integer" }
             },
             "required": ["allowed_commands", "allow_all"]
         },
@@ -26,5 +43,13 @@ pub(super) fn declaration() -> Value {
 
 pub(super) fn call(context: &ToolContext) -> Value {
     let policy = &context.config.policy;
-    structured_result(json!({ "allowed_commands": policy.allowed_commands(), "allow_all": policy.allow_all() }), false)
+    structured_result(
+        json!({
+            "allowed_commands": policy.allowed_commands(),
+            "allow_all": policy.allow_all(),
+            "wrappers": policy.escape_table(),
+            "max_command_bytes": policy.max_command_bytes(),
+        }),
+        false,
+    )
 }

@@ -27,8 +27,19 @@ pub(crate) struct ToolContext {
     pub(crate) runner: Runner,
     /// Directory a command runs in when its call names none; exists.
     pub(crate) scratch_dir: PathBuf,
+    /// What the sandbox lets commands write: the scratch directory, the
+    /// configured writable roots and a few devices.
+    pub(crate) writable_roots: Arc<Vec<PathBuf>>,
     /// Background commands, when the operator enabled them.
     pub(crate) jobs: Option<JobTable>,
+}
+
+impl ToolContext {
+    /// Asks the policy about `command`, run in `cwd`.
+    pub(crate) fn check(&self, command: &str, cwd: &std::path::Path) -> crate::policy::Decision {
+        let scope = crate::policy::Scope { cwd, writable_roots: &self.writable_roots };
+        self.config.policy.check(command, scope)
+    }
 }
 
 /// Delivers one JSON-RPC notification to the client of a call.

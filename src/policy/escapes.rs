@@ -1,0 +1,505 @@
+//! The programs that run other programs, and the options through which an
+//! ordinary program does: the table operators read in
+//! `list_allowed_commands` and in the README.
+//!
+//! It is data, not branches: each row names programs, how they run code
+//! and the options (triggers) that make them do it. The policy reads it in
+//! two ways. Under an allowlist, a wrapper, shell or interpreter runs only
+//! when the operator listed it, and what it wraps is judged like any other
+//! command; an escape option of an allowed program (`find -exec`) needs an
+//! entry that grants it by name (`find -exec`). For the blocklist, the
+//! wrapped command is unwrapped so `sudo rm -rf /` is still `rm -rf /`.
+
+use serde_json::{Value, json};
+
+/// How a program runs code that the policy would not otherwise see.
+#[derive(Debug)]
+pub(crate) enum Kind {
+    /// Runs the command formed by its remaining words: skip the options
+    /// (`value_options` take the next word as their value) and `skip`
+    /// positional words (`timeout 5 …`). `NAME=value` words are
+    /// assignments when `assignments`. `refused` options make the command
+    /// unjudgeable (`env -S`). `shell_option` takes a shell script
+    /// (`flock -c`, `su -c`). When `joins_words`, the remaining words are
+    /// joined and run by a shell (`watch`).
+    Wrapper {
+        value_options: &'static [&'static str],
+        skip: usize,
+        assignments: bool,
+        refused: &'static [&'static str],
+        shell_option: Option<&'static str>,
+        joins_words: bool,
+    },
+    /// A shell: `-c` takes a script; without a script file it reads
+    /// commands from standard input.
+    Shell,
+    /// Runs code given by `code_options` or read from standard input when
+    /// no script file is named.
+    Interpreter { code_options: &'static [&'static str], value_options: &'static [&'static str] },
+    /// An ordinary program with options that run commands or write files.
+    /// `runs_until` lists options followed by a command ending with `;` or
+    /// `+` (`find -exec`).
+    Options { triggers: &'static [&'static str], short_triggers: &'static str, runs_until: &'static [&'static str] },
+    /// awk: a program text calling `system()` or opening a pipe.
+    Awk,
+    /// sed: a script with the `e` (execute) or `w` (write) command or flag.
+    Sed,
+    /// Pagers and editors: can start a shell from their own command line.
+    Interactive,
+}
+
+/// One row of the table.
+#[derive(Debug)]
+pub(crate) struct Row {
+    /// Program names; a trailing `*` matches versioned names (`python3.11`).
+    pub(crate) names: &'static [&'static str],
+    pub(crate) kind: Kind,
+    /// What the row is about, for operators.
+    pub(crate) note: &'static str,
+}
+
+const fn wrapper(names: &'static [&'static str], value_options: &'static [&'static str], note: &'static str) -> Row {
+    Row {
+        names,
+        kind: Kind::Wrapper {
+            value_options,
+            skip: 0,
+            assignments: false,
+            refused: &[],
+            shell_option: None,
+            joins_words: false,
+        },
+        note,
+    }
+}
+
+/// The table. Program names are matched on the basename of the command
+/// word after quote removal.
+pub(crate) const TABLE: &[Row] = &[
+    Row {
+        names: &["env"],
+        kind: Kind::Wrapper {
+            value_options: &["-u", "--unset", "-C", "--chdir"],
+            skip: 0,
+            assignments: true,
+            refused: &["-S", "--split-string"],
+            shell_option: None,
+            joins_words: false,
+        },
+        note: "runs a command with a changed environment",
+    },
+    Row {
+        names: &["xargs"],
+        kind: Kind::Wrapper {
+            value_options: &[
+                "-a",
+                "--arg-file",
+                "-d",
+                "--delimiter",
+                "-E",
+                "-I",
+                "-L",
+                "-n",
+                "--max-args",
+                "-P",
+                "--max-procs",
+                "-s",
+                "--max-chars",
+                "--process-slot-var",
+            ],
+            skip: 0,
+            assignments: false,
+            refused: &[],
+            shell_option: None,
+            joins_words: false,
+        },
+        note: "runs a command with arguments read from standard input",
+    },
+    wrapper(&["nice"], &["-n", "--adjustment"], "runs a command at another priority"),
+    wrapper(
+        &["nohup", "setsid", "time", "eatmydata", "fakeroot", "catchsegv"],
+        &["-f", "--format", "-o", "--output"],
+        "runs a command",
+    ),
+    Row {
+        names: &["timeout"],
+        kind: Kind::Wrapper {
+            value_options: &["-s", "--signal", "-k", "--kill-after"],
+            skip: 1,
+            assignments: false,
+            refused: &[],
+            shell_option: None,
+            joins_words: false,
+        },
+        note: "runs a command with a time limit",
+    },
+    wrapper(&["stdbuf"], &["-i", "-o", "-e", "--input", "--output", "--error"], "runs a command with other buffering"),
+    wrapper(
+        &["ionice"],
+        &["-c", "--class", "-n", "--classdata", "-p", "-P", "-u"],
+        "runs a command at another I/O priority",
+    ),
+    Row {
+        names: &["sudo", "doas", "runuser"],
+        kind: Kind::Wrapper {
+            value_options: &[
+                "-u",
+                "--user",
+                "-g",
+                "--group",
+                "-h",
+                "--host",
+                "-p",
+                "--prompt",
+                "-C",
+                "--close-from",
+                "-D",
+                "--chdir",
+                "-r",
+                "--role",
+                "-t",
+                "--type",
+                "-U",
+                "--other-user",
+                "-T",
+                "--command-timeout",
+            ],
+            skip: 0,
+            assignments: true,
+            refused: &["-s", "--shell", "-i", "--login", "-e", "--edit"],
+            shell_option: Some("-c"),
+            joins_words: false,
+        },
+        note: "runs a command as another user",
+    },
+    Row { names: &["su"], kind: Kind::Shell, note: "runs a shell (or its -c script) as another user" },
+    Row {
+        names: &["chroot", "taskset", "chrt", "flock"],
+        kind: Kind::Wrapper {
+            value_options: &["--userspec", "--groups", "-w", "--timeout", "-E", "--conflict-exit-code"],
+            skip: 1,
+            assignments: false,
+            refused: &[],
+            shell_option: Some("-c"),
+            joins_words: false,
+        },
+        note: "runs a command after one argument (root, CPU mask, priority, lock file)",
+    },
+    Row {
+        names: &["watch"],
+        kind: Kind::Wrapper {
+            value_options: &["-n", "--interval", "-d", "--differences", "-q", "--equexit"],
+            skip: 0,
+            assignments: false,
+            refused: &[],
+            shell_option: None,
+            joins_words: true,
+        },
+        note: "runs its arguments through sh -c, repeatedly",
+    },
+    wrapper(
+        &[
+            "strace",
+            "ltrace",
+            "valgrind",
+            "unshare",
+            "nsenter",
+            "setpriv",
+            "prlimit",
+            "busybox",
+            "toybox",
+            "sg",
+            "newgrp",
+            "systemd-run",
+            "firejail",
+            "bwrap",
+            "torsocks",
+            "proxychains*",
+            "parallel",
+            "entr",
+            "script",
+        ],
+        &["-o", "-e", "-p", "-s", "-u", "-t", "-c", "-S", "-E"],
+        "runs a command (tracers, namespace and privilege tools, multi-call binaries)",
+    ),
+    Row {
+        names: &["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "posh", "fish", "csh", "tcsh", "rbash"],
+        kind: Kind::Shell,
+        note: "runs the script given with -c, a script file, or commands from standard input",
+    },
+    Row {
+        names: &[
+            "python*",
+            "perl*",
+            "ruby*",
+            "node",
+            "nodejs",
+            "deno",
+            "bun",
+            "php*",
+            "lua*",
+            "luajit",
+            "tclsh*",
+            "wish*",
+            "Rscript",
+            "R",
+            "julia",
+            "pwsh",
+            "osascript",
+            "gdb",
+            "expect",
+        ],
+        kind: Kind::Interpreter {
+            code_options: &["-c", "-e", "-E", "--eval", "-r", "--run", "-m", "-p", "--print", "-x", "--command", "-ex"],
+            value_options: &["-W", "-X", "-I", "-M", "-C", "--require", "-r"],
+        },
+        note: "runs code given with -c/-e/-m or read from standard input",
+    },
+    Row {
+        names: &["find"],
+        kind: Kind::Options {
+            triggers: &["-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0", "-fprintf", "-fls"],
+            short_triggers: "",
+            runs_until: &["-exec", "-execdir", "-ok", "-okdir"],
+        },
+        note: "-exec/-execdir/-ok/-okdir run commands; -delete and -fprint*/-fls change files",
+    },
+    Row {
+        names: &["git"],
+        kind: Kind::Options {
+            triggers: &[
+                "-c",
+                "--config-env",
+                "--exec-path",
+                "-C",
+                "--git-dir",
+                "--work-tree",
+                "--upload-pack",
+                "--receive-pack",
+                "--extcmd",
+                "--open-files-in-pager",
+                "--ext-diff",
+                "--output",
+            ],
+            short_triggers: "",
+            runs_until: &[],
+        },
+        note: "-c and --config-env set hooks, pagers and ssh commands; -C/--git-dir/--work-tree pick a repository whose config runs commands; --upload-pack/--receive-pack/--extcmd run commands",
+    },
+    Row {
+        names: &["tar"],
+        kind: Kind::Options {
+            triggers: &[
+                "--checkpoint-action",
+                "--to-command",
+                "--use-compress-program",
+                "--rsh-command",
+                "--info-script",
+                "--new-volume-script",
+                "-I",
+                "-F",
+            ],
+            short_triggers: "IF",
+            runs_until: &[],
+        },
+        note: "these options run commands",
+    },
+    Row {
+        names: &["sort"],
+        kind: Kind::Options { triggers: &["--compress-program"], short_triggers: "", runs_until: &[] },
+        note: "--compress-program runs a command",
+    },
+    Row {
+        names: &["rsync"],
+        kind: Kind::Options { triggers: &["-e", "--rsh", "--rsync-path"], short_triggers: "e", runs_until: &[] },
+        note: "-e/--rsh/--rsync-path run commands",
+    },
+    Row {
+        names: &["ssh", "scp", "sftp"],
+        kind: Kind::Options { triggers: &["-o", "-F", "-S"], short_triggers: "oFS", runs_until: &[] },
+        note: "-o ProxyCommand/LocalCommand, -F (config file) and -S/-D programs run commands",
+    },
+    Row {
+        names: &["zip", "unzip"],
+        kind: Kind::Options { triggers: &["-TT", "--unzip-command"], short_triggers: "", runs_until: &[] },
+        note: "-TT runs a command",
+    },
+    Row {
+        names: &["awk", "gawk", "mawk", "nawk", "busybox-awk"],
+        kind: Kind::Awk,
+        note: "system() and pipes in the program run commands",
+    },
+    Row { names: &["sed", "gsed"], kind: Kind::Sed, note: "the e command and flag run commands; w writes files" },
+    Row {
+        names: &[
+            "less", "more", "most", "pg", "man", "vi", "vim", "nvim", "view", "ex", "ed", "nano", "emacs", "pico",
+            "joe", "mg",
+        ],
+        kind: Kind::Interactive,
+        note: "pagers and editors can start a shell",
+    },
+];
+
+/// The row for a program word's basename.
+pub(crate) fn lookup(name: &str) -> Option<&'static Row> {
+    TABLE.iter().find(|row| row.names.iter().any(|pattern| name_matches(pattern, name)))
+}
+
+fn name_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => {
+            name.strip_prefix(prefix).is_some_and(|rest| rest.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        }
+        None => pattern == name,
+    }
+}
+
+/// Whether `arg` uses `option`: exactly, as `--option=value`, or, for a
+/// one-letter option, with its value attached (`-cfoo`).
+pub(crate) fn uses_option(arg: &str, option: &str) -> bool {
+    if arg == option {
+        return true;
+    }
+    if option.starts_with("--") {
+        return arg.strip_prefix(option).is_some_and(|rest| rest.starts_with('='));
+    }
+    option.len() == 2 && !arg.starts_with("--") && arg.starts_with(option)
+}
+
+/// The table as operators see it in `list_allowed_commands`.
+pub(crate) fn describe() -> Value {
+    TABLE
+        .iter()
+        .map(|row| {
+            let (kind, triggers): (&str, Vec<&str>) = match &row.kind {
+                Kind::Wrapper { refused, shell_option, .. } => {
+                    ("wrapper", refused.iter().copied().chain(shell_option.iter().copied()).collect())
+                }
+                Kind::Shell => ("shell", vec!["-c", "standard input"]),
+                Kind::Interpreter { code_options, .. } => ("interpreter", code_options.to_vec()),
+                Kind::Options { triggers, .. } => ("escape options", triggers.to_vec()),
+                Kind::Awk => ("program text", vec!["system"]),
+                Kind::Sed => ("script", vec!["e", "w"]),
+                Kind::Interactive => ("interactive", vec![]),
+            };
+            json!({ "programs": row.names, "kind": kind, "triggers": triggers, "note": row.note })
+        })
+        .collect()
+}
+
+/// Whether an awk program text can run commands: `system`, or a `|` that
+/// is not part of `||` (`print | "cmd"`, `"cmd" | getline`).
+pub(crate) fn awk_runs_commands(program: &str) -> bool {
+    if program.contains("system") || program.contains("@load") || program.contains("@include") {
+        return true;
+    }
+    let bytes = program.as_bytes();
+    bytes
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'|' && bytes.get(i + 1) != Some(&b'|') && (i == 0 || bytes[i - 1] != b'|'))
+}
+
+/// The sed commands of a script that run commands (`e`) or write files
+/// (`w`, `W`), including the `e` and `w` flags of `s`. Returns the trigger
+/// letter found first. Unusual syntax counts as a trigger.
+pub(crate) fn sed_trigger(script: &str) -> Option<char> {
+    let chars: Vec<char> = script.chars().collect();
+    let mut i = 0;
+    let skip_regex = |i: &mut usize, delimiter: char| {
+        while *i < chars.len() && chars[*i] != delimiter {
+            if chars[*i] == '\\' {
+                *i += 1;
+            }
+            *i += 1;
+        }
+        *i += 1;
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            ' ' | '\t' | '\n' | ';' | '{' | '}' | '!' | ',' | '$' | '0'..='9' | '~' | '+' => i += 1,
+            '/' => {
+                i += 1;
+                skip_regex(&mut i, '/');
+            }
+            '\\' => {
+                let Some(&delimiter) = chars.get(i + 1) else { return Some('\\') };
+                i += 2;
+                skip_regex(&mut i, delimiter);
+            }
+            's' | 'y' => {
+                let Some(&delimiter) = chars.get(i + 1) else { return Some(c) };
+                if delimiter == '\n' || delimiter == '\\' {
+                    return Some(c);
+                }
+                i += 2;
+                skip_regex(&mut i, delimiter);
+                skip_regex(&mut i, delimiter);
+                while i < chars.len() && !matches!(chars[i], ';' | '\n' | '}') {
+                    if c == 's' && matches!(chars[i], 'e' | 'w' | 'W') {
+                        return Some(if chars[i] == 'e' { 'e' } else { 'w' });
+                    }
+                    i += 1;
+                }
+            }
+            'e' => return Some('e'),
+            'w' | 'W' => return Some('w'),
+            'a' | 'i' | 'c' | 'r' | 'R' | 'b' | 't' | 'T' | ':' | 'q' | 'Q' | 'l' | 'L' | 'v' | 'F' | 'z' | '='
+            | 'd' | 'D' | 'g' | 'G' | 'h' | 'H' | 'n' | 'N' | 'p' | 'P' | 'x' | '#' => {
+                let takes_rest_of_line = matches!(c, 'a' | 'i' | 'c' | 'r' | 'R' | '#' | ':' | 'b' | 't' | 'T' | 'v');
+                i += 1;
+                if takes_rest_of_line {
+                    while i < chars.len()
+                        && chars[i] != '\n'
+                        && !(c != 'a' && c != 'i' && c != 'c' && c != '#' && chars[i] == ';')
+                    {
+                        i += 1;
+                    }
+                }
+            }
+            _ => return Some(c),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versioned_interpreters_are_found() {
+        assert!(matches!(lookup("python3.11").unwrap().kind, Kind::Interpreter { .. }));
+        assert!(lookup("python3-config").is_none());
+        assert!(matches!(lookup("find").unwrap().kind, Kind::Options { .. }));
+        assert!(lookup("ls").is_none());
+    }
+
+    #[test]
+    fn options_match_attached_values_but_not_lookalikes() {
+        assert!(uses_option("-cprint(1)", "-c"));
+        assert!(uses_option("--to-command=id", "--to-command"));
+        assert!(!uses_option("--to-commander", "--to-command"));
+        assert!(!uses_option("--color", "-c"));
+    }
+
+    #[test]
+    fn awk_programs_that_run_commands_are_told_apart() {
+        assert!(awk_runs_commands("BEGIN { system(\"id\") }"));
+        assert!(awk_runs_commands("{ print | \"sh\" }"));
+        assert!(awk_runs_commands("BEGIN { \"id\" | getline x }"));
+        assert!(!awk_runs_commands("{ print $1 }"));
+        assert!(!awk_runs_commands("$1 == 1 || $2 == 2 { print }"));
+    }
+
+    #[test]
+    fn sed_scripts_that_execute_or_write_are_told_apart() {
+        for script in ["e id", "1e id", "s/x/id/e", "s/x/y/w /tmp/o", "w /tmp/o", "/x/ { e id\n}", "s|a|b|ge"] {
+            assert!(sed_trigger(script).is_some(), "{script}");
+        }
+        for script in ["s/e/w/g", "s/a/b/", "/end/d", "y/abc/xyz/", "1,3p", "$!N;P;D", "s/\\/e/x/"] {
+            assert_eq!(sed_trigger(script), None, "{script}");
+        }
+    }
+}

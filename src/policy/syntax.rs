@@ -1,0 +1,522 @@
+//! Parses a command string into every simple command it can run, wherever
+//! it sits in the tree, with its words, assignments, redirections and the
+//! here-document or here-string fed to it.
+//!
+//! The parser is `brush-parser`, the parser of the brush shell: maintained,
+//! MIT-licensed, synchronous, and it builds the full bash tree (lists,
+//! pipelines, subshells, brace groups, `if`/`case`/loops, functions,
+//! `coproc`, `[[ ]]`, arithmetic, process substitution, here-documents).
+//! `yash-syntax` is POSIX-only, GPL-3.0 and asynchronous; `conch-parser`
+//! has been unmaintained since 2018. Parsing the bash superset matters
+//! because `MCP_SHELL` may be bash; where `sh` (dash) reads the same text
+//! differently, the difference is reported as unjudgeable (`((…))` is
+//! arithmetic in bash but two subshells in sh) or the word is dynamic
+//! (`$'…'`), so the policy refuses rather than guess.
+//!
+//! Command substitutions are parsed recursively and their commands join
+//! the list; so do the functions' bodies. Nothing here decides anything:
+//! [`super`] judges what [`Script`] describes.
+
+use brush_parser::ast::{
+    self, Command, CommandPrefixOrSuffixItem, CompoundCommand, CompoundList, ExtendedTestExpr, IoFileRedirectTarget,
+    IoRedirect, SeparatorOperator,
+};
+use brush_parser::{Parser, ParserOptions};
+
+use super::word::{Word, analyze, analyze_heredoc};
+
+/// Deepest bracket nesting parsed; deeper input is refused before the
+/// recursive-descent parser could exhaust the stack.
+const MAX_NESTING: usize = 48;
+
+/// Deepest nesting of command substitutions and `sh -c` strings.
+pub(crate) const MAX_SCRIPT_DEPTH: usize = 8;
+
+/// One simple command.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Invocation {
+    /// Leading `NAME=value` words.
+    pub(crate) assignments: Vec<(String, Word)>,
+    /// The command word and its arguments.
+    pub(crate) words: Vec<Word>,
+    /// The body of a here-document or here-string on its standard input.
+    pub(crate) stdin: Option<Word>,
+    /// The command as written, for messages.
+    pub(crate) source: String,
+}
+
+/// A redirection that opens a file for writing.
+#[derive(Debug, Clone)]
+pub(crate) struct OutputRedirect {
+    pub(crate) target: Word,
+    /// The redirection as written, for messages.
+    pub(crate) source: String,
+}
+
+/// Everything a command string can do, as far as it can be known
+/// before it runs.
+#[derive(Debug, Default)]
+pub(crate) struct Script {
+    /// Every simple command, in source order, substitutions and function
+    /// bodies included.
+    pub(crate) commands: Vec<Invocation>,
+    /// Every redirection that writes a file.
+    pub(crate) output_redirects: Vec<OutputRedirect>,
+    /// Names of the functions the script defines.
+    pub(crate) functions: Vec<String>,
+    /// Constructs that cannot be judged statically, described for the
+    /// refusal message.
+    pub(crate) unjudgeable: Vec<String>,
+    /// A function that calls itself in a pipeline or in the background.
+    pub(crate) fork_bomb: Option<String>,
+    /// A quoted string that looks like code (`'$(id)'`), which bash may run
+    /// later through arithmetic, `${!x}` or `declare`.
+    pub(crate) code_literal: Option<String>,
+    /// The first construct that makes bash evaluate a variable's value.
+    pub(crate) evaluator: Option<String>,
+}
+
+/// Builtins that evaluate a variable's text as an arithmetic expression or
+/// a name, where bash runs `a[$(…)]` subscripts.
+const EVALUATING_BUILTINS: &[&str] =
+    &["let", "declare", "typeset", "local", "readonly", "export", "unset", "read", "mapfile", "readarray", "printf"];
+
+/// Parses `input` (which must already be size-checked).
+pub(crate) fn parse(input: &str) -> Result<Script, String> {
+    parse_at(input, 0)
+}
+
+pub(crate) fn parse_at(input: &str, depth: usize) -> Result<Script, String> {
+    let mut walker = Walker { options: ParserOptions::default(), script: Script::default(), depth, function: None };
+    walker.parse_into(input)?;
+    Ok(walker.script)
+}
+
+struct Walker {
+    options: ParserOptions,
+    script: Script,
+    /// Nesting of the script being walked inside command substitutions.
+    depth: usize,
+    /// The function whose body is being walked.
+    function: Option<String>,
+}
+
+/// Where a command sits, for fork-bomb detection.
+#[derive(Clone, Copy, Default)]
+struct Place {
+    in_pipeline: bool,
+    in_background: bool,
+}
+
+impl Walker {
+    fn parse_into(&mut self, input: &str) -> Result<(), String> {
+        if self.depth > MAX_SCRIPT_DEPTH {
+            return Err(format!("command substitutions are nested more than {MAX_SCRIPT_DEPTH} deep"));
+        }
+        if nesting(input) > MAX_NESTING {
+            return Err(format!("brackets are nested more than {MAX_NESTING} deep"));
+        }
+        let program = Parser::new(std::io::Cursor::new(input.as_bytes()), &self.options)
+            .parse_program()
+            .map_err(|e| format!("it is not valid shell syntax ({})", describe_parse_error(&e)))?;
+        for list in &program.complete_commands {
+            self.list(list, Place::default())?;
+        }
+        Ok(())
+    }
+
+    fn nested(&mut self, sources: Vec<String>) -> Result<(), String> {
+        for source in sources {
+            self.depth += 1;
+            let result = self.parse_into(&source);
+            self.depth -= 1;
+            result?;
+        }
+        Ok(())
+    }
+
+    fn word(&mut self, raw: &str) -> Result<Word, String> {
+        let mut nested = Vec::new();
+        let word = analyze(raw, &self.options, &mut nested)?;
+        let looks_like_code = word.text.contains('`') || word.text.contains("$(") || word.text.contains("${");
+        if word.is_static() && looks_like_code {
+            self.script.code_literal.get_or_insert_with(|| word.raw.clone());
+        }
+        if raw.contains("$((") || raw.contains("$[") || (!word.is_static() && raw.contains("${!")) {
+            self.script.evaluator.get_or_insert_with(|| format!("the expansion {raw}"));
+        }
+        self.nested(nested)?;
+        Ok(word)
+    }
+
+    fn list(&mut self, list: &CompoundList, place: Place) -> Result<(), String> {
+        for ast::CompoundListItem(and_or, separator) in &list.0 {
+            let place =
+                Place { in_background: place.in_background || matches!(separator, SeparatorOperator::Async), ..place };
+            self.pipeline(&and_or.first, place)?;
+            for next in &and_or.additional {
+                let (ast::AndOr::And(pipeline) | ast::AndOr::Or(pipeline)) = next;
+                self.pipeline(pipeline, place)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn pipeline(&mut self, pipeline: &ast::Pipeline, place: Place) -> Result<(), String> {
+        let place = Place { in_pipeline: place.in_pipeline || pipeline.seq.len() > 1, ..place };
+        for command in &pipeline.seq {
+            self.command(command, place)?;
+        }
+        Ok(())
+    }
+
+    fn command(&mut self, command: &Command, place: Place) -> Result<(), String> {
+        match command {
+            Command::Simple(simple) => self.simple(simple, place),
+            Command::Compound(compound, redirects) => {
+                self.compound(compound, place)?;
+                for redirect in redirects.iter().flat_map(|r| r.0.iter()) {
+                    self.redirect(redirect, &mut None)?;
+                }
+                Ok(())
+            }
+            Command::Function(definition) => {
+                let name = definition.fname.value.clone();
+                self.script.functions.push(name.clone());
+                let outer = self.function.replace(name);
+                let result = self.compound(&definition.body.0, Place::default());
+                self.function = outer;
+                result?;
+                for redirect in definition.body.1.iter().flat_map(|r| r.0.iter()) {
+                    self.redirect(redirect, &mut None)?;
+                }
+                Ok(())
+            }
+            Command::ExtendedTest(test, redirects) => {
+                self.script.evaluator.get_or_insert_with(|| "[[ … ]]".into());
+                self.extended_test(&test.expr)?;
+                for redirect in redirects.iter().flat_map(|r| r.0.iter()) {
+                    self.redirect(redirect, &mut None)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn extended_test(&mut self, expr: &ExtendedTestExpr) -> Result<(), String> {
+        match expr {
+            ExtendedTestExpr::And(a, b) | ExtendedTestExpr::Or(a, b) => {
+                self.extended_test(a)?;
+                self.extended_test(b)
+            }
+            ExtendedTestExpr::Not(inner) | ExtendedTestExpr::Parenthesized(inner) => self.extended_test(inner),
+            ExtendedTestExpr::UnaryTest(_, word) => self.word(&word.value).map(drop),
+            ExtendedTestExpr::BinaryTest(_, left, right) => {
+                self.word(&left.value)?;
+                self.word(&right.value).map(drop)
+            }
+        }
+    }
+
+    fn compound(&mut self, compound: &CompoundCommand, place: Place) -> Result<(), String> {
+        match compound {
+            CompoundCommand::Arithmetic(arithmetic) => {
+                self.script.unjudgeable.push(format!(
+                    "(({})), which bash evaluates as arithmetic but sh runs as commands in nested subshells",
+                    arithmetic.expr.value
+                ));
+                self.word(&format!("$(({}))", arithmetic.expr.value)).map(drop)
+            }
+            CompoundCommand::ArithmeticForClause(clause) => {
+                for expr in [&clause.initializer, &clause.condition, &clause.updater].into_iter().flatten() {
+                    self.word(&format!("$(({}))", expr.value))?;
+                }
+                self.list(&clause.body.list, place)
+            }
+            CompoundCommand::BraceGroup(group) => self.list(&group.list, place),
+            CompoundCommand::Subshell(subshell) => self.list(&subshell.list, place),
+            CompoundCommand::ForClause(clause) => {
+                self.script.unjudgeable.extend(
+                    super::LOOKUP_VARIABLES
+                        .contains(&clause.variable_name.as_str())
+                        .then(|| format!("a for loop that assigns {}", clause.variable_name)),
+                );
+                for value in clause.values.iter().flatten() {
+                    self.word(&value.value)?;
+                }
+                self.list(&clause.body.list, place)
+            }
+            CompoundCommand::CaseClause(clause) => {
+                self.word(&clause.value.value)?;
+                for item in &clause.cases {
+                    for pattern in &item.patterns {
+                        self.word(&pattern.value)?;
+                    }
+                    if let Some(body) = &item.cmd {
+                        self.list(body, place)?;
+                    }
+                }
+                Ok(())
+            }
+            CompoundCommand::IfClause(clause) => {
+                self.list(&clause.condition, place)?;
+                self.list(&clause.then, place)?;
+                for branch in clause.elses.iter().flatten() {
+                    if let Some(condition) = &branch.condition {
+                        self.list(condition, place)?;
+                    }
+                    self.list(&branch.body, place)?;
+                }
+                Ok(())
+            }
+            CompoundCommand::WhileClause(clause) | CompoundCommand::UntilClause(clause) => {
+                self.list(&clause.0, place)?;
+                self.list(&clause.1.list, place)
+            }
+            CompoundCommand::Coprocess(coprocess) => {
+                if let Some(name) = &coprocess.name {
+                    self.word(&name.value)?;
+                }
+                self.command(&coprocess.body, Place { in_background: true, ..place })
+            }
+        }
+    }
+
+    fn simple(&mut self, simple: &ast::SimpleCommand, place: Place) -> Result<(), String> {
+        let mut invocation = Invocation { source: simple.to_string(), ..Invocation::default() };
+        for item in simple.prefix.iter().flat_map(|p| p.0.iter()) {
+            self.item(item, true, &mut invocation)?;
+        }
+        if let Some(name) = &simple.word_or_name {
+            let word = self.word(&name.value)?;
+            invocation.words.push(word);
+        }
+        for item in simple.suffix.iter().flat_map(|s| s.0.iter()) {
+            self.item(item, false, &mut invocation)?;
+        }
+        if let (Some(function), Some(program)) = (&self.function, invocation.words.first())
+            && program.text == *function
+            && (place.in_pipeline || place.in_background)
+        {
+            self.script.fork_bomb.get_or_insert_with(|| function.clone());
+        }
+        if let Some(program) = invocation.words.first() {
+            let evaluates = EVALUATING_BUILTINS.contains(&program.text.as_str())
+                && (program.text != "printf" || invocation.words.iter().any(|w| w.text == "-v"));
+            if evaluates {
+                self.script.evaluator.get_or_insert_with(|| format!("the builtin {}", program.text));
+            }
+        }
+        self.script.commands.push(invocation);
+        Ok(())
+    }
+
+    /// One prefix or suffix item of a simple command.
+    fn item(
+        &mut self,
+        item: &CommandPrefixOrSuffixItem,
+        in_prefix: bool,
+        invocation: &mut Invocation,
+    ) -> Result<(), String> {
+        match item {
+            CommandPrefixOrSuffixItem::IoRedirect(redirect) => self.redirect(redirect, &mut invocation.stdin)?,
+            CommandPrefixOrSuffixItem::Word(word) => {
+                let word = self.word(&word.value)?;
+                invocation.words.push(word);
+            }
+            CommandPrefixOrSuffixItem::AssignmentWord(assignment, _) if in_prefix => {
+                let value = self.assignment(assignment)?;
+                invocation.assignments.push((assignment_name(&assignment.name), value));
+            }
+            CommandPrefixOrSuffixItem::AssignmentWord(_, raw) => {
+                let word = self.word(&raw.value)?;
+                invocation.words.push(word);
+            }
+            CommandPrefixOrSuffixItem::ProcessSubstitution(_, subshell) => {
+                self.list(&subshell.list, Place::default())?;
+                invocation.words.push(Word {
+                    raw: "<(…)".into(),
+                    text: "<(…)".into(),
+                    dynamic: Some("process substitution"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn assignment(&mut self, assignment: &ast::Assignment) -> Result<Word, String> {
+        if let ast::AssignmentName::ArrayElementName(_, index) = &assignment.name {
+            self.script.evaluator.get_or_insert_with(|| "an array subscript".into());
+            self.word(index)?;
+        }
+        match &assignment.value {
+            ast::AssignmentValue::Scalar(value) => self.word(&value.value),
+            ast::AssignmentValue::Array(elements) => {
+                for (key, value) in elements {
+                    if let Some(key) = key {
+                        self.word(&key.value)?;
+                    }
+                    self.word(&value.value)?;
+                }
+                Ok(Word { raw: "(…)".into(), text: "(…)".into(), dynamic: Some("an array") })
+            }
+        }
+    }
+
+    fn redirect(&mut self, redirect: &IoRedirect, stdin: &mut Option<Word>) -> Result<(), String> {
+        match redirect {
+            IoRedirect::File(_, kind, target) => {
+                use ast::IoFileRedirectKind as Kind;
+                let writes = matches!(kind, Kind::Write | Kind::Append | Kind::ReadAndWrite | Kind::Clobber);
+                match target {
+                    IoFileRedirectTarget::Filename(word) => {
+                        let word = self.word(&word.value)?;
+                        if writes {
+                            self.script
+                                .output_redirects
+                                .push(OutputRedirect { source: redirect.to_string(), target: word });
+                        }
+                    }
+                    IoFileRedirectTarget::Duplicate(word) => {
+                        let word = self.word(&word.value)?;
+                        let is_fd = word.is_static() && (word.text == "-" || word.text.parse::<u32>().is_ok());
+                        if !is_fd && matches!(kind, Kind::DuplicateOutput) {
+                            self.script
+                                .output_redirects
+                                .push(OutputRedirect { source: redirect.to_string(), target: word });
+                        }
+                    }
+                    IoFileRedirectTarget::Fd(_) => {}
+                    IoFileRedirectTarget::ProcessSubstitution(_, subshell) => {
+                        self.list(&subshell.list, Place::default())?
+                    }
+                }
+            }
+            IoRedirect::HereDocument(fd, heredoc) => {
+                let body = if heredoc.requires_expansion {
+                    let mut nested = Vec::new();
+                    let word = analyze_heredoc(&heredoc.doc.value, &self.options, &mut nested)?;
+                    self.nested(nested)?;
+                    word
+                } else {
+                    Word { raw: heredoc.doc.value.clone(), text: heredoc.doc.value.clone(), dynamic: None }
+                };
+                if fd.is_none_or(|fd| fd == 0) {
+                    *stdin = Some(body);
+                }
+            }
+            IoRedirect::HereString(fd, word) => {
+                let word = self.word(&word.value)?;
+                if fd.is_none_or(|fd| fd == 0) {
+                    *stdin = Some(word);
+                }
+            }
+            IoRedirect::OutputAndError(word, _) => {
+                let word = self.word(&word.value)?;
+                self.script.output_redirects.push(OutputRedirect { source: redirect.to_string(), target: word });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn assignment_name(name: &ast::AssignmentName) -> String {
+    match name {
+        ast::AssignmentName::VariableName(name) | ast::AssignmentName::ArrayElementName(name, _) => name.clone(),
+    }
+}
+
+/// The deepest nesting of `(`, `{` and `[`, counted without regard to
+/// quoting (so an over-estimate).
+fn nesting(input: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for byte in input.bytes() {
+        match byte {
+            b'(' | b'{' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b')' | b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+fn describe_parse_error(error: &brush_parser::ParseError) -> String {
+    let text = error.to_string();
+    let text = text.trim();
+    if text.is_empty() { "syntax error".into() } else { text.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn programs(input: &str) -> Vec<String> {
+        let script = parse(input).unwrap();
+        script.commands.iter().filter_map(|c| c.words.first()).map(|w| w.text.clone()).collect()
+    }
+
+    #[test]
+    fn every_simple_command_in_the_tree_is_found() {
+        for (input, expected) in [
+            ("a; b && c || d | e & f", vec!["a", "b", "c", "d", "e", "f"]),
+            ("echo \"$(a `b`)\"", vec!["echo", "a", "b"]),
+            ("(a) && { b; }", vec!["a", "b"]),
+            ("diff <(a) >(b)", vec!["diff", "a", "b"]),
+            ("if a; then b; elif c; then d; else e; fi", vec!["a", "b", "c", "d", "e"]),
+            ("for x in $(a); do b; done", vec!["a", "b"]),
+            ("while a; do b; done; until c; do d; done", vec!["a", "b", "c", "d"]),
+            ("case $(a) in x) b;; esac", vec!["a", "b"]),
+            ("f() { a; }; f", vec!["a", "f"]),
+            ("coproc a", vec!["a"]),
+            ("x=$(a) b", vec!["a", "b"]),
+            ("cat <<EOF\n$(a)\nEOF\n", vec!["a", "cat"]),
+            ("echo $((1 + $(a)))", vec!["a", "echo"]),
+            ("[[ $(a) ]]", vec!["a"]),
+        ] {
+            let mut found = programs(input);
+            found.sort();
+            let mut expected: Vec<String> = expected.into_iter().map(String::from).collect();
+            expected.sort();
+            assert_eq!(found, expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn here_documents_and_strings_feed_standard_input() {
+        let script = parse("sh <<'EOF'\nid\nEOF\n").unwrap();
+        assert_eq!(script.commands[0].stdin.as_ref().unwrap().text, "id\n");
+        let script = parse("sh <<< 'id'").unwrap();
+        assert_eq!(script.commands[0].stdin.as_ref().unwrap().text, "id");
+    }
+
+    #[test]
+    fn output_redirections_are_collected() {
+        let script = parse("echo a > x; { echo b; } >> /y 2>&1; echo c &> z; cat < r").unwrap();
+        let targets: Vec<&str> = script.output_redirects.iter().map(|r| r.target.text.as_str()).collect();
+        assert_eq!(targets, vec!["x", "/y", "z"]);
+    }
+
+    #[test]
+    fn constructs_sh_reads_differently_are_unjudgeable() {
+        assert!(!parse("((id))").unwrap().unjudgeable.is_empty());
+        assert!(!parse("for PATH in /tmp; do ls; done").unwrap().unjudgeable.is_empty());
+    }
+
+    #[test]
+    fn renamed_fork_bombs_are_recognized() {
+        assert_eq!(parse(":(){ :|:& };:").unwrap().fork_bomb.as_deref(), Some(":"));
+        assert_eq!(parse("bomb() { bomb | bomb & }; bomb").unwrap().fork_bomb.as_deref(), Some("bomb"));
+        assert!(parse("f() { echo hi; }; f | cat").unwrap().fork_bomb.is_none());
+    }
+
+    #[test]
+    fn deep_nesting_and_bad_syntax_are_errors_not_crashes() {
+        assert!(parse(&"(".repeat(10_000)).is_err());
+        assert!(parse(&"$(".repeat(100)).is_err());
+        assert!(parse("echo 'unterminated").is_err());
+        assert!(parse("if then fi").is_err());
+    }
+}

@@ -1,0 +1,252 @@
+use std::path::PathBuf;
+
+use super::*;
+
+fn policy(allowed: &[&str]) -> Policy {
+    let allowed: Vec<String> = allowed.iter().map(|s| s.to_string()).collect();
+    Policy::new(&allowed, &[], DEFAULT_MAX_COMMAND_BYTES).unwrap()
+}
+
+fn check(policy: &Policy, command: &str) -> Decision {
+    let roots = [PathBuf::from("/tmp"), PathBuf::from("/dev/null")];
+    policy.check(command, Scope { cwd: Path::new("/tmp"), writable_roots: &roots })
+}
+
+fn denied(policy: &Policy, command: &str) -> bool {
+    matches!(check(policy, command), Decision::Deny { .. })
+}
+
+#[test]
+fn allowlist_is_matched_per_word_not_per_prefix() {
+    let p = policy(&["echo"]);
+    assert!(!denied(&p, "echo hi"));
+    for command in [
+        "echox; cat /etc/shadow",
+        "echo hi; cat /etc/shadow",
+        "echo hi && id",
+        "echo hi | sh",
+        "echo $(id)",
+        "echo `id`",
+        "(id)",
+    ] {
+        assert!(denied(&p, command), "{command}");
+    }
+}
+
+#[test]
+fn allowlist_entries_with_arguments_match_leading_words() {
+    let p = policy(&["git status", "kubectl get pods", "ls"]);
+    assert!(!denied(&p, "git status --short"));
+    assert!(!denied(&p, "kubectl get pods -A"));
+    assert!(denied(&p, "kubectl get secrets"));
+    assert!(denied(&p, "git push"));
+    assert!(denied(&p, "git"));
+    assert!(denied(&p, "git st\"atus\"x"));
+    assert!(!denied(&p, "git 'status'"));
+}
+
+#[test]
+fn allowlist_matches_programs_by_real_path() {
+    let p = policy(&["ls"]);
+    let real = resolve_program("ls").unwrap();
+    assert!(!denied(&p, &format!("{} -l", real.display())));
+    assert!(!denied(&p, &format!("/{} -l", real.display())));
+    for command in ["/tmp/ls", "./ls", "bin/ls", "../../bin/ls"] {
+        assert!(denied(&p, command), "{command}");
+    }
+}
+
+#[test]
+fn allowlist_refuses_what_it_cannot_judge() {
+    let p = policy(&["ls", "echo"]);
+    for command in [
+        "$x /",
+        "${x} /",
+        "l? /",
+        "/bin/[l]s",
+        "{ls,-l}",
+        "$'ls'",
+        "~/ls",
+        "eval ls",
+        "exec ls",
+        ". ./x",
+        "source x",
+        "alias ls=id",
+        "command ls",
+        "builtin echo",
+        "ls() { echo; }; ls",
+        "echo() { ls; }",
+        "PATH=/tmp ls",
+        "LD_PRELOAD=/tmp/x.so ls",
+        "BASH_ENV=/tmp/x ls",
+        "IFS=/ ls",
+        "for PATH in /tmp/evil; do ls; done",
+        "read PATH < p; ls",
+        "((ls))",
+        "x='a[$(id)]'; echo $((x))",
+        "echo 'unterminated",
+    ] {
+        assert!(denied(&p, command), "{command}");
+    }
+    for command in ["cd /tmp && ls", "f() { ls; }; f", "x=1; echo $x", "ls -l '*.txt'", "ls *.rs", "echo $((1 + 2))"] {
+        assert!(!denied(&p, command), "{command}");
+    }
+}
+
+#[test]
+fn wrappers_run_only_when_listed_and_what_they_wrap_is_judged() {
+    let p = policy(&["ls", "timeout", "env", "xargs", "sh"]);
+    for command in [
+        "timeout 5 ls",
+        "timeout -s KILL 5 ls -l",
+        "env FOO=1 ls",
+        "xargs ls",
+        "sh -c 'ls | ls'",
+        "sh <<'EOF'\nls\nEOF\n",
+        "sh script.sh",
+    ] {
+        assert!(!denied(&p, command), "{command}");
+    }
+    for command in [
+        "timeout 5 id",
+        "env id",
+        "env PATH=/tmp ls",
+        "env -S 'id'",
+        "xargs id",
+        "xargs -I{} {}",
+        "sh -c id",
+        "sh -c 'ls; id'",
+        "sh -c \"$x\"",
+        "sh <<EOF\n$(id)\nEOF\n",
+        "sh <<'EOF'\nid\nEOF\n",
+        "echo id | sh",
+        "sh <<< id",
+        "timeout 5 sh -c 'timeout 5 sh -c id'",
+    ] {
+        assert!(denied(&p, command), "{command}");
+    }
+    let bare = policy(&["ls"]);
+    for command in
+        ["nice ls", "nohup ls", "stdbuf -o0 ls", "sudo ls", "su -c ls", "python3 -c 'print(1)'", "bash -c ls"]
+    {
+        assert!(denied(&bare, command), "{command}");
+    }
+}
+
+#[test]
+fn escape_options_need_an_entry_that_grants_them() {
+    let p = policy(&["find", "git", "tar", "sort", "awk", "sed", "rsync", "ssh", "python3"]);
+    for command in [
+        "find . -name '*.rs'",
+        "git log --oneline",
+        "tar -czf /tmp/x.tgz .",
+        "sort -u f",
+        "awk '{ print $1 }' f",
+        "awk -F: '$3 > 1000 || $1 == \"x\"' f",
+        "sed -n 's/a/b/p' f",
+        "sed -e 's/e/w/g' f",
+        "rsync -av a/ b/",
+        "python3 script.py",
+        "python3 --version",
+    ] {
+        assert!(!denied(&p, command), "{command}");
+    }
+    for command in [
+        "find . -exec id \\;",
+        "find . -execdir sh \\;",
+        "find . -delete",
+        "find . -fprint /tmp/x",
+        "find . $x id \\;",
+        "git -c core.pager=id log",
+        "git -C /elsewhere status",
+        "git --exec-path=/tmp status",
+        "tar --to-command=id -xf x.tar",
+        "tar -cf x.tar --checkpoint=1 --checkpoint-action=exec=id .",
+        "tar -xIid -f x",
+        "sort --compress-program=id f",
+        "awk 'BEGIN { system(\"id\") }'",
+        "awk 'BEGIN { \"id\" | getline }'",
+        "awk -f prog.awk",
+        "sed 'e id' f",
+        "sed -n '1e id' f",
+        "sed 's/x/id/e' f",
+        "sed 'w /tmp/o' f",
+        "rsync -e id a b",
+        "ssh -o ProxyCommand=id host",
+        "python3 -c 'import os'",
+        "python3 -m http.server",
+        "python3 < script.py",
+        "python3",
+    ] {
+        assert!(denied(&p, command), "{command}");
+    }
+    let granted = policy(&["find", "find -exec", "ls"]);
+    assert!(!denied(&granted, "find . -exec ls {} \\;"));
+    assert!(denied(&granted, "find . -exec id {} \\;"));
+    assert!(denied(&granted, "find . -delete"));
+}
+
+#[test]
+fn redirections_outside_the_writable_roots_are_refused() {
+    let p = policy(&[]);
+    for command in
+        ["echo x > /etc/passwd", "echo x >> /root/.bashrc", "echo x &> /etc/x", "ls 2>/var/log/x", "echo > ../etc/x"]
+    {
+        assert!(denied(&p, command), "{command}");
+    }
+    for command in [
+        "echo x > out.txt",
+        "echo x > /tmp/a/b",
+        "echo x 2>/dev/null",
+        "echo x >&2",
+        "echo x > \"$f\"",
+        "cd /etc; echo x > y",
+    ] {
+        assert!(!denied(&p, command), "{command}");
+    }
+}
+
+#[test]
+fn input_hygiene_is_checked_first() {
+    let p = Policy::new(&[], &[], 100).unwrap();
+    let Decision::Deny { rule, reason, .. } = check(&p, &"x".repeat(101)) else { panic!("long command allowed") };
+    assert_eq!(rule, "input");
+    assert!(reason.contains("100") && reason.contains("MCP_MAX_COMMAND_BYTES"), "{reason}");
+    assert!(denied(&p, "echo a\0b"));
+}
+
+#[test]
+fn call_environment_cannot_change_program_lookup_under_an_allowlist() {
+    let p = policy(&["ls"]);
+    for name in ["PATH", "LD_PRELOAD", "BASH_ENV", "ENV", "BASH_FUNC_echo%%", "IFS", "LESSOPEN", "GIT_SSH_COMMAND"] {
+        assert!(matches!(p.check_env(name), Decision::Deny { .. }), "{name}");
+    }
+    assert_eq!(p.check_env("GREETING"), Decision::Allow);
+    assert_eq!(policy(&[]).check_env("PATH"), Decision::Allow);
+}
+
+#[test]
+fn refusals_name_the_rule_the_part_and_what_is_allowed() {
+    let p = policy(&["ls", "cat"]);
+    let Decision::Deny { rule, command, reason } = check(&p, "ls && id -u") else { panic!("id allowed") };
+    assert_eq!(rule, "allowlist");
+    assert_eq!(command, "id -u");
+    assert!(reason.contains("'id'") && reason.contains("ls, cat"), "{reason}");
+    let message = check(&p, "id").message().unwrap();
+    assert!(message.contains("rule: allowlist") && message.contains("refused: id"), "{message}");
+}
+
+#[test]
+fn empty_allowlist_allows_what_is_not_blocked() {
+    let p = policy(&[]);
+    assert!(!denied(&p, "echo hi; id; $x; eval ls"));
+    assert!(p.allow_all());
+}
+
+#[test]
+fn bad_allowlist_entries_are_reported() {
+    for entry in ["ls; id", "$x", "a | b", "ls > f"] {
+        let error = Policy::new(&[entry.to_string()], &[], 100).unwrap_err();
+        assert!(error.contains(entry), "{error}");
+    }
+}

@@ -1,0 +1,209 @@
+//! One shell word, judged statically: its value after quote removal when
+//! that value is fixed by the text, or the reason it is not.
+//!
+//! A word is *static* when it is made only of plain text (without glob or
+//! brace-expansion characters), single quotes, double quotes holding plain
+//! text, and backslash escapes: then `sh` and `bash` give it the same value.
+//! Everything else (parameters, command and arithmetic substitution, tildes,
+//! globs, brace expansion, and the bash-only `$'…'` and `$"…"` quotes, which
+//! `dash` reads differently) makes it *dynamic*. The scripts inside command
+//! substitutions, including those nested in `${x:-$(…)}` or `$((…))`, are
+//! handed back to the caller, which parses and judges them too.
+
+use brush_parser::ParserOptions;
+use brush_parser::word::{WordPiece, WordPieceWithSource};
+
+/// A word after quote removal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Word {
+    /// The word as written, quotes included.
+    pub(crate) raw: String,
+    /// The value after quote removal; for a dynamic word, a best effort
+    /// (expansions keep their source text).
+    pub(crate) text: String,
+    /// Why the run-time value is unknown; `None` for a static word.
+    pub(crate) dynamic: Option<&'static str>,
+}
+
+impl Word {
+    /// A static word with this value.
+    #[cfg(test)]
+    pub(crate) fn literal(text: &str) -> Word {
+        Word { raw: text.to_string(), text: text.to_string(), dynamic: None }
+    }
+
+    pub(crate) fn is_static(&self) -> bool {
+        self.dynamic.is_none()
+    }
+}
+
+/// Analyses `raw`; scripts found in command substitutions are pushed to
+/// `nested`. Fails when the word cannot be parsed.
+pub(crate) fn analyze(raw: &str, options: &ParserOptions, nested: &mut Vec<String>) -> Result<Word, String> {
+    let pieces =
+        brush_parser::word::parse(raw, options).map_err(|e| format!("the word {raw} cannot be parsed: {e}"))?;
+    let mut word = Word { raw: raw.to_string(), ..Word::default() };
+    for piece in &pieces {
+        add_piece(&mut word, piece, raw, false, options, nested)?;
+    }
+    Ok(word)
+}
+
+/// Analyses a here-document body that undergoes expansion; only the
+/// scripts it runs matter.
+pub(crate) fn analyze_heredoc(body: &str, options: &ParserOptions, nested: &mut Vec<String>) -> Result<Word, String> {
+    let pieces = brush_parser::word::parse_heredoc(body, options)
+        .map_err(|e| format!("a here-document cannot be parsed: {e}"))?;
+    let mut word = Word { raw: body.to_string(), ..Word::default() };
+    for piece in &pieces {
+        add_piece(&mut word, piece, body, true, options, nested)?;
+    }
+    Ok(word)
+}
+
+fn add_piece(
+    word: &mut Word,
+    piece: &WordPieceWithSource,
+    source: &str,
+    quoted: bool,
+    options: &ParserOptions,
+    nested: &mut Vec<String>,
+) -> Result<(), String> {
+    let piece_source = source.get(piece.start_index..piece.end_index).unwrap_or_default();
+    match &piece.piece {
+        WordPiece::Text(text) => {
+            if let Some(reason) = unquoted_text_reason(text).filter(|_| !quoted) {
+                word.dynamic.get_or_insert(reason);
+            }
+            word.text.push_str(text);
+        }
+        WordPiece::SingleQuotedText(text) => word.text.push_str(text),
+        WordPiece::EscapeSequence(escape) => word.text.push_str(unescape(escape, quoted)),
+        WordPiece::DoubleQuotedSequence(pieces) => {
+            for inner in pieces {
+                add_piece(word, inner, source, true, options, nested)?;
+            }
+        }
+        WordPiece::AnsiCQuotedText(text) => {
+            word.dynamic.get_or_insert("ANSI-C quoting ($'…'), which sh and bash read differently");
+            word.text.push_str(text);
+        }
+        WordPiece::GettextDoubleQuotedSequence(_) => {
+            word.dynamic.get_or_insert("locale quoting ($\"…\"), which sh and bash read differently");
+            word.text.push_str(piece_source);
+        }
+        WordPiece::TildeExpansion(_) => {
+            word.dynamic.get_or_insert("tilde expansion");
+            word.text.push_str(piece_source);
+        }
+        WordPiece::ParameterExpansion(_) => {
+            word.dynamic.get_or_insert("parameter expansion");
+            word.text.push_str(piece_source);
+            scan_embedded(piece_source.trim_start_matches('$'), options, nested)?;
+        }
+        WordPiece::CommandSubstitution(script) | WordPiece::BackquotedCommandSubstitution(script) => {
+            word.dynamic.get_or_insert("command substitution");
+            word.text.push_str(piece_source);
+            nested.push(script.clone());
+        }
+        WordPiece::ArithmeticExpression(expr) => {
+            word.dynamic.get_or_insert("arithmetic expansion");
+            word.text.push_str(piece_source);
+            scan_embedded(&expr.value, options, nested)?;
+        }
+    }
+    Ok(())
+}
+
+/// Finds command substitutions inside the text of a parameter expansion
+/// (`{x:-$(id)}`) or an arithmetic expression (`1 + $(id)`), which the
+/// parser keeps as strings.
+fn scan_embedded(text: &str, options: &ParserOptions, nested: &mut Vec<String>) -> Result<(), String> {
+    if !text.contains(['$', '`']) {
+        return Ok(());
+    }
+    let inner = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or(text);
+    let pieces =
+        brush_parser::word::parse(inner, options).map_err(|e| format!("the expansion {text} cannot be parsed: {e}"))?;
+    let mut scratch = Word::default();
+    for piece in &pieces {
+        add_piece(&mut scratch, piece, inner, true, options, nested)?;
+    }
+    Ok(())
+}
+
+/// Why unquoted text has no fixed value: glob characters are matched
+/// against file names, braces expand in bash.
+fn unquoted_text_reason(text: &str) -> Option<&'static str> {
+    if text.contains(['*', '?', '[']) {
+        return Some("a glob pattern");
+    }
+    if let Some(open) = text.find('{') {
+        let rest = &text[open..];
+        if rest.contains('}') && (rest.contains(',') || rest.contains("..")) {
+            return Some("brace expansion");
+        }
+    }
+    if text.contains('(') {
+        return Some("an extended glob pattern");
+    }
+    None
+}
+
+/// The value of a backslash escape: outside quotes the backslash goes;
+/// inside double quotes it goes only before `$`, `` ` ``, `"`, `\` and a
+/// newline.
+fn unescape(escape: &str, quoted: bool) -> &str {
+    let Some(rest) = escape.strip_prefix('\\') else {
+        return escape;
+    };
+    if rest == "\n" {
+        return "";
+    }
+    if !quoted || matches!(rest, "$" | "`" | "\"" | "\\") { rest } else { escape }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn word(raw: &str) -> (Word, Vec<String>) {
+        let mut nested = Vec::new();
+        let word = analyze(raw, &ParserOptions::default(), &mut nested).unwrap();
+        (word, nested)
+    }
+
+    #[test]
+    fn quote_removal_gives_the_value_the_shell_sees() {
+        for (raw, value) in
+            [("'r'm", "rm"), ("r\"\"m", "rm"), ("\\rm", "rm"), ("\"a\\\"b\"", "a\"b"), ("\"a\\b\"", "a\\b")]
+        {
+            let (word, nested) = word(raw);
+            assert_eq!(word.text, value, "{raw}");
+            assert!(word.is_static() && nested.is_empty(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn expansions_make_a_word_dynamic() {
+        for raw in ["$x", "${x}", "~/bin", "/???/??/id", "/bin/[r]m", "{id,}", "$'\\x69d'", "$\"id\"", "$((1))", "a*"] {
+            assert!(!word(raw).0.is_static(), "{raw}");
+        }
+        assert!(word("'*'").0.is_static());
+        assert!(word("\"{a,b}\"").0.is_static());
+    }
+
+    #[test]
+    fn scripts_in_substitutions_are_found_wherever_they_hide() {
+        for (raw, script) in [
+            ("$(id)", "id"),
+            ("`id`", "id"),
+            ("\"x$(id)\"", "id"),
+            ("${x:-$(id)}", "id"),
+            ("$((1 + $(id)))", "id"),
+            ("\"${x:-`id`}\"", "id"),
+        ] {
+            assert_eq!(word(raw).1, vec![script.to_string()], "{raw}");
+        }
+    }
+}
