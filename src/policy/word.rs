@@ -135,7 +135,8 @@ fn scan_embedded(text: &str, options: &ParserOptions, nested: &mut Vec<String>) 
 /// Why unquoted text has no fixed value: glob characters are matched
 /// against file names, braces expand in bash.
 fn unquoted_text_reason(text: &str) -> Option<&'static str> {
-    if text.contains(['*', '?', '[']) {
+    let bracket = text.find('[').is_some_and(|open| text[open + 1..].contains(']'));
+    if text.contains(['*', '?']) || bracket {
         return Some("a glob pattern");
     }
     if let Some(open) = text.find('{') {
