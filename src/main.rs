@@ -52,6 +52,9 @@ fn main() -> ExitCode {
     if let Some(Command::Doctor) = &cli.command {
         return doctor::run(&config);
     }
+    if let Some(Command::BenchPolicy { iterations }) = &cli.command {
+        return bench::policy::run((*iterations).max(1));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -69,7 +72,7 @@ fn main() -> ExitCode {
         };
         let outcome = match &cli.command {
             Some(Command::BenchSpawn { count, threads }) => {
-                Ok(bench::run(tools.runner.sandbox(), &tools.config.shell, *count, *threads))
+                Ok(bench::spawn::run(tools.runner.sandbox(), &tools.config.shell, *count, *threads))
             }
             Some(Command::Run { timeout, command }) => {
                 run_once::run(&server, timeout.as_deref(), &command.join(" ")).await

@@ -51,6 +51,13 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 8)]
         threads: usize,
     },
+    /// Benchmark: the cost of one policy decision for a typical 200-byte command,
+    /// against its 50 µs budget and against decoding the call's JSON in the same run.
+    BenchPolicy {
+        /// Decisions per round.
+        #[arg(long, default_value_t = 20000)]
+        iterations: usize,
+    },
     /// Run one command under the same sandbox and policy as the daemon, to try a
     /// configuration before deploying it. Prints its output; exits with its status.
     Run {

@@ -130,14 +130,11 @@ impl BlockRule {
 
     /// Whether one command matches; relative path arguments are resolved
     /// against `cwd` when it is known.
-    pub(crate) fn matches_command(&self, words: &[Word], cwd: Option<&Path>) -> bool {
+    /// `name` is the basename of the command word, `args` the rest.
+    pub(crate) fn matches_command(&self, name: &str, args: &[Word], cwd: Option<&Path>) -> bool {
         let Matcher::Command { program, args: wanted } = &self.matcher else {
             return false;
         };
-        let Some((word, args)) = words.split_first() else {
-            return false;
-        };
-        let name = super::basename(&word.text);
         let same_program =
             name == program || name.strip_prefix(program.as_str()).is_some_and(|rest| rest.starts_with('.'));
         if !same_program {

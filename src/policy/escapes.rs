@@ -10,6 +10,9 @@
 //! entry that grants it by name (`find -exec`). For the blocklist, the
 //! wrapped command is unwrapped so `sudo rm -rf /` is still `rm -rf /`.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use serde_json::{Value, json};
 
 /// How a program runs code that the policy would not otherwise see.
@@ -342,7 +345,19 @@ pub(crate) const TABLE: &[Row] = &[
 
 /// The row for a program word's basename.
 pub(crate) fn lookup(name: &str) -> Option<&'static Row> {
-    TABLE.iter().find(|row| row.names.iter().any(|pattern| name_matches(pattern, name)))
+    static EXACT: LazyLock<HashMap<&'static str, &'static Row>> = LazyLock::new(|| {
+        let mut exact = HashMap::new();
+        for row in TABLE {
+            for name in row.names.iter().filter(|n| !n.ends_with('*')) {
+                exact.entry(*name).or_insert(row);
+            }
+        }
+        exact
+    });
+    if let Some(row) = EXACT.get(name) {
+        return Some(row);
+    }
+    TABLE.iter().find(|row| row.names.iter().any(|pattern| pattern.ends_with('*') && name_matches(pattern, name)))
 }
 
 fn name_matches(pattern: &str, name: &str) -> bool {

@@ -397,7 +397,11 @@ impl Judge<'_> {
         source: &str,
         depth: usize,
     ) -> Verdict {
-        if let Some(rule) = self.policy.blocked.iter().find(|r| r.matches_command(words, cwd)) {
+        let Some((program, args)) = words.split_first() else {
+            return Ok(());
+        };
+        let name = basename(&program.text);
+        if let Some(rule) = self.policy.blocked.iter().find(|r| r.matches_command(name, args, cwd)) {
             return Err(blocked(rule, source));
         }
         if depth >= MAX_SCRIPT_DEPTH {

@@ -13,6 +13,10 @@
 use brush_parser::ParserOptions;
 use brush_parser::word::{WordPiece, WordPieceWithSource};
 
+/// Characters that quote, expand or glob; a word without any is its own
+/// value, and skips the word parser.
+const SPECIAL: &[char] = &['\'', '"', '\\', '$', '`', '*', '?', '[', '{', '(', '~', '!', '@', '+'];
+
 /// A word after quote removal.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Word {
@@ -40,6 +44,9 @@ impl Word {
 /// Analyses `raw`; scripts found in command substitutions are pushed to
 /// `nested`. Fails when the word cannot be parsed.
 pub(crate) fn analyze(raw: &str, options: &ParserOptions, nested: &mut Vec<String>) -> Result<Word, String> {
+    if !raw.contains(SPECIAL) {
+        return Ok(Word { raw: raw.to_string(), text: raw.to_string(), dynamic: None });
+    }
     let pieces =
         brush_parser::word::parse(raw, options).map_err(|e| format!("the word {raw} cannot be parsed: {e}"))?;
     let mut word = Word { raw: raw.to_string(), ..Word::default() };
