@@ -145,6 +145,15 @@ pub(crate) fn sandbox_settings(config: &Config, scratch_dir: &Path) -> Result<Sa
             "allowlist entries share one multi-call binary: the kernel lets every program it contains run"
         );
     }
+    for program in &programs {
+        if let Some(interpreter) = script_interpreter(program).filter(|i| !exec_paths.contains(i)) {
+            tracing::warn!(
+                program = %program.display(),
+                interpreter = %interpreter.display(),
+                "an allowed program is a #! script whose interpreter is not allowed: the kernel will refuse to run it"
+            );
+        }
+    }
     let mut writable_roots = vec![scratch_dir.to_path_buf()];
     writable_roots.extend(sandbox.writable_roots.iter().cloned());
     writable_roots.extend(["/dev/null", "/dev/zero", "/dev/full"].iter().map(PathBuf::from).filter(|p| p.exists()));
@@ -162,6 +171,16 @@ pub(crate) fn sandbox_settings(config: &Config, scratch_dir: &Path) -> Result<Sa
         },
         seccomp: SeccompOptions { allow_udp: sandbox.allow_udp },
     })
+}
+
+/// The real path of the interpreter named on a script's `#!` line.
+fn script_interpreter(program: &Path) -> Option<PathBuf> {
+    let mut head = [0u8; 256];
+    let read = std::io::Read::read(&mut std::fs::File::open(program).ok()?, &mut head).ok()?;
+    let line = head[..read].strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+    let interpreter = std::str::from_utf8(line).ok()?.split_whitespace().next()?;
+    std::fs::canonicalize(interpreter).ok()
 }
 
 /// Creates the default working directory of commands under the system

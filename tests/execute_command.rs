@@ -288,3 +288,21 @@ fn notifications_cancelled_over_http_kills_the_call_and_sends_no_reply() {
     let _ = stream.read_to_end(&mut reply);
     assert!(reply.is_empty(), "a reply was sent after the cancel: {}", String::from_utf8_lossy(&reply));
 }
+
+#[test]
+fn commands_the_parser_cannot_hold_are_refused_and_the_daemon_keeps_serving() {
+    let daemon = Daemon::start(&[("MCP_MAX_COMMAND_BYTES", "1k")]);
+    for (command, reason) in [
+        ("echo hi 99999999999999999999>x", "cannot be checked"),
+        ("echo 'unterminated", "not valid shell syntax"),
+        (&"(".repeat(500), "nested more than"),
+        (&format!("echo {}", "x".repeat(2000)), "MCP_MAX_COMMAND_BYTES"),
+        ("echo a\u{0}b", "NUL"),
+    ] {
+        let result = daemon.call_tool("execute_command", json!({ "command": command }));
+        assert_eq!(result["isError"], true, "{result}");
+        let error = result["structuredContent"]["error"].as_str().unwrap();
+        assert!(error.contains("command refused by policy") && error.contains(reason), "{error}");
+    }
+    assert_eq!(daemon.execute(json!({ "command": "echo still here" }))["stdout"], "still here\n");
+}

@@ -116,9 +116,11 @@ impl Walker {
         if nesting(input) > MAX_NESTING {
             return Err(format!("brackets are nested more than {MAX_NESTING} deep"));
         }
-        let program = Parser::new(std::io::Cursor::new(input.as_bytes()), &self.options)
-            .parse_program()
-            .map_err(|e| format!("it is not valid shell syntax ({})", describe_parse_error(&e)))?;
+        let program = guarded(|| {
+            Parser::new(std::io::Cursor::new(input.as_bytes()), &self.options)
+                .parse_program()
+                .map_err(|e| format!("it is not valid shell syntax ({})", describe_parse_error(&e)))
+        })?;
         for list in &program.complete_commands {
             self.list(list, Place::default())?;
         }
@@ -426,6 +428,13 @@ fn assignment_name(name: &ast::AssignmentName) -> String {
     }
 }
 
+/// Runs the third-party parser, turning its panics into errors: it
+/// unwraps numbers it cannot hold, such as a 20-digit file descriptor.
+pub(super) fn guarded<T>(parse: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse))
+        .unwrap_or_else(|_| Err("the shell parser failed on it (a number too large?)".into()))
+}
+
 /// The deepest nesting of `(`, `{` and `[`, counted without regard to
 /// quoting (so an over-estimate).
 fn nesting(input: &str) -> usize {
@@ -518,5 +527,8 @@ mod tests {
         assert!(parse(&"$(".repeat(100)).is_err());
         assert!(parse("echo 'unterminated").is_err());
         assert!(parse("if then fi").is_err());
+        assert!(parse("99999999999999999999>x").is_err());
+        assert!(parse("echo ~+99999999999999999999").is_err());
+        assert_eq!(programs("echo ~+1 2>x"), vec!["echo"], "the parser still works after a panic");
     }
 }

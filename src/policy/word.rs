@@ -47,8 +47,9 @@ pub(crate) fn analyze(raw: &str, options: &ParserOptions, nested: &mut Vec<Strin
     if !raw.contains(SPECIAL) {
         return Ok(Word { raw: raw.to_string(), text: raw.to_string(), dynamic: None });
     }
-    let pieces =
-        brush_parser::word::parse(raw, options).map_err(|e| format!("the word {raw} cannot be parsed: {e}"))?;
+    let pieces = super::syntax::guarded(|| {
+        brush_parser::word::parse(raw, options).map_err(|e| format!("the word {raw} cannot be parsed: {e}"))
+    })?;
     let mut word = Word { raw: raw.to_string(), ..Word::default() };
     for piece in &pieces {
         add_piece(&mut word, piece, raw, false, options, nested)?;
@@ -59,8 +60,9 @@ pub(crate) fn analyze(raw: &str, options: &ParserOptions, nested: &mut Vec<Strin
 /// Analyses a here-document body that undergoes expansion; only the
 /// scripts it runs matter.
 pub(crate) fn analyze_heredoc(body: &str, options: &ParserOptions, nested: &mut Vec<String>) -> Result<Word, String> {
-    let pieces = brush_parser::word::parse_heredoc(body, options)
-        .map_err(|e| format!("a here-document cannot be parsed: {e}"))?;
+    let pieces = super::syntax::guarded(|| {
+        brush_parser::word::parse_heredoc(body, options).map_err(|e| format!("a here-document cannot be parsed: {e}"))
+    })?;
     let mut word = Word { raw: body.to_string(), ..Word::default() };
     for piece in &pieces {
         add_piece(&mut word, piece, body, true, options, nested)?;
@@ -130,8 +132,9 @@ fn scan_embedded(text: &str, options: &ParserOptions, nested: &mut Vec<String>) 
         return Ok(());
     }
     let inner = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or(text);
-    let pieces =
-        brush_parser::word::parse(inner, options).map_err(|e| format!("the expansion {text} cannot be parsed: {e}"))?;
+    let pieces = super::syntax::guarded(|| {
+        brush_parser::word::parse(inner, options).map_err(|e| format!("the expansion {text} cannot be parsed: {e}"))
+    })?;
     let mut scratch = Word::default();
     for piece in &pieces {
         add_piece(&mut scratch, piece, inner, true, options, nested)?;
