@@ -106,6 +106,19 @@ fn malformed_json_gets_400_with_32700() {
 }
 
 #[test]
+fn a_command_that_is_not_utf8_gets_32700_naming_the_encoding() {
+    let daemon = Daemon::start(&[]);
+    let mut body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"execute_command","arguments":{"command":"echo "#.to_vec();
+    let bad_byte = body.len() + 3;
+    body.extend_from_slice(b"caf\xe9\"}}}");
+    let response = common::raw_request(daemon.port, "POST", "/mcp", &[("Content-Type", "application/json")], &body);
+    assert_eq!(response.status, 400);
+    assert_eq!(response.error_code(), -32700);
+    let message = response.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("not valid UTF-8") && message.contains(&format!("byte {bad_byte} ")), "{message}");
+}
+
+#[test]
 fn invalid_request_gets_400_with_32600() {
     let daemon = Daemon::with_token();
     for body in [r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#, r#"{"jsonrpc":"2.0","id":1}"#, "42"] {

@@ -83,7 +83,8 @@ pub(crate) async fn post(
     let message: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
         Err(error) => {
-            let body = jsonrpc::error(Value::Null, PARSE_ERROR, &format!("Parse error: {error}"), None);
+            let message = jsonrpc::parse_error_message(&body, &error);
+            let body = jsonrpc::error(Value::Null, PARSE_ERROR, &message, None);
             return respond(StatusCode::BAD_REQUEST, without_null_id(body, modern_header), framing);
         }
     };

@@ -68,6 +68,19 @@ pub(crate) fn cancelled_request(message: &Value) -> Option<String> {
 }
 
 /// A successful response.
+/// The message of a -32700 answer to bytes that are not one JSON value;
+/// text that is not UTF-8 (a command in Latin-1, say) is named as such.
+pub(crate) fn parse_error_message(bytes: &[u8], error: &serde_json::Error) -> String {
+    match std::str::from_utf8(bytes) {
+        Err(invalid) => format!(
+            "Parse error: the message is not valid UTF-8 (byte {} is not); JSON text, and every command and \
+             argument in it, must be UTF-8",
+            invalid.valid_up_to()
+        ),
+        Ok(_) => format!("Parse error: {error}"),
+    }
+}
+
 pub(crate) fn result(id: Value, result: Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "result": result })
 }

@@ -79,7 +79,8 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
         let message: Value = match serde_json::from_slice(&bytes) {
             Ok(value) => value,
             Err(error) => {
-                send(&sender, jsonrpc::error(Value::Null, PARSE_ERROR, &format!("Parse error: {error}"), None));
+                let message = jsonrpc::parse_error_message(&bytes, &error);
+                send(&sender, jsonrpc::error(Value::Null, PARSE_ERROR, &message, None));
                 continue;
             }
         };
