@@ -184,7 +184,8 @@ pub(crate) fn resolve(raw: &RawSettings, serving_http: bool) -> Result<Config, S
     )
     .map_err(|e| {
         format!("--allowed-commands / MCP_ALLOWED_COMMANDS or --blocked-commands / MCP_BLOCKED_COMMANDS: {e}")
-    })?;
+    })?
+    .for_shell(&shell);
 
     Ok(Config {
         listen,

@@ -97,7 +97,7 @@ impl BlockRule {
             return Err("a blocklist entry is empty".into());
         }
         let matcher = match parse(trimmed) {
-            Ok(script) if script.fork_bomb.is_some() => Matcher::ForkBomb,
+            Ok(script) if script.fork_bomb().is_some() => Matcher::ForkBomb,
             Ok(script) => match (script.commands.as_slice(), script.output_redirects.as_slice()) {
                 ([command], []) if command.assignments.is_empty() && !command.words.is_empty() => {
                     let (program, args) = command.words.split_first().unwrap_or((&command.words[0], &[]));
@@ -123,7 +123,7 @@ impl BlockRule {
     pub(crate) fn matches_script(&self, raw: &str, script: &Script) -> bool {
         match &self.matcher {
             Matcher::Text { compact: needle } => compact(raw).contains(needle.as_str()),
-            Matcher::ForkBomb => script.fork_bomb.is_some(),
+            Matcher::ForkBomb => script.fork_bomb().is_some(),
             _ => false,
         }
     }

@@ -39,10 +39,17 @@ pub(crate) enum Kind {
     /// Runs code given by `code_options` or read from standard input when
     /// no script file is named.
     Interpreter { code_options: &'static [&'static str], value_options: &'static [&'static str] },
-    /// An ordinary program with options that run commands or write files.
-    /// `runs_until` lists options followed by a command ending with `;` or
-    /// `+` (`find -exec`).
-    Options { triggers: &'static [&'static str], short_triggers: &'static str, runs_until: &'static [&'static str] },
+    /// An ordinary program with options that run commands or write files:
+    /// `triggers` anywhere, `global_triggers` only before the first operand
+    /// (git's subcommand). `runs_until` lists options followed by a command
+    /// ending with `;` or `+` (`find -exec`). When `bundled_first`, a first
+    /// argument without a dash is a cluster of option letters (`tar cIf`).
+    Options {
+        triggers: &'static [&'static str],
+        global_triggers: &'static [&'static str],
+        runs_until: &'static [&'static str],
+        bundled_first: bool,
+    },
     /// awk: a program text calling `system()` or opening a pipe.
     Awk,
     /// sed: a script with the `e` (execute) or `w` (write) command or flag.
@@ -262,8 +269,9 @@ pub(crate) const TABLE: &[Row] = &[
         names: &["find"],
         kind: Kind::Options {
             triggers: &["-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0", "-fprintf", "-fls"],
-            short_triggers: "",
+            global_triggers: &[],
             runs_until: &["-exec", "-execdir", "-ok", "-okdir"],
+            bundled_first: false,
         },
         note: "-exec/-execdir/-ok/-okdir run commands; -delete and -fprint*/-fls change files",
     },
@@ -271,23 +279,30 @@ pub(crate) const TABLE: &[Row] = &[
         names: &["git"],
         kind: Kind::Options {
             triggers: &[
-                "-c",
-                "--config-env",
-                "--exec-path",
-                "-C",
-                "--git-dir",
-                "--work-tree",
                 "--upload-pack",
                 "--receive-pack",
                 "--extcmd",
                 "--open-files-in-pager",
                 "--ext-diff",
                 "--output",
+                "--exec",
+                "-x",
+                "--textconv",
             ],
-            short_triggers: "",
+            global_triggers: &[
+                "-c",
+                "--config-env",
+                "--exec-path",
+                "-C",
+                "--git-dir",
+                "--work-tree",
+                "-p",
+                "--paginate",
+            ],
             runs_until: &[],
+            bundled_first: false,
         },
-        note: "-c and --config-env set hooks, pagers and ssh commands; -C/--git-dir/--work-tree pick a repository whose config runs commands; --upload-pack/--receive-pack/--extcmd run commands",
+        note: "before the subcommand, -c/--config-env set hooks, pagers and ssh commands, -C/--git-dir/--work-tree pick a repository whose config runs commands and -p starts the configured pager; --upload-pack, --receive-pack, --extcmd, rebase -x/--exec and textconv run commands. A repository's own config (hooks, fsmonitor, filters) still runs what it names: the kernel's EXECUTE list is the wall there",
     },
     Row {
         names: &["tar"],
@@ -302,29 +317,50 @@ pub(crate) const TABLE: &[Row] = &[
                 "-I",
                 "-F",
             ],
-            short_triggers: "IF",
+            global_triggers: &[],
             runs_until: &[],
+            bundled_first: true,
         },
         note: "these options run commands",
     },
     Row {
         names: &["sort"],
-        kind: Kind::Options { triggers: &["--compress-program"], short_triggers: "", runs_until: &[] },
+        kind: Kind::Options {
+            triggers: &["--compress-program"],
+            global_triggers: &[],
+            runs_until: &[],
+            bundled_first: false,
+        },
         note: "--compress-program runs a command",
     },
     Row {
         names: &["rsync"],
-        kind: Kind::Options { triggers: &["-e", "--rsh", "--rsync-path"], short_triggers: "e", runs_until: &[] },
+        kind: Kind::Options {
+            triggers: &["-e", "--rsh", "--rsync-path"],
+            global_triggers: &[],
+            runs_until: &[],
+            bundled_first: false,
+        },
         note: "-e/--rsh/--rsync-path run commands",
     },
     Row {
         names: &["ssh", "scp", "sftp"],
-        kind: Kind::Options { triggers: &["-o", "-F", "-S"], short_triggers: "oFS", runs_until: &[] },
+        kind: Kind::Options {
+            triggers: &["-o", "-F", "-S"],
+            global_triggers: &[],
+            runs_until: &[],
+            bundled_first: false,
+        },
         note: "-o ProxyCommand/LocalCommand, -F (config file) and -S/-D programs run commands",
     },
     Row {
         names: &["zip", "unzip"],
-        kind: Kind::Options { triggers: &["-TT", "--unzip-command"], short_triggers: "", runs_until: &[] },
+        kind: Kind::Options {
+            triggers: &["-TT", "--unzip-command"],
+            global_triggers: &[],
+            runs_until: &[],
+            bundled_first: false,
+        },
         note: "-TT runs a command",
     },
     Row {
@@ -369,16 +405,28 @@ fn name_matches(pattern: &str, name: &str) -> bool {
     }
 }
 
-/// Whether `arg` uses `option`: exactly, as `--option=value`, or, for a
-/// one-letter option, with its value attached (`-cfoo`).
+/// Whether `arg` may use `option`, read the way GNU getopt reads it: a
+/// long option also as `--option=value` and as any abbreviation
+/// (`--to-comm` is `--to-command`); a one-letter option anywhere in a
+/// cluster (`-iSid` holds `-S`), since what follows a value-taking letter
+/// cannot be told apart from more letters without each program's table.
 pub(crate) fn uses_option(arg: &str, option: &str) -> bool {
     if arg == option {
         return true;
     }
-    if option.starts_with("--") {
-        return arg.strip_prefix(option).is_some_and(|rest| rest.starts_with('='));
+    if let Some(long) = option.strip_prefix("--") {
+        let Some(given) = arg.strip_prefix("--") else {
+            return false;
+        };
+        let name = given.split('=').next().unwrap_or(given);
+        return !name.is_empty() && long.starts_with(name);
     }
-    option.len() == 2 && !arg.starts_with("--") && arg.starts_with(option)
+    match option.as_bytes() {
+        [b'-', letter] => {
+            arg.len() > 1 && arg.starts_with('-') && !arg.starts_with("--") && arg.as_bytes()[1..].contains(letter)
+        }
+        _ => false,
+    }
 }
 
 /// The table as operators see it in `list_allowed_commands`.
@@ -392,7 +440,9 @@ pub(crate) fn describe() -> Value {
                 }
                 Kind::Shell => ("shell", vec!["-c", "standard input"]),
                 Kind::Interpreter { code_options, .. } => ("interpreter", code_options.to_vec()),
-                Kind::Options { triggers, .. } => ("escape options", triggers.to_vec()),
+                Kind::Options { triggers, global_triggers, .. } => {
+                    ("escape options", global_triggers.iter().chain(triggers.iter()).copied().collect())
+                }
                 Kind::Awk => ("program text", vec!["system"]),
                 Kind::Sed => ("script", vec!["e", "w"]),
                 Kind::Interactive => ("interactive", vec![]),
@@ -408,11 +458,40 @@ pub(crate) fn awk_runs_commands(program: &str) -> bool {
     if program.contains("system") || program.contains("@load") || program.contains("@include") {
         return true;
     }
-    let bytes = program.as_bytes();
+    let code = without_awk_literals(program);
+    let bytes = code.as_bytes();
     bytes
         .iter()
         .enumerate()
         .any(|(i, &b)| b == b'|' && bytes.get(i + 1) != Some(&b'|') && (i == 0 || bytes[i - 1] != b'|'))
+}
+
+/// An awk program with its string literals and regular expressions
+/// blanked, so a `|` inside `"a|b"` or `/x|y/` is not read as a pipe.
+fn without_awk_literals(program: &str) -> String {
+    let mut out = String::with_capacity(program.len());
+    let mut chars = program.chars();
+    let mut last_significant = '\n';
+    while let Some(c) = chars.next() {
+        let regex = c == '/' && "\n(,!~{;&|=".contains(last_significant);
+        if c == '"' || regex {
+            while let Some(inner) = chars.next() {
+                if inner == '\\' {
+                    chars.next();
+                } else if inner == c {
+                    break;
+                }
+            }
+            out.push_str("\"\"");
+            last_significant = 'x';
+            continue;
+        }
+        if !c.is_whitespace() {
+            last_significant = c;
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The sed commands of a script that run commands (`e`) or write files
@@ -434,14 +513,13 @@ pub(crate) fn sed_trigger(script: &str) -> Option<char> {
         let c = chars[i];
         match c {
             ' ' | '\t' | '\n' | ';' | '{' | '}' | '!' | ',' | '$' | '0'..='9' | '~' | '+' => i += 1,
-            '/' => {
-                i += 1;
-                skip_regex(&mut i, '/');
-            }
-            '\\' => {
-                let Some(&delimiter) = chars.get(i + 1) else { return Some('\\') };
-                i += 2;
+            '/' | '\\' => {
+                let delimiter = if c == '/' { '/' } else { *chars.get(i + 1)? };
+                i += if c == '/' { 1 } else { 2 };
                 skip_regex(&mut i, delimiter);
+                while i < chars.len() && matches!(chars[i], 'I' | 'M') {
+                    i += 1;
+                }
             }
             's' | 'y' => {
                 let Some(&delimiter) = chars.get(i + 1) else { return Some(c) };
@@ -494,9 +572,13 @@ mod tests {
     #[test]
     fn options_match_attached_values_but_not_lookalikes() {
         assert!(uses_option("-cprint(1)", "-c"));
+        assert!(uses_option("-iSid", "-S"));
         assert!(uses_option("--to-command=id", "--to-command"));
+        assert!(uses_option("--to-comm=id", "--to-command"));
+        assert!(uses_option("--split", "--split-string"));
         assert!(!uses_option("--to-commander", "--to-command"));
         assert!(!uses_option("--color", "-c"));
+        assert!(!uses_option("-", "-c"));
     }
 
     #[test]
@@ -506,6 +588,9 @@ mod tests {
         assert!(awk_runs_commands("BEGIN { \"id\" | getline x }"));
         assert!(!awk_runs_commands("{ print $1 }"));
         assert!(!awk_runs_commands("$1 == 1 || $2 == 2 { print }"));
+        assert!(!awk_runs_commands("BEGIN { printf \"%s|%s\\n\", \"a\", \"b\" }"));
+        assert!(!awk_runs_commands("/foo|bar/ { print $1 \"|\" $2 }"));
+        assert!(awk_runs_commands("{ x = 4 / 2; print | \"sh\" }"));
     }
 
     #[test]
@@ -513,7 +598,9 @@ mod tests {
         for script in ["e id", "1e id", "s/x/id/e", "s/x/y/w /tmp/o", "w /tmp/o", "/x/ { e id\n}", "s|a|b|ge"] {
             assert!(sed_trigger(script).is_some(), "{script}");
         }
-        for script in ["s/e/w/g", "s/a/b/", "/end/d", "y/abc/xyz/", "1,3p", "$!N;P;D", "s/\\/e/x/"] {
+        for script in
+            ["s/e/w/g", "s/a/b/", "/end/d", "y/abc/xyz/", "1,3p", "$!N;P;D", "s/\\/e/x/", "/foo/Id", "/a/I,/b/Mp"]
+        {
             assert_eq!(sed_trigger(script), None, "{script}");
         }
     }

@@ -180,6 +180,9 @@ pub(crate) struct Policy {
     allowed: Vec<AllowEntry>,
     blocked: Vec<BlockRule>,
     max_command_bytes: usize,
+    /// The shell evaluates variables' text in arithmetic and subscripts
+    /// (bash, zsh, ksh), not only dash's plain numbers.
+    bash_semantics: bool,
 }
 
 impl Policy {
@@ -196,7 +199,16 @@ impl Policy {
             .chain(extra_blocked.iter().cloned())
             .map(|text| BlockRule::compile(&text))
             .collect::<Result<Vec<_>, String>>()?;
-        Ok(Policy { allowed, blocked, max_command_bytes })
+        Ok(Policy { allowed, blocked, max_command_bytes, bash_semantics: true })
+    }
+
+    /// Adapts the rules to the shell that runs commands: only for `dash`,
+    /// `ash` and the like are bash's evaluation rules left out.
+    pub(crate) fn for_shell(mut self, shell: &Path) -> Policy {
+        let real = std::fs::canonicalize(shell).unwrap_or_else(|_| shell.to_path_buf());
+        let name = real.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        self.bash_semantics = !["dash", "ash", "posh"].contains(&name);
+        self
     }
 
     /// Allowlist entries as configured; empty means every program not blocked.
@@ -363,13 +375,13 @@ impl Judge<'_> {
                 ),
             ));
         }
-        if let (Some(literal), Some(evaluator)) = (&script.code_literal, &script.evaluator) {
+        if let Some(construct) = script.bash_evaluation.as_ref().filter(|_| self.policy.bash_semantics) {
             return Err(deny(
                 "allowlist: unjudgeable",
                 raw,
                 format!(
-                    "the allowlist is set and the text {literal} looks like a command that bash could run through \
-                     {evaluator}; write the command without one of them"
+                    "the allowlist is set and the shell is bash, which evaluates a variable's text in {construct}, \
+                     running any command hidden in an array subscript; compute without variables there"
                 ),
             ));
         }
@@ -422,6 +434,7 @@ impl Judge<'_> {
                         }
                     }
                 }
+                Inner::ScriptFile(_) => {}
             }
         }
         Ok(())
@@ -464,7 +477,7 @@ impl Judge<'_> {
         if !name.contains('/') && self.functions.iter().any(|f| f == name) {
             return Ok(());
         }
-        let Some(_entry) = self.policy.entry_for(program, args) else {
+        let Some(entry) = self.policy.entry_for(program, args) else {
             if HARMLESS_BUILTINS.contains(&name) {
                 return Ok(());
             }
@@ -495,9 +508,31 @@ impl Judge<'_> {
         })?;
         for inner in inners {
             match inner {
-                Inner::Command { assignments, words } => {
+                Inner::Command { assignments, words, appended } => {
+                    let inner = words.first().filter(|w| w.is_static()).map(|w| basename(&w.text));
+                    if let Some(inner) = inner.filter(|p| appended && escapes::lookup(p).is_some()) {
+                        return Err(deny(
+                            "allowlist: wrapper",
+                            source,
+                            format!(
+                                "{name} appends arguments read at run time to '{inner}', whose options can run \
+                                 other programs, so they cannot be checked"
+                            ),
+                        ));
+                    }
                     self.allowlist(&assignments, &words, None, source, depth + 1)?
                 }
+                Inner::ScriptFile(file) if entry.leading_args.is_empty() => {
+                    return Err(deny(
+                        "allowlist: script file",
+                        source,
+                        format!(
+                            "'{name} {file}' runs a script file, which cannot be checked before it runs; an allowlist \
+                             entry naming it ('{name} {file}') allows it"
+                        ),
+                    ));
+                }
+                Inner::ScriptFile(_) => {}
                 Inner::Script(text) => {
                     let script = syntax::parse_at(&text, depth + 1).map_err(|error| {
                         deny("syntax", source, format!("the script given to {name} cannot be checked because {error}"))
@@ -515,7 +550,7 @@ impl Judge<'_> {
         let Some(row) = escapes::lookup(basename(&program.text)) else {
             return Ok(());
         };
-        match escape_trigger(&row.kind, args) {
+        match escape_trigger(basename(&program.text), &row.kind, args) {
             Ok(None) => Ok(()),
             Ok(Some(trigger)) if self.policy.granted(&program.text, &trigger) => Ok(()),
             Ok(Some(trigger)) => Err(deny(
@@ -587,8 +622,17 @@ impl Judge<'_> {
 
 /// What a wrapper, shell or escape option runs.
 enum Inner {
-    Command { assignments: Vec<(String, Word)>, words: Vec<Word> },
+    /// A command. `appended`: the wrapper adds arguments read at run time
+    /// (`xargs`), so the command's options cannot all be seen.
+    Command { assignments: Vec<(String, Word)>, words: Vec<Word>, appended: bool },
+    /// A shell script given as text.
     Script(String),
+    /// A script file run by a shell: only an entry naming it allows it.
+    ScriptFile(String),
+}
+
+fn dynamic_argument(name: &str, arg: &Word) -> String {
+    format!("the argument {} of {name} is produced by {}", arg.raw, arg.dynamic.unwrap_or("an expansion"))
 }
 
 /// The commands a program runs on behalf of its arguments, per the
@@ -602,100 +646,135 @@ fn wrapped(words: &[Word], stdin: Option<&Word>) -> Result<Vec<Inner>, String> {
     };
     let name = basename(&program.text);
     match &row.kind {
-        Kind::Wrapper { value_options, skip, assignments: takes_assignments, refused, shell_option, joins_words } => {
-            let mut assignments = Vec::new();
-            let mut skip = *skip;
-            let mut i = 0;
-            while i < args.len() {
-                let arg = &args[i];
-                if !arg.is_static() {
-                    return Err(format!(
-                        "the argument {} of {name} is produced by {}",
-                        arg.raw,
-                        arg.dynamic.unwrap_or("")
-                    ));
-                }
-                let text = arg.text.as_str();
-                if text == "--" {
-                    i += 1;
-                    break;
-                }
-                if text.starts_with('-') && text.len() > 1 {
-                    if refused.iter().any(|o| escapes::uses_option(text, o)) {
-                        return Err(format!("{name} {text} splits or reads a command line of its own"));
-                    }
-                    if shell_option.is_some_and(|o| text == o) {
-                        let script = args.get(i + 1).ok_or_else(|| format!("{name} {text} has no script"))?;
-                        if !script.is_static() {
-                            return Err(format!("the script of {name} {text} is produced by an expansion"));
-                        }
-                        return Ok(vec![Inner::Script(script.text.clone())]);
-                    }
-                    i += if value_options.contains(&text) { 2 } else { 1 };
-                    continue;
-                }
-                if *takes_assignments && is_assignment(text) {
-                    let (key, value) = text.split_once('=').unwrap_or((text, ""));
-                    assignments
-                        .push((key.to_string(), Word { raw: arg.raw.clone(), text: value.to_string(), dynamic: None }));
-                    i += 1;
-                    continue;
-                }
-                if skip > 0 {
-                    skip -= 1;
-                    i += 1;
-                    continue;
-                }
-                break;
-            }
-            let rest = args.get(i..).unwrap_or_default();
-            if let Some(dynamic) = rest.iter().find(|w| !w.is_static()).filter(|_| *joins_words) {
-                return Err(format!("the command {name} runs is produced by {}", dynamic.dynamic.unwrap_or("")));
-            }
-            if rest.is_empty() {
-                return Ok(if assignments.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![Inner::Command { assignments, words: Vec::new() }]
-                });
-            }
-            if *joins_words {
-                let text: Vec<&str> = rest.iter().map(|w| w.text.as_str()).collect();
-                return Ok(vec![Inner::Script(text.join(" "))]);
-            }
-            Ok(vec![Inner::Command { assignments, words: rest.to_vec() }])
-        }
+        Kind::Wrapper { .. } => wrapped_command(name, &row.kind, args),
         Kind::Shell => shell_script(name, args, stdin).map(|script| script.into_iter().collect()),
-        Kind::Options { runs_until, .. } if !runs_until.is_empty() => {
-            let mut inners = Vec::new();
-            let mut i = 0;
-            while i < args.len() {
-                if runs_until.contains(&args[i].text.as_str()) {
-                    let end = args[i + 1..]
-                        .iter()
-                        .position(|w| w.text == ";" || w.text == "+")
-                        .map_or(args.len(), |p| i + 1 + p);
-                    let command: Vec<Word> = args[i + 1..end].to_vec();
-                    if let Some(first) = command.first().filter(|w| !w.is_static()) {
-                        return Err(format!(
-                            "the command of {name} {} is produced by {}",
-                            args[i].text,
-                            first.dynamic.unwrap_or("")
-                        ));
-                    }
-                    inners.push(Inner::Command { assignments: Vec::new(), words: command });
-                    i = end;
-                }
-                i += 1;
-            }
-            Ok(inners)
-        }
+        Kind::Options { runs_until, .. } if !runs_until.is_empty() => find_commands(name, runs_until, args),
         _ => Ok(Vec::new()),
     }
 }
 
-/// The script a shell will run: its `-c` string, or the here-document on
-/// its standard input; `None` when it runs a script file.
+/// The command behind a wrapper's options (`timeout -s KILL 5 ls`).
+fn wrapped_command(name: &str, kind: &Kind, args: &[Word]) -> Result<Vec<Inner>, String> {
+    let Kind::Wrapper { value_options, skip, assignments: takes_assignments, refused, shell_option, joins_words } =
+        kind
+    else {
+        return Ok(Vec::new());
+    };
+    let xargs = name == "xargs";
+    let mut replace: Option<String> = None;
+    let mut assignments = Vec::new();
+    let mut skip = *skip;
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        if !arg.is_static() {
+            return Err(dynamic_argument(name, arg));
+        }
+        let text = arg.text.as_str();
+        if text == "--" {
+            i += 1;
+            break;
+        }
+        if text.starts_with('-') && text.len() > 1 {
+            if refused.iter().any(|o| escapes::uses_option(text, o)) {
+                return Err(format!("{name} {text} splits or reads a command line of its own"));
+            }
+            if shell_option.is_some_and(|o| text == o) {
+                let script = args.get(i + 1).ok_or_else(|| format!("{name} {text} has no script"))?;
+                if !script.is_static() {
+                    return Err(format!("the script of {name} {text} is produced by an expansion"));
+                }
+                return Ok(vec![Inner::Script(script.text.clone())]);
+            }
+            if xargs {
+                if text == "-I" {
+                    replace = args.get(i + 1).map(|w| w.text.clone());
+                } else if let Some(value) = text.strip_prefix("--replace") {
+                    replace = Some(value.strip_prefix('=').unwrap_or("{}").to_string());
+                } else if let Some(value) = text.strip_prefix("-i").or_else(|| text.strip_prefix("-I")) {
+                    replace = Some(if value.is_empty() { "{}".into() } else { value.to_string() });
+                }
+            }
+            i += if value_options.contains(&text) { 2 } else { 1 };
+            continue;
+        }
+        if *takes_assignments && is_assignment(text) {
+            let (key, value) = text.split_once('=').unwrap_or((text, ""));
+            let value = Word { raw: arg.raw.clone(), text: value.to_string(), ..Word::default() };
+            assignments.push((key.to_string(), value));
+            i += 1;
+            continue;
+        }
+        if skip > 0 {
+            skip -= 1;
+            i += 1;
+            continue;
+        }
+        break;
+    }
+    let mut rest = args.get(i..).unwrap_or_default().to_vec();
+    if let Some(dynamic) = rest.iter().find(|w| !w.is_static()).filter(|_| *joins_words) {
+        return Err(dynamic_argument(name, dynamic));
+    }
+    if let Some(replace) = replace.filter(|r| !r.is_empty()) {
+        for word in rest.iter_mut().filter(|w| w.text.contains(replace.as_str())) {
+            word.dynamic = Some("the xargs replacement string");
+        }
+    }
+    if rest.is_empty() {
+        return Ok(if assignments.is_empty() && !xargs {
+            Vec::new()
+        } else {
+            vec![Inner::Command { assignments, words: Vec::new(), appended: false }]
+        });
+    }
+    if *joins_words {
+        let text: Vec<&str> = rest.iter().map(|w| w.text.as_str()).collect();
+        return Ok(vec![Inner::Script(text.join(" "))]);
+    }
+    Ok(vec![Inner::Command { assignments, words: rest, appended: xargs }])
+}
+
+/// The commands of `find -exec … ;`, once per starting point with `{}`
+/// standing for it (`find / -exec rm -rf {} +` removes `/`).
+fn find_commands(name: &str, runs_until: &[&str], args: &[Word]) -> Result<Vec<Inner>, String> {
+    let starts: Vec<&Word> = args
+        .iter()
+        .skip_while(|w| ["-H", "-L", "-P"].contains(&w.text.as_str()))
+        .take_while(|w| !w.text.starts_with('-') && w.text != "(" && w.text != "!")
+        .collect();
+    let mut inners = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        if runs_until.contains(&args[i].text.as_str()) {
+            let end =
+                args[i + 1..].iter().position(|w| w.text == ";" || w.text == "+").map_or(args.len(), |p| i + 1 + p);
+            let command = &args[i + 1..end];
+            if let Some(first) = command.first().filter(|w| !w.is_static()) {
+                return Err(format!(
+                    "the command of {name} {} is produced by {}",
+                    args[i].text,
+                    first.dynamic.unwrap_or("")
+                ));
+            }
+            let dot = Word::literal(".");
+            for start in if starts.is_empty() { vec![&dot] } else { starts.clone() } {
+                let words = command.iter().map(|w| if w.text == "{}" { start.clone() } else { w.clone() }).collect();
+                inners.push(Inner::Command { assignments: Vec::new(), words, appended: false });
+            }
+            i = end;
+        }
+        i += 1;
+    }
+    Ok(inners)
+}
+
+/// Options a shell may take without reading code from somewhere the policy
+/// cannot see (`-i` reads a startup file, `--rcfile` names one).
+const SAFE_SHELL_LETTERS: &str = "ceuxvfnsCabhmoBEHPT";
+
+/// The script a shell will run: its `-c` string, the literal
+/// here-document on its standard input, or a script file.
 fn shell_script(name: &str, args: &[Word], stdin: Option<&Word>) -> Result<Option<Inner>, String> {
     let mut takes_command = false;
     let mut reads_stdin = false;
@@ -703,25 +782,29 @@ fn shell_script(name: &str, args: &[Word], stdin: Option<&Word>) -> Result<Optio
     while i < args.len() {
         let arg = &args[i];
         if !arg.is_static() {
-            return Err(format!("the argument {} of {name} is produced by {}", arg.raw, arg.dynamic.unwrap_or("")));
+            return Err(dynamic_argument(name, arg));
         }
         let text = arg.text.as_str();
-        if text == "--" {
+        if text == "--" || text == "-" {
+            reads_stdin |= text == "-";
             i += 1;
             break;
         }
-        if (text.starts_with('-') || text.starts_with('+')) && text.len() > 1 {
-            if text.starts_with("--") {
-                if text == "--command" {
-                    takes_command = true;
-                }
-                i += if ["--rcfile", "--init-file"].contains(&text) { 2 } else { 1 };
-                continue;
+        if text.starts_with("--") {
+            if !["--norc", "--noprofile", "--posix", "--noediting", "--restricted"].contains(&text) {
+                return Err(format!("{name} {text} may read commands from a file the policy cannot see"));
             }
+            i += 1;
+            continue;
+        }
+        if (text.starts_with('-') || text.starts_with('+')) && text.len() > 1 {
             let letters = &text[1..];
+            if let Some(letter) = letters.chars().find(|c| !SAFE_SHELL_LETTERS.contains(*c)) {
+                return Err(format!("{name} -{letter} may read commands from a file the policy cannot see"));
+            }
             takes_command |= letters.contains('c');
             reads_stdin |= letters.contains('s');
-            i += if letters.contains('o') || letters.contains('O') { 2 } else { 1 };
+            i += if letters.contains('o') { 2 } else { 1 };
             continue;
         }
         break;
@@ -730,23 +813,33 @@ fn shell_script(name: &str, args: &[Word], stdin: Option<&Word>) -> Result<Optio
     if takes_command {
         let script = operand.ok_or_else(|| format!("{name} -c has no script"))?;
         if !script.is_static() {
-            return Err(format!("the script of {name} -c is produced by {}", script.dynamic.unwrap_or("")));
+            return Err(dynamic_argument(name, script));
         }
         return Ok(Some(Inner::Script(script.text.clone())));
     }
-    if operand.is_some() && !reads_stdin {
-        return Ok(None);
+    let stdin_names = ["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"];
+    match operand {
+        Some(file) if !reads_stdin && !stdin_names.contains(&file.text.as_str()) => {
+            return Ok(Some(Inner::ScriptFile(file.text.clone())));
+        }
+        _ => {}
     }
     match stdin {
         Some(body) if body.is_static() => Ok(Some(Inner::Script(body.text.clone()))),
-        Some(_) => Err(format!("the here-document {name} reads is expanded when it runs")),
+        Some(_) => Err(format!("the standard input of {name} is expanded or redirected when it runs")),
         None => Err(format!("{name} reads its commands from standard input")),
     }
 }
 
 /// The escape option an allowed program uses, if any.
-fn escape_trigger(kind: &Kind, args: &[Word]) -> Result<Option<String>, String> {
-    let dynamic = |arg: &Word| format!("its argument {} is produced by {}", arg.raw, arg.dynamic.unwrap_or(""));
+fn escape_trigger(name: &str, kind: &Kind, args: &[Word]) -> Result<Option<String>, String> {
+    if let Some(arg) = args
+        .iter()
+        .find(|a| !a.is_static())
+        .filter(|_| !matches!(kind, Kind::Wrapper { .. } | Kind::Shell | Kind::Interactive))
+    {
+        return Err(dynamic_argument(name, arg));
+    }
     match kind {
         Kind::Interpreter { code_options, value_options } => {
             if args.iter().any(|a| ["--version", "-V", "--help", "-h"].contains(&a.text.as_str())) {
@@ -754,92 +847,140 @@ fn escape_trigger(kind: &Kind, args: &[Word]) -> Result<Option<String>, String> 
             }
             let mut i = 0;
             while i < args.len() {
-                let arg = &args[i];
-                if !arg.is_static() {
-                    return Err(dynamic(arg));
-                }
-                let text = arg.text.as_str();
+                let text = args[i].text.as_str();
                 if let Some(option) = code_options.iter().find(|o| escapes::uses_option(text, o)) {
                     return Ok(Some(option.to_string()));
                 }
-                if text == "-" {
-                    return Ok(Some("-".into()));
-                }
-                if !text.starts_with('-') {
-                    return Ok(None);
+                if text == "-" || !text.starts_with('-') {
+                    return Ok((text == "-").then(|| "-".into()));
                 }
                 i += if value_options.contains(&text) { 2 } else { 1 };
             }
             Ok(Some("-".into()))
         }
-        Kind::Options { triggers, short_triggers, .. } => {
-            for arg in args {
-                if !arg.is_static() {
-                    return Err(dynamic(arg));
-                }
-                let text = arg.text.as_str();
-                if let Some(trigger) = triggers.iter().find(|t| escapes::uses_option(text, t)) {
+        Kind::Options { triggers, global_triggers, bundled_first, .. } => {
+            let mut operand_seen = false;
+            for (i, arg) in args.iter().enumerate() {
+                let text = if i == 0 && *bundled_first && !arg.text.starts_with('-') {
+                    format!("-{}", arg.text)
+                } else {
+                    arg.text.clone()
+                };
+                let globals = global_triggers.iter().filter(|_| !operand_seen);
+                if let Some(trigger) = triggers.iter().chain(globals).find(|t| escapes::uses_option(&text, t)) {
                     return Ok(Some(trigger.to_string()));
                 }
-                let cluster = text.len() > 2 && text.starts_with('-') && !text.starts_with("--");
-                if let Some(letter) = text[1.min(text.len())..].chars().find(|c| cluster && short_triggers.contains(*c))
-                {
-                    return Ok(Some(format!("-{letter}")));
-                }
+                operand_seen |= !text.starts_with('-');
             }
             Ok(None)
         }
-        Kind::Awk => {
-            let mut i = 0;
-            while i < args.len() {
-                let arg = &args[i];
-                if !arg.is_static() {
-                    return Err(dynamic(arg));
-                }
-                let text = arg.text.as_str();
-                if escapes::uses_option(text, "-f") || escapes::uses_option(text, "--file") || text == "-E" {
-                    return Ok(Some("system".into()));
-                }
-                if text == "--" {
-                    i += 1;
-                    continue;
-                }
-                if text.starts_with('-') && text.len() > 1 {
-                    i += if ["-F", "-v", "--assign", "--field-separator"].contains(&text) { 2 } else { 1 };
-                    continue;
-                }
-                return Ok(escapes::awk_runs_commands(text).then(|| "system".into()));
-            }
-            Ok(None)
-        }
-        Kind::Sed => {
-            let mut scripts = Vec::new();
-            let mut i = 0;
-            while i < args.len() {
-                let arg = &args[i];
-                if !arg.is_static() {
-                    return Err(dynamic(arg));
-                }
-                let text = arg.text.as_str();
-                if ["-e", "--expression"].contains(&text) {
-                    scripts.extend(args.get(i + 1).map(|w| w.text.as_str()));
-                    i += 2;
-                    continue;
-                }
-                if let Some(script) = text.strip_prefix("--expression=") {
-                    scripts.push(script);
-                } else if text == "-f" || text.starts_with("--file") || (text.starts_with("-f") && text.len() > 2) {
-                    return Ok(Some("e".into()));
-                } else if !text.starts_with('-') && scripts.is_empty() {
-                    scripts.push(text);
-                    break;
-                }
-                i += 1;
-            }
-            Ok(scripts.iter().find_map(|s| escapes::sed_trigger(s)).map(|letter| letter.to_string()))
-        }
+        Kind::Awk => awk_trigger(args),
+        Kind::Sed => sed_trigger(args),
         Kind::Wrapper { .. } | Kind::Shell | Kind::Interactive => Ok(None),
     }
+}
+
+/// awk: a program from a file or an extension (`-f`, `-E`, `-W`, `-l`,
+/// `-i`, `-e` and their long forms) cannot be read; the program text must
+/// not call `system()` or open a pipe.
+fn awk_trigger(args: &[Word]) -> Result<Option<String>, String> {
+    const CODE_LETTERS: &str = "fEWlie";
+    const CODE_LONG: &[&str] = &["--file", "--exec", "--load", "--include", "--source"];
+    let system = || Ok(Some("system".to_string()));
+    let mut i = 0;
+    while i < args.len() {
+        let text = args[i].text.as_str();
+        if text == "--" {
+            i += 1;
+            break;
+        }
+        if text.starts_with("--") {
+            if CODE_LONG.iter().any(|o| escapes::uses_option(text, o)) {
+                return system();
+            }
+            i += if ["--assign", "--field-separator"].contains(&text) { 2 } else { 1 };
+            continue;
+        }
+        if text.starts_with('-') && text.len() > 1 {
+            for (at, letter) in text[1..].char_indices() {
+                if letter == 'F' || letter == 'v' {
+                    i += usize::from(text[1 + at + 1..].is_empty());
+                    break;
+                }
+                if CODE_LETTERS.contains(letter) {
+                    return system();
+                }
+            }
+            i += 1;
+            continue;
+        }
+        break;
+    }
+    match args.get(i) {
+        Some(program) if escapes::awk_runs_commands(&program.text) => system(),
+        _ => Ok(None),
+    }
+}
+
+/// sed: the scripts given with `-e`, `--expression` or as the first
+/// operand must not use `e` or `w`; a script file (`-f`) cannot be read.
+fn sed_trigger(args: &[Word]) -> Result<Option<String>, String> {
+    let mut scripts: Vec<&str> = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let text = args[i].text.as_str();
+        if text == "--" {
+            i += 1;
+            break;
+        }
+        if text.starts_with("--") {
+            if escapes::uses_option(text, "--file") {
+                return Ok(Some("e".into()));
+            }
+            if escapes::uses_option(text, "--expression") {
+                match text.split_once('=') {
+                    Some((_, script)) => scripts.push(script),
+                    None => {
+                        scripts.extend(args.get(i + 1).map(|w| w.text.as_str()));
+                        i += 1;
+                    }
+                }
+            } else if escapes::uses_option(text, "--line-length") && !text.contains('=') {
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        if text.starts_with('-') && text.len() > 1 {
+            for (at, letter) in text[1..].char_indices() {
+                let rest = &text[1 + at + letter.len_utf8()..];
+                match letter {
+                    'f' => return Ok(Some("e".into())),
+                    'e' | 'l' => {
+                        let value = if rest.is_empty() {
+                            i += 1;
+                            args.get(i).map_or("", |w| w.text.as_str())
+                        } else {
+                            rest
+                        };
+                        if letter == 'e' {
+                            scripts.push(value);
+                        }
+                        break;
+                    }
+                    'i' => break,
+                    _ => {}
+                }
+            }
+            i += 1;
+            continue;
+        }
+        break;
+    }
+    if scripts.is_empty() {
+        scripts.extend(args.get(i).map(|w| w.text.as_str()));
+    }
+    Ok(scripts.iter().find_map(|s| escapes::sed_trigger(s)).map(|letter| letter.to_string()))
 }
 
 fn compile_entry(text: &str) -> Result<AllowEntry, String> {
@@ -877,9 +1018,8 @@ fn compile_entry(text: &str) -> Result<AllowEntry, String> {
 fn grantable(kind: &Kind, trigger: &str) -> bool {
     match kind {
         Kind::Interpreter { code_options, .. } => trigger == "-" || code_options.contains(&trigger),
-        Kind::Options { triggers, short_triggers, .. } => {
-            triggers.contains(&trigger)
-                || trigger.strip_prefix('-').is_some_and(|l| l.len() == 1 && short_triggers.contains(l))
+        Kind::Options { triggers, global_triggers, .. } => {
+            triggers.contains(&trigger) || global_triggers.contains(&trigger)
         }
         Kind::Awk => trigger == "system",
         Kind::Sed => trigger == "e" || trigger == "w",

@@ -29,6 +29,12 @@ use super::word::{Word, analyze, analyze_heredoc};
 /// recursive-descent parser could exhaust the stack.
 const MAX_NESTING: usize = 48;
 
+/// Deepest nesting of parentheses: the parser backtracks between `((`
+/// arithmetic and nested subshells, in time doubling with each unclosed
+/// level (24 take 0.3 s), so the bound is what keeps one command from
+/// holding a CPU.
+const MAX_PAREN_NESTING: usize = 16;
+
 /// Deepest nesting of command substitutions and `sh -c` strings.
 pub(crate) const MAX_SCRIPT_DEPTH: usize = 8;
 
@@ -67,19 +73,46 @@ pub(crate) struct Script {
     /// Constructs that cannot be judged statically, described for the
     /// refusal message.
     pub(crate) unjudgeable: Vec<String>,
-    /// A function that calls itself in a pipeline or in the background.
-    pub(crate) fork_bomb: Option<String>,
-    /// A quoted string that looks like code (`'$(id)'`), which bash may run
-    /// later through arithmetic, `${!x}` or `declare`.
-    pub(crate) code_literal: Option<String>,
-    /// The first construct that makes bash evaluate a variable's value.
-    pub(crate) evaluator: Option<String>,
+    /// The first construct through which bash evaluates a variable's text
+    /// as an expression (arithmetic on variables, `${!x}`, `[[ -eq ]]`,
+    /// `read 'a[…]'`), running any `$(…)` hidden in an array subscript.
+    pub(crate) bash_evaluation: Option<String>,
+    /// Calls made inside function bodies: (caller, callee, whether in a
+    /// pipeline or in the background).
+    calls: Vec<(String, String, bool)>,
 }
 
-/// Builtins that evaluate a variable's text as an arithmetic expression or
-/// a name, where bash runs `a[$(…)]` subscripts.
-const EVALUATING_BUILTINS: &[&str] =
-    &["let", "declare", "typeset", "local", "readonly", "export", "unset", "read", "mapfile", "readarray", "printf"];
+impl Script {
+    /// A function that, directly or through others, calls itself in a
+    /// pipeline or in the background: a fork bomb, whatever its name.
+    pub(crate) fn fork_bomb(&self) -> Option<&str> {
+        let reaches = |from: &str, to: &str| {
+            let mut seen = vec![from];
+            let mut index = 0;
+            while index < seen.len() {
+                if seen[index] == to {
+                    return true;
+                }
+                for (caller, callee, _) in &self.calls {
+                    if caller == seen[index] && !seen.contains(&callee.as_str()) {
+                        seen.push(callee);
+                    }
+                }
+                index += 1;
+            }
+            false
+        };
+        self.calls
+            .iter()
+            .find(|(caller, callee, spawned)| *spawned && self.functions.contains(callee) && reaches(callee, caller))
+            .map(|(caller, _, _)| caller.as_str())
+    }
+}
+
+/// Builtins through which bash evaluates a name that may carry an array
+/// subscript (`read 'a[$(id)]'`).
+const NAME_EVALUATING_BUILTINS: &[&str] =
+    &["read", "printf", "unset", "mapfile", "readarray", "declare", "typeset", "local", "export", "readonly", "let"];
 
 /// Parses `input` (which must already be size-checked).
 pub(crate) fn parse(input: &str) -> Result<Script, String> {
@@ -113,8 +146,11 @@ impl Walker {
         if self.depth > MAX_SCRIPT_DEPTH {
             return Err(format!("command substitutions are nested more than {MAX_SCRIPT_DEPTH} deep"));
         }
-        if nesting(input) > MAX_NESTING {
-            return Err(format!("brackets are nested more than {MAX_NESTING} deep"));
+        let (brackets, parens) = nesting(input);
+        if brackets > MAX_NESTING || parens > MAX_PAREN_NESTING {
+            return Err(format!(
+                "brackets are nested more than {MAX_NESTING} deep, or parentheses more than {MAX_PAREN_NESTING} (counting unclosed ones)"
+            ));
         }
         let program = guarded(|| {
             Parser::new(std::io::Cursor::new(input.as_bytes()), &self.options)
@@ -140,12 +176,14 @@ impl Walker {
     fn word(&mut self, raw: &str) -> Result<Word, String> {
         let mut nested = Vec::new();
         let word = analyze(raw, &self.options, &mut nested)?;
-        let looks_like_code = word.text.contains('`') || word.text.contains("$(") || word.text.contains("${");
-        if word.is_static() && looks_like_code {
-            self.script.code_literal.get_or_insert_with(|| word.raw.clone());
+        if let Some(construct) = &word.ambiguous {
+            self.script.unjudgeable.push(construct.clone());
         }
-        if raw.contains("$((") || raw.contains("$[") || (!word.is_static() && raw.contains("${!")) {
-            self.script.evaluator.get_or_insert_with(|| format!("the expansion {raw}"));
+        if let Some(construct) = &word.evaluates {
+            self.script.bash_evaluation.get_or_insert_with(|| construct.clone());
+        }
+        if raw.contains("$[") {
+            self.script.bash_evaluation.get_or_insert_with(|| format!("the arithmetic {raw}"));
         }
         self.nested(nested)?;
         Ok(word)
@@ -195,7 +233,6 @@ impl Walker {
                 Ok(())
             }
             Command::ExtendedTest(test, redirects) => {
-                self.script.evaluator.get_or_insert_with(|| "[[ … ]]".into());
                 self.extended_test(&test.expr)?;
                 for redirect in redirects.iter().flat_map(|r| r.0.iter()) {
                     self.redirect(redirect, &mut None)?;
@@ -212,8 +249,27 @@ impl Walker {
                 self.extended_test(b)
             }
             ExtendedTestExpr::Not(inner) | ExtendedTestExpr::Parenthesized(inner) => self.extended_test(inner),
-            ExtendedTestExpr::UnaryTest(_, word) => self.word(&word.value).map(drop),
-            ExtendedTestExpr::BinaryTest(_, left, right) => {
+            ExtendedTestExpr::UnaryTest(predicate, word) => {
+                use ast::UnaryPredicate as Unary;
+                if matches!(predicate, Unary::ShellVariableIsSetAndAssigned | Unary::ShellVariableIsSetAndNameRef) {
+                    self.script.bash_evaluation.get_or_insert_with(|| format!("[[ {predicate} {word} ]]"));
+                }
+                self.word(&word.value).map(drop)
+            }
+            ExtendedTestExpr::BinaryTest(predicate, left, right) => {
+                use ast::BinaryPredicate as Binary;
+                let arithmetic = matches!(
+                    predicate,
+                    Binary::ArithmeticEqualTo
+                        | Binary::ArithmeticNotEqualTo
+                        | Binary::ArithmeticLessThan
+                        | Binary::ArithmeticLessThanOrEqualTo
+                        | Binary::ArithmeticGreaterThan
+                        | Binary::ArithmeticGreaterThanOrEqualTo
+                );
+                if arithmetic {
+                    self.script.bash_evaluation.get_or_insert_with(|| format!("[[ {left} {predicate} {right} ]]"));
+                }
                 self.word(&left.value)?;
                 self.word(&right.value).map(drop)
             }
@@ -296,17 +352,17 @@ impl Walker {
         for item in simple.suffix.iter().flat_map(|s| s.0.iter()) {
             self.item(item, false, &mut invocation)?;
         }
-        if let (Some(function), Some(program)) = (&self.function, invocation.words.first())
-            && program.text == *function
-            && (place.in_pipeline || place.in_background)
-        {
-            self.script.fork_bomb.get_or_insert_with(|| function.clone());
+        if let (Some(function), Some(program)) = (&self.function, invocation.words.first()) {
+            let callee = if program.raw.contains("FUNCNAME") { function.clone() } else { program.text.clone() };
+            self.script.calls.push((function.clone(), callee, place.in_pipeline || place.in_background));
         }
-        if let Some(program) = invocation.words.first() {
-            let evaluates = EVALUATING_BUILTINS.contains(&program.text.as_str())
-                && (program.text != "printf" || invocation.words.iter().any(|w| w.text == "-v"));
-            if evaluates {
-                self.script.evaluator.get_or_insert_with(|| format!("the builtin {}", program.text));
+        if let Some((program, args)) = invocation.words.split_first() {
+            let names = NAME_EVALUATING_BUILTINS.contains(&program.text.as_str())
+                && args.iter().any(|a| a.text.contains('[') && !a.text.starts_with('-'));
+            let tests_a_name =
+                ["test", "["].contains(&program.text.as_str()) && args.iter().any(|a| a.text == "-v" || a.text == "-R");
+            if names || tests_a_name {
+                self.script.bash_evaluation.get_or_insert_with(|| invocation.source.clone());
             }
         }
         self.script.commands.push(invocation);
@@ -340,6 +396,7 @@ impl Walker {
                     raw: "<(…)".into(),
                     text: "<(…)".into(),
                     dynamic: Some("process substitution"),
+                    ..Word::default()
                 });
             }
         }
@@ -347,8 +404,10 @@ impl Walker {
     }
 
     fn assignment(&mut self, assignment: &ast::Assignment) -> Result<Word, String> {
-        if let ast::AssignmentName::ArrayElementName(_, index) = &assignment.name {
-            self.script.evaluator.get_or_insert_with(|| "an array subscript".into());
+        if let ast::AssignmentName::ArrayElementName(name, index) = &assignment.name {
+            if super::word::names_a_variable(index) {
+                self.script.bash_evaluation.get_or_insert_with(|| format!("the subscript {name}[{index}]"));
+            }
             self.word(index)?;
         }
         match &assignment.value {
@@ -360,16 +419,24 @@ impl Walker {
                     }
                     self.word(&value.value)?;
                 }
-                Ok(Word { raw: "(…)".into(), text: "(…)".into(), dynamic: Some("an array") })
+                Ok(Word { raw: "(…)".into(), text: "(…)".into(), dynamic: Some("an array"), ..Word::default() })
             }
         }
     }
 
     fn redirect(&mut self, redirect: &IoRedirect, stdin: &mut Option<Word>) -> Result<(), String> {
         match redirect {
-            IoRedirect::File(_, kind, target) => {
+            IoRedirect::File(fd, kind, target) => {
                 use ast::IoFileRedirectKind as Kind;
                 let writes = matches!(kind, Kind::Write | Kind::Append | Kind::ReadAndWrite | Kind::Clobber);
+                let replaces_stdin = matches!(kind, Kind::Read | Kind::DuplicateInput | Kind::ReadAndWrite)
+                    && fd.is_none_or(|fd| fd == 0);
+                if replaces_stdin {
+                    // The last redirection of standard input wins; a file's
+                    // content is not known here.
+                    *stdin =
+                        Some(Word { raw: redirect.to_string(), dynamic: Some("a redirection"), ..Word::default() });
+                }
                 match target {
                     IoFileRedirectTarget::Filename(word) => {
                         let word = self.word(&word.value)?;
@@ -401,7 +468,7 @@ impl Walker {
                     self.nested(nested)?;
                     word
                 } else {
-                    Word { raw: heredoc.doc.value.clone(), text: heredoc.doc.value.clone(), dynamic: None }
+                    Word { raw: heredoc.doc.value.clone(), text: heredoc.doc.value.clone(), ..Word::default() }
                 };
                 if fd.is_none_or(|fd| fd == 0) {
                     *stdin = Some(body);
@@ -435,21 +502,30 @@ pub(super) fn guarded<T>(parse: impl FnOnce() -> Result<T, String>) -> Result<T,
         .unwrap_or_else(|_| Err("the shell parser failed on it (a number too large?)".into()))
 }
 
-/// The deepest nesting of `(`, `{` and `[`, counted without regard to
-/// quoting (so an over-estimate).
-fn nesting(input: &str) -> usize {
-    let (mut depth, mut deepest) = (0usize, 0usize);
+/// The deepest nesting of all brackets and of parentheses alone, counted
+/// without regard to quoting (so an over-estimate).
+fn nesting(input: &str) -> (usize, usize) {
+    let (mut depth, mut deepest, mut parens, mut deepest_parens) = (0usize, 0usize, 0usize, 0usize);
     for byte in input.bytes() {
         match byte {
             b'(' | b'{' | b'[' => {
                 depth += 1;
                 deepest = deepest.max(depth);
+                if byte == b'(' {
+                    parens += 1;
+                    deepest_parens = deepest_parens.max(parens);
+                }
             }
-            b')' | b'}' | b']' => depth = depth.saturating_sub(1),
+            b')' | b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if byte == b')' {
+                    parens = parens.saturating_sub(1);
+                }
+            }
             _ => {}
         }
     }
-    deepest
+    (deepest, deepest_parens)
 }
 
 fn describe_parse_error(error: &brush_parser::ParseError) -> String {
@@ -516,14 +592,19 @@ mod tests {
 
     #[test]
     fn renamed_fork_bombs_are_recognized() {
-        assert_eq!(parse(":(){ :|:& };:").unwrap().fork_bomb.as_deref(), Some(":"));
-        assert_eq!(parse("bomb() { bomb | bomb & }; bomb").unwrap().fork_bomb.as_deref(), Some("bomb"));
-        assert!(parse("f() { echo hi; }; f | cat").unwrap().fork_bomb.is_none());
+        assert_eq!(parse(":(){ :|:& };:").unwrap().fork_bomb(), Some(":"));
+        assert_eq!(parse("bomb() { bomb | bomb & }; bomb").unwrap().fork_bomb(), Some("bomb"));
+        assert!(parse("a(){ b|b& }; b(){ a|a& }; a").unwrap().fork_bomb().is_some());
+        assert!(parse("f(){ $FUNCNAME|$FUNCNAME& }; f").unwrap().fork_bomb().is_some());
+        assert!(parse("f() { echo hi; }; f | cat").unwrap().fork_bomb().is_none());
+        assert!(parse("f() { g | cat; }; g() { echo; }; f").unwrap().fork_bomb().is_none());
     }
 
     #[test]
     fn deep_nesting_and_bad_syntax_are_errors_not_crashes() {
         assert!(parse(&"(".repeat(10_000)).is_err());
+        assert!(parse(&"((1\n".repeat(9)).is_err(), "unclosed parentheses add up");
+        assert!(parse(&"((1))\n".repeat(1000)).is_ok());
         assert!(parse(&"$(".repeat(100)).is_err());
         assert!(parse("echo 'unterminated").is_err());
         assert!(parse("if then fi").is_err());

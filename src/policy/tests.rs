@@ -83,12 +83,22 @@ fn allowlist_refuses_what_it_cannot_judge() {
         "for PATH in /tmp/evil; do ls; done",
         "read PATH < p; ls",
         "((ls))",
-        "x='a[$(id)]'; echo $((x))",
+        "echo $'\\'; id; #'",
+        "echo \"${u-'}'\"; id; #'\"}\"",
         "echo 'unterminated",
     ] {
         assert!(denied(&p, command), "{command}");
     }
-    for command in ["cd /tmp && ls", "f() { ls; }; f", "x=1; echo $x", "ls -l '*.txt'", "ls *.rs", "echo $((1 + 2))"] {
+    for command in [
+        "cd /tmp && ls",
+        "f() { ls; }; f",
+        "x=1; echo $x",
+        "ls -l '*.txt'",
+        "ls *.rs",
+        "echo $((1 + 2))",
+        "echo 'a$(b)'; [[ -n x ]]",
+        "[ -f x ] && echo yes",
+    ] {
         assert!(!denied(&p, command), "{command}");
     }
 }
@@ -103,7 +113,6 @@ fn wrappers_run_only_when_listed_and_what_they_wrap_is_judged() {
         "xargs ls",
         "sh -c 'ls | ls'",
         "sh <<'EOF'\nls\nEOF\n",
-        "sh script.sh",
     ] {
         assert!(!denied(&p, command), "{command}");
     }
@@ -122,9 +131,25 @@ fn wrappers_run_only_when_listed_and_what_they_wrap_is_judged() {
         "echo id | sh",
         "sh <<< id",
         "timeout 5 sh -c 'timeout 5 sh -c id'",
+        "sh script.sh",
+        "sh -",
+        "echo id | sh /dev/stdin",
+        "echo id | timeout 5 sh -",
+        "echo id | sh 3<&0 <<EOF 0<&3\ntrue\nEOF\n",
+        "bash --rcfile rc -i <<< true",
+        "sh -i",
+        "echo id | xargs env",
+        "echo id | xargs timeout 5",
+        "echo id | xargs -I ls sh -c ls",
+        "echo '-exec id ;' | xargs find .",
+        "env --split=id",
+        "env -iSid",
     ] {
         assert!(denied(&p, command), "{command}");
     }
+    let named = policy(&["sh tools/check.sh", "ls"]);
+    assert!(!denied(&named, "sh tools/check.sh --fast"));
+    assert!(denied(&named, "sh tools/other.sh"));
     let bare = policy(&["ls"]);
     for command in
         ["nice ls", "nohup ls", "stdbuf -o0 ls", "sudo ls", "su -c ls", "python3 -c 'print(1)'", "bash -c ls"]
@@ -148,6 +173,14 @@ fn escape_options_need_an_entry_that_grants_them() {
         "rsync -av a/ b/",
         "python3 script.py",
         "python3 --version",
+        "sed '/foo/Id' f",
+        "sed -i.bak -e 's/a/b/' f",
+        "awk 'BEGIN{printf \"%s|%s\\n\", \"a\", \"b\"}'",
+        "awk -F: '{print $1 \"|\" $2}' /etc/passwd",
+        "awk '/foo|bar/' f",
+        "git log -C --oneline",
+        "tar -xzf x.tgz",
+        "tar xzf x.tgz",
     ] {
         assert!(!denied(&p, command), "{command}");
     }
@@ -177,6 +210,19 @@ fn escape_options_need_an_entry_that_grants_them() {
         "python3 -m http.server",
         "python3 < script.py",
         "python3",
+        "echo x | sed -e1e\\ id",
+        "echo x | sed --expr='1e id'",
+        "sed -nf s.sed f",
+        "tar cf /dev/null /etc/hostname --checkpoint=1 --checkpoint-act=exec=id",
+        "tar xf x.tar --to-comm=id",
+        "tar cf - /etc/hostname --use-compress-prog=id",
+        "tar cIf id - /etc/hostname",
+        "sort -S 64K --compress-prog=sh f",
+        "awk -W exec /dev/stdin",
+        "awk -Wexec a.awk",
+        "awk -E a.awk",
+        "git -p log",
+        "git rebase -x id",
     ] {
         assert!(denied(&p, command), "{command}");
     }
@@ -184,6 +230,31 @@ fn escape_options_need_an_entry_that_grants_them() {
     assert!(!denied(&granted, "find . -exec ls {} \\;"));
     assert!(denied(&granted, "find . -exec id {} \\;"));
     assert!(denied(&granted, "find . -delete"));
+}
+
+#[test]
+fn bash_evaluation_of_variable_text_is_refused_only_when_the_shell_is_bash() {
+    let bash = policy(&["echo", "test", "["]).for_shell(Path::new("/bin/bash"));
+    let dash = policy(&["echo", "test", "["]).for_shell(Path::new("/bin/dash"));
+    for command in [
+        "x='a[$(id)]'; echo $((x))",
+        "d=$; b=\"x[${d}(id)]\"; echo $((b))",
+        "x='$(id)'; echo \"${x@P}\"",
+        "[ -v 'x[$(id>&2)]' ]",
+        "y='a[$(id>&2)]'; x=abc; echo ${x:y}",
+        "echo ${!x}",
+        "read 'a[$(id)]' <<< 1",
+        "[[ $x -eq 1 ]]",
+        "a[i]=1",
+    ] {
+        assert!(denied(&bash, command), "{command}");
+    }
+    for command in ["x='a[$(id)]'; echo $((x))", "echo ${!x}", "[ -v x ]"] {
+        assert!(!denied(&dash, command), "{command}");
+    }
+    for command in ["echo $((1 + 2))", "echo ${x:-default} ${x:1:2} ${#x}", "[[ -n $x ]]"] {
+        assert!(!denied(&bash, command), "{command}");
+    }
 }
 
 #[test]

@@ -27,13 +27,18 @@ pub(crate) struct Word {
     pub(crate) text: String,
     /// Why the run-time value is unknown; `None` for a static word.
     pub(crate) dynamic: Option<&'static str>,
+    /// A construct that `sh` (dash) and bash split into different words
+    /// or commands, so the parse may not be what runs.
+    pub(crate) ambiguous: Option<String>,
+    /// A construct through which bash evaluates a variable's text as an
+    /// expression, running `$(…)` hidden in an array subscript.
+    pub(crate) evaluates: Option<String>,
 }
 
 impl Word {
     /// A static word with this value.
-    #[cfg(test)]
     pub(crate) fn literal(text: &str) -> Word {
-        Word { raw: text.to_string(), text: text.to_string(), dynamic: None }
+        Word { raw: text.to_string(), text: text.to_string(), ..Word::default() }
     }
 
     pub(crate) fn is_static(&self) -> bool {
@@ -45,7 +50,7 @@ impl Word {
 /// `nested`. Fails when the word cannot be parsed.
 pub(crate) fn analyze(raw: &str, options: &ParserOptions, nested: &mut Vec<String>) -> Result<Word, String> {
     if !raw.contains(SPECIAL) {
-        return Ok(Word { raw: raw.to_string(), text: raw.to_string(), dynamic: None });
+        return Ok(Word { raw: raw.to_string(), text: raw.to_string(), ..Word::default() });
     }
     let pieces = super::syntax::guarded(|| {
         brush_parser::word::parse(raw, options).map_err(|e| format!("the word {raw} cannot be parsed: {e}"))
@@ -54,7 +59,22 @@ pub(crate) fn analyze(raw: &str, options: &ParserOptions, nested: &mut Vec<Strin
     for piece in &pieces {
         add_piece(&mut word, piece, raw, false, options, nested)?;
     }
+    if quotes_inside_braces(raw) {
+        word.ambiguous.get_or_insert_with(|| {
+            format!("the expansion in {raw}, whose quotes sh and bash (and this parser) read differently")
+        });
+    }
     Ok(word)
+}
+
+/// Whether a `${…}` holds a quote before its first `}`: dash, bash and
+/// brush-parser disagree on where such an expansion ends.
+fn quotes_inside_braces(raw: &str) -> bool {
+    raw.match_indices("${").any(|(start, _)| {
+        let body = &raw[start + 2..];
+        let end = body.find('}').unwrap_or(body.len());
+        body[..end].contains(['\'', '"'])
+    })
 }
 
 /// Analyses a here-document body that undergoes expansion; only the
@@ -95,10 +115,14 @@ fn add_piece(
         }
         WordPiece::AnsiCQuotedText(text) => {
             word.dynamic.get_or_insert("ANSI-C quoting ($'…'), which sh and bash read differently");
+            word.ambiguous
+                .get_or_insert_with(|| format!("the quoting {piece_source}, which sh and bash split differently"));
             word.text.push_str(text);
         }
         WordPiece::GettextDoubleQuotedSequence(_) => {
             word.dynamic.get_or_insert("locale quoting ($\"…\"), which sh and bash read differently");
+            word.ambiguous
+                .get_or_insert_with(|| format!("the quoting {piece_source}, which sh and bash split differently"));
             word.text.push_str(piece_source);
         }
         WordPiece::TildeExpansion(_) => {
@@ -108,6 +132,9 @@ fn add_piece(
         WordPiece::ParameterExpansion(_) => {
             word.dynamic.get_or_insert("parameter expansion");
             word.text.push_str(piece_source);
+            if let Some(construct) = evaluating_expansion(piece_source) {
+                word.evaluates.get_or_insert(construct);
+            }
             scan_embedded(piece_source.trim_start_matches('$'), options, nested)?;
         }
         WordPiece::CommandSubstitution(script) | WordPiece::BackquotedCommandSubstitution(script) => {
@@ -118,6 +145,9 @@ fn add_piece(
         WordPiece::ArithmeticExpression(expr) => {
             word.dynamic.get_or_insert("arithmetic expansion");
             word.text.push_str(piece_source);
+            if names_a_variable(&expr.value) {
+                word.evaluates.get_or_insert_with(|| format!("the arithmetic {piece_source}"));
+            }
             scan_embedded(&expr.value, options, nested)?;
         }
     }
@@ -140,6 +170,33 @@ fn scan_embedded(text: &str, options: &ParserOptions, nested: &mut Vec<String>) 
         add_piece(&mut scratch, piece, inner, true, options, nested)?;
     }
     Ok(())
+}
+
+/// Whether arithmetic text refers to a variable, by name or by `$`: bash
+/// evaluates the variable's value as an expression in turn.
+pub(crate) fn names_a_variable(arithmetic: &str) -> bool {
+    arithmetic.contains('$')
+        || arithmetic.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).any(|token| {
+            token.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && !(token.starts_with("0x") || token.starts_with("0X"))
+        })
+}
+
+/// Parameter expansions through which bash evaluates text: `${!x}`
+/// (indirection), `${x@P}` and the other transforms, `${x[i]}` and
+/// `${x:i:j}` (subscripts and offsets are arithmetic).
+fn evaluating_expansion(source: &str) -> Option<String> {
+    let inner = source.strip_prefix("${")?.strip_suffix('}')?;
+    let name_end = inner
+        .char_indices()
+        .find(|(i, c)| !(c.is_ascii_alphanumeric() || *c == '_' || (*i == 0 && "!#".contains(*c))))
+        .map_or(inner.len(), |(i, _)| i);
+    let rest = &inner[name_end..];
+    let evaluates = inner.starts_with('!')
+        || rest.starts_with('@')
+        || rest.starts_with('[')
+        || (rest.starts_with(':') && !rest[1..].starts_with(['-', '=', '?', '+']) && names_a_variable(&rest[1..]));
+    evaluates.then(|| format!("the expansion {source}"))
 }
 
 /// Why unquoted text has no fixed value: glob characters are matched
@@ -201,7 +258,28 @@ mod tests {
             assert!(!word(raw).0.is_static(), "{raw}");
         }
         assert!(word("'*'").0.is_static());
+        assert!(word("[").0.is_static());
         assert!(word("\"{a,b}\"").0.is_static());
+    }
+
+    #[test]
+    fn constructs_sh_and_bash_split_differently_are_flagged() {
+        for raw in ["$'a'", "$\"x\"", "\"${u-'}'\""] {
+            assert!(word(raw).0.ambiguous.is_some(), "{raw}");
+        }
+        for raw in ["'$'", "\"$x\"", "${u-x}"] {
+            assert!(word(raw).0.ambiguous.is_none(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn expansions_that_make_bash_evaluate_text_are_flagged() {
+        for raw in ["$((x))", "$(($b + 1))", "${!x}", "${x@P}", "${a[i]}", "${x:y}", "\"${x:n:1}\""] {
+            assert!(word(raw).0.evaluates.is_some(), "{raw}");
+        }
+        for raw in ["$((1 + 2))", "$((0x1f))", "${x:-y}", "${x:1:2}", "${#x}", "$x"] {
+            assert!(word(raw).0.evaluates.is_none(), "{raw}");
+        }
     }
 
     #[test]
