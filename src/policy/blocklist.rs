@@ -53,6 +53,13 @@ pub(crate) const DEFAULT_BLOCKED: &[&str] = &[
     "> /dev/vd",
     "> /dev/hd",
     "> /dev/mmcblk",
+    "mke2fs",
+    "tee /dev/sd*",
+    "tee /dev/nvme*",
+    "tee /dev/xvd*",
+    "cp * /dev/sd*",
+    "cp * /dev/nvme*",
+    "cp * /dev/xvd*",
     "wipefs",
     "mkswap",
     "fdisk",
@@ -154,7 +161,14 @@ impl BlockRule {
             Some(cwd) if !path.is_absolute() => cwd.join(path),
             _ => path.to_path_buf(),
         };
-        normalize(&absolute).display().to_string().starts_with(wanted.as_str())
+        let target = normalize(&absolute).display().to_string();
+        if target.starts_with(wanted.as_str()) {
+            return true;
+        }
+        // A glob (`/dev/sd?`) may name the device: compare up to its first
+        // pattern character.
+        let literal = target.split(['*', '?', '[']).next().unwrap_or_default();
+        target.len() != literal.len() && wanted.starts_with(literal) && literal.len() > 1
     }
 }
 
@@ -179,14 +193,18 @@ fn normalize_args(program: &str, args: &[Word], cwd: Option<&Path>) -> Vec<Strin
             && text.starts_with('-')
             && !text.starts_with("--")
             && text[1..].chars().all(|c| c.is_ascii_alphabetic());
-        if is_short_cluster {
+        if let Some(mode) = normalize_mode(program, text) {
+            out.push(mode);
+        } else if is_short_cluster {
             out.extend(text[1..].chars().map(|c| alias(program, &format!("-{c}"))));
+        } else if let Some(root) = root_glob(arg) {
+            out.push(root);
+        } else if home(arg) {
+            out.push("~".into());
         } else if text.starts_with('/') {
             out.push(normalize_path(text));
         } else if let (Some(cwd), true) = (cwd, looks_like_relative_path(text)) {
             out.push(normalize_path(&cwd.join(text).display().to_string()));
-        } else if text == "~" || text.starts_with("~/") {
-            out.push(text.trim_end_matches('/').to_string());
         } else {
             out.push(alias(program, text));
         }
@@ -194,15 +212,45 @@ fn normalize_args(program: &str, args: &[Word], cwd: Option<&Path>) -> Vec<Strin
     out
 }
 
+/// A glob that matches entries of `/` itself (`/*`, `/[a-z]*`, `/?*/`)
+/// stands for `/*`.
+fn root_glob(arg: &Word) -> Option<String> {
+    let rest = arg.text.strip_prefix('/')?.trim_start_matches('/');
+    let first = rest.split('/').next().unwrap_or_default();
+    let globbing = arg.dynamic == Some("a glob pattern") && first.contains(['*', '?', '[']);
+    globbing.then(|| "/*".to_string())
+}
+
+/// The home directory however written: `~`, `~user`, `$HOME`, `${HOME}`.
+fn home(arg: &Word) -> bool {
+    let raw = arg.raw.trim_matches('"').trim_end_matches('/');
+    (raw.starts_with('~') && !raw.contains('/')) || raw == "$HOME" || raw == "${HOME}"
+}
+
 fn looks_like_relative_path(text: &str) -> bool {
     text.starts_with('.') || text.starts_with('*') || (text.contains('/') && !text.contains('='))
 }
 
+/// The short form of a flag; a long option may be abbreviated
+/// (`--recur` is `--recursive`), as GNU programs accept.
 fn alias(program: &str, flag: &str) -> String {
+    let abbreviates = |from: &str| {
+        from == flag || (flag.len() > 3 && flag.starts_with("--") && from.starts_with("--") && from.starts_with(flag))
+    };
     FLAG_ALIASES
         .iter()
-        .find(|(p, from, _)| *p == program && *from == flag)
+        .find(|(p, from, _)| *p == program && abbreviates(from))
         .map_or_else(|| flag.to_string(), |(_, _, to)| to.to_string())
+}
+
+/// `chmod` modes that grant everything to everyone, spelled `777`.
+fn normalize_mode(program: &str, arg: &str) -> Option<String> {
+    if program != "chmod" {
+        return None;
+    }
+    let octal = arg.trim_start_matches('0') == "777" && arg.chars().all(|c| c.is_ascii_digit());
+    let symbolic = ["a+rwx", "ugo+rwx", "+rwx", "a=rwx", "ugo=rwx", "=rwx"].contains(&arg);
+    (octal || symbolic).then(|| "777".to_string())
 }
 
 /// `//`, `/.` and `/tmp/..` are `/`; a trailing `*` survives (`/*`).
@@ -265,6 +313,15 @@ mod tests {
             "bash -c \"echo; rm -fr /\"",
             "find / -exec rm -rf / \\;",
             "xargs rm -rf / < /dev/null",
+            "command rm -rf /",
+            "exec rm -rf /",
+            "eval 'rm -rf /'",
+            "find / -exec rm -rf {} +",
+            "rm --recur --force /",
+            "rm -rf /[a-z]*",
+            "x=/; rm -rf $x",
+            "rm -rf ${x:-/}",
+            "rm -rf \"${target:-/}\"",
         ] {
             assert!(blocked(command), "{command}");
         }
@@ -272,6 +329,9 @@ mod tests {
         assert!(!blocked("rm -f /tmp/x"));
         assert!(!blocked("rm -rf *"));
         assert!(!blocked("rm -rf ./build"));
+        assert!(!blocked("x=/tmp/build; rm -rf $x"));
+        assert!(!blocked("rm -rf \"$dir\""));
+        assert!(!blocked("find . -name '*.o' -exec rm -f {} +"));
     }
 
     #[test]
@@ -314,6 +374,18 @@ mod tests {
             "find / -delete",
             "find / -name '*.log' -delete",
             "rm -rf ~",
+            "rm -rf $HOME",
+            "rm -rf \"$HOME\"",
+            "rm -rf ~root",
+            "mke2fs /dev/sda",
+            "echo x > /dev/sd?",
+            "cp /dev/zero /dev/sda",
+            "tee /dev/sda < /dev/zero",
+            "chmod -R a+rwx /",
+            "chmod --recursive 0777 /",
+            "a(){ b|b& }; b(){ a|a& }; a",
+            "f(){ $FUNCNAME|$FUNCNAME& }; f",
+            "false && { rm -rf /; }",
         ] {
             assert!(blocked(command), "{command}");
         }

@@ -182,6 +182,30 @@ pub(crate) const TABLE: &[Row] = &[
         },
         note: "runs a command as another user",
     },
+    Row {
+        names: &["command", "builtin", "exec"],
+        kind: Kind::Wrapper {
+            value_options: &["-a"],
+            skip: 0,
+            assignments: false,
+            refused: &[],
+            shell_option: None,
+            joins_words: false,
+        },
+        note: "shell builtins that run the command after them",
+    },
+    Row {
+        names: &["eval"],
+        kind: Kind::Wrapper {
+            value_options: &[],
+            skip: 0,
+            assignments: false,
+            refused: &[],
+            shell_option: None,
+            joins_words: true,
+        },
+        note: "runs its arguments as a shell script",
+    },
     Row { names: &["su"], kind: Kind::Shell, note: "runs a shell (or its -c script) as another user" },
     Row {
         names: &["chroot", "taskset", "chrt", "flock"],

@@ -311,10 +311,14 @@ impl Policy {
         Some(Decision::Deny { rule: "input".into(), command: shorten(command), reason })
     }
 
+    /// The most specific entry that allows the command (`sh s.sh` before
+    /// `sh`), else a grant entry of the same program.
     fn entry_for(&self, program: &Word, args: &[Word]) -> Option<&AllowEntry> {
-        self.allowed.iter().find(|entry| entry.grants.is_none() && entry_matches(entry, &program.text, args)).or_else(
-            || self.allowed.iter().find(|entry| entry.grants.is_some() && entry_matches(entry, &program.text, &[])),
-        )
+        let plain =
+            self.allowed.iter().filter(|entry| entry.grants.is_none() && entry_matches(entry, &program.text, args));
+        plain.max_by_key(|entry| entry.leading_args.len()).or_else(|| {
+            self.allowed.iter().find(|entry| entry.grants.is_some() && entry_matches(entry, &program.text, &[]))
+        })
     }
 
     fn granted(&self, program: &str, trigger: &str) -> bool {
@@ -348,9 +352,17 @@ impl Judge<'_> {
             }
         }
         let mut cwd = Some(paths::normalize(self.scope.cwd));
+        let mut variables: Vec<(String, Option<String>)> = Vec::new();
         for invocation in &script.commands {
-            self.blocklist(&invocation.words, invocation.stdin.as_ref(), cwd.as_deref(), &invocation.source, depth)?;
+            let words = substitute(&invocation.words, &variables);
+            self.blocklist(&words, invocation.stdin.as_ref(), cwd.as_deref(), &invocation.source, depth)?;
             cwd = paths::after_cd(cwd, &invocation.words);
+            if invocation.words.is_empty() {
+                for (name, value) in &invocation.assignments {
+                    variables.retain(|(known, _)| known != name);
+                    variables.push((name.clone(), value.is_static().then(|| value.text.clone())));
+                }
+            }
         }
         let moves = script
             .commands
@@ -366,7 +378,8 @@ impl Judge<'_> {
         if self.policy.allow_all() {
             return Ok(());
         }
-        if let Some(construct) = script.unjudgeable.first() {
+        let sh_only = script.unjudgeable_in_sh.iter().filter(|_| !self.policy.bash_semantics);
+        if let Some(construct) = script.unjudgeable.iter().chain(sh_only).next() {
             return Err(deny(
                 "allowlist: unjudgeable",
                 raw,
@@ -618,6 +631,36 @@ impl Judge<'_> {
             ),
         ))
     }
+}
+
+/// For the blocklist, a word that is only a variable (`$x`, `"${x}"`,
+/// `${x:-/}`) takes the literal value an earlier `x=/` gave it, or its
+/// default when the variable was never set here.
+fn substitute(words: &[Word], variables: &[(String, Option<String>)]) -> Vec<Word> {
+    words
+        .iter()
+        .map(|word| {
+            let raw = word.raw.trim_matches('"');
+            let inner = raw.strip_prefix("${").and_then(|r| r.strip_suffix('}')).or_else(|| raw.strip_prefix('$'));
+            let Some(inner) = inner.filter(|_| !word.is_static()) else {
+                return word.clone();
+            };
+            let (name, default) = match inner.split_once(":-").or_else(|| inner.split_once('-')) {
+                Some((name, default)) => (name, Some(default)),
+                None => (inner, None),
+            };
+            if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return word.clone();
+            }
+            match variables.iter().rev().find(|(known, _)| known == name) {
+                Some((_, Some(value))) => Word::literal(value),
+                Some((_, None)) => word.clone(),
+                None => {
+                    default.filter(|d| !d.contains(['$', '`', '\'', '"'])).map_or_else(|| word.clone(), Word::literal)
+                }
+            }
+        })
+        .collect()
 }
 
 /// What a wrapper, shell or escape option runs.

@@ -73,6 +73,9 @@ pub(crate) struct Script {
     /// Constructs that cannot be judged statically, described for the
     /// refusal message.
     pub(crate) unjudgeable: Vec<String>,
+    /// Bash-only constructs that `sh` (dash) reads differently: judged
+    /// as parsed when the shell is bash, unjudgeable otherwise.
+    pub(crate) unjudgeable_in_sh: Vec<String>,
     /// The first construct through which bash evaluates a variable's text
     /// as an expression (arithmetic on variables, `${!x}`, `[[ -eq ]]`,
     /// `read 'a[…]'`), running any `$(…)` hidden in an array subscript.
@@ -179,6 +182,9 @@ impl Walker {
         if let Some(construct) = &word.ambiguous {
             self.script.unjudgeable.push(construct.clone());
         }
+        if let Some(construct) = &word.bash_only {
+            self.script.unjudgeable_in_sh.push(construct.clone());
+        }
         if let Some(construct) = &word.evaluates {
             self.script.bash_evaluation.get_or_insert_with(|| construct.clone());
         }
@@ -279,7 +285,7 @@ impl Walker {
     fn compound(&mut self, compound: &CompoundCommand, place: Place) -> Result<(), String> {
         match compound {
             CompoundCommand::Arithmetic(arithmetic) => {
-                self.script.unjudgeable.push(format!(
+                self.script.unjudgeable_in_sh.push(format!(
                     "(({})), which bash evaluates as arithmetic but sh runs as commands in nested subshells",
                     arithmetic.expr.value
                 ));
@@ -586,7 +592,7 @@ mod tests {
 
     #[test]
     fn constructs_sh_reads_differently_are_unjudgeable() {
-        assert!(!parse("((id))").unwrap().unjudgeable.is_empty());
+        assert!(!parse("((id))").unwrap().unjudgeable_in_sh.is_empty());
         assert!(!parse("for PATH in /tmp; do ls; done").unwrap().unjudgeable.is_empty());
     }
 

@@ -58,7 +58,7 @@ fn allowlist_matches_programs_by_real_path() {
 
 #[test]
 fn allowlist_refuses_what_it_cannot_judge() {
-    let p = policy(&["ls", "echo"]);
+    let p = policy(&["ls", "echo"]).for_shell(Path::new("/bin/dash"));
     for command in [
         "$x /",
         "${x} /",
@@ -101,6 +101,17 @@ fn allowlist_refuses_what_it_cannot_judge() {
     ] {
         assert!(!denied(&p, command), "{command}");
     }
+}
+
+#[test]
+fn bash_only_quoting_is_judged_as_parsed_when_the_shell_is_bash() {
+    let bash = policy(&["echo"]).for_shell(Path::new("/bin/bash"));
+    let dash = policy(&["echo"]).for_shell(Path::new("/bin/dash"));
+    for command in ["echo $'a\\tb'", "echo $'\\'; id; #'"] {
+        assert!(!denied(&bash, command), "{command}");
+        assert!(denied(&dash, command), "{command}");
+    }
+    assert!(denied(&bash, "$'\\x69d'"));
 }
 
 #[test]

@@ -27,9 +27,12 @@ pub(crate) struct Word {
     pub(crate) text: String,
     /// Why the run-time value is unknown; `None` for a static word.
     pub(crate) dynamic: Option<&'static str>,
-    /// A construct that `sh` (dash) and bash split into different words
-    /// or commands, so the parse may not be what runs.
+    /// A construct that the parser may split into other words or commands
+    /// than the shell does, so the parse may not be what runs.
     pub(crate) ambiguous: Option<String>,
+    /// A bash-only construct (`$'…'`) that sh (dash) reads differently:
+    /// ambiguous only when the shell is not bash.
+    pub(crate) bash_only: Option<String>,
     /// A construct through which bash evaluates a variable's text as an
     /// expression, running `$(…)` hidden in an array subscript.
     pub(crate) evaluates: Option<String>,
@@ -115,13 +118,13 @@ fn add_piece(
         }
         WordPiece::AnsiCQuotedText(text) => {
             word.dynamic.get_or_insert("ANSI-C quoting ($'…'), which sh and bash read differently");
-            word.ambiguous
+            word.bash_only
                 .get_or_insert_with(|| format!("the quoting {piece_source}, which sh and bash split differently"));
             word.text.push_str(text);
         }
         WordPiece::GettextDoubleQuotedSequence(_) => {
             word.dynamic.get_or_insert("locale quoting ($\"…\"), which sh and bash read differently");
-            word.ambiguous
+            word.bash_only
                 .get_or_insert_with(|| format!("the quoting {piece_source}, which sh and bash split differently"));
             word.text.push_str(piece_source);
         }
@@ -264,9 +267,10 @@ mod tests {
 
     #[test]
     fn constructs_sh_and_bash_split_differently_are_flagged() {
-        for raw in ["$'a'", "$\"x\"", "\"${u-'}'\""] {
-            assert!(word(raw).0.ambiguous.is_some(), "{raw}");
+        for raw in ["$'a'", "$\"x\""] {
+            assert!(word(raw).0.bash_only.is_some(), "{raw}");
         }
+        assert!(word("\"${u-'}'\"").0.ambiguous.is_some());
         for raw in ["'$'", "\"$x\"", "${u-x}"] {
             assert!(word(raw).0.ambiguous.is_none(), "{raw}");
         }
