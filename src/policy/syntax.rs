@@ -149,6 +149,13 @@ impl Walker {
         if self.depth > MAX_SCRIPT_DEPTH {
             return Err(format!("command substitutions are nested more than {MAX_SCRIPT_DEPTH} deep"));
         }
+        if let Some(control) = input.chars().find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+            return Err(format!(
+                "it contains the control character U+{:04X}, which terminals do not show and the shell parser \
+                 mishandles; write it with printf or $'\\x{:02x}' instead",
+                control as u32, control as u32
+            ));
+        }
         let (brackets, parens) = nesting(input);
         if brackets > MAX_NESTING || parens > MAX_PAREN_NESTING {
             return Err(format!(
@@ -615,6 +622,7 @@ mod tests {
         assert!(parse("echo 'unterminated").is_err());
         assert!(parse("if then fi").is_err());
         assert!(parse("99999999999999999999>x").is_err());
+        assert!(parse("<<\u{c}<#<<").is_err(), "a form feed sends the tokenizer into an endless loop");
         assert!(parse("echo ~+99999999999999999999").is_err());
         assert_eq!(programs("echo ~+1 2>x"), vec!["echo"], "the parser still works after a panic");
     }
