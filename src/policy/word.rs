@@ -49,12 +49,25 @@ impl Word {
     }
 }
 
+/// An unclosed `$(` or `$((`: a syntax error for every shell, and the
+/// word parser backtracks on it in time growing sixfold per level, so it
+/// is refused before parsing.
+fn unclosed_substitution(text: &str) -> Result<(), String> {
+    let opens = text.bytes().filter(|&b| b == b'(').count();
+    let closes = text.bytes().filter(|&b| b == b')').count();
+    if text.contains("$(") && opens > closes {
+        return Err(format!("the text {text} has an unclosed $( or $(("));
+    }
+    Ok(())
+}
+
 /// Analyses `raw`; scripts found in command substitutions are pushed to
 /// `nested`. Fails when the word cannot be parsed.
 pub(crate) fn analyze(raw: &str, options: &ParserOptions, nested: &mut Vec<String>) -> Result<Word, String> {
     if !raw.contains(SPECIAL) {
         return Ok(Word { raw: raw.to_string(), text: raw.to_string(), ..Word::default() });
     }
+    unclosed_substitution(raw)?;
     let pieces = super::syntax::guarded(|| {
         brush_parser::word::parse(raw, options).map_err(|e| format!("the word {raw} cannot be parsed: {e}"))
     })?;
@@ -83,6 +96,7 @@ fn quotes_inside_braces(raw: &str) -> bool {
 /// Analyses a here-document body that undergoes expansion; only the
 /// scripts it runs matter.
 pub(crate) fn analyze_heredoc(body: &str, options: &ParserOptions, nested: &mut Vec<String>) -> Result<Word, String> {
+    unclosed_substitution(body)?;
     let pieces = super::syntax::guarded(|| {
         brush_parser::word::parse_heredoc(body, options).map_err(|e| format!("a here-document cannot be parsed: {e}"))
     })?;
@@ -165,6 +179,7 @@ fn scan_embedded(text: &str, options: &ParserOptions, nested: &mut Vec<String>) 
         return Ok(());
     }
     let inner = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or(text);
+    unclosed_substitution(inner)?;
     let pieces = super::syntax::guarded(|| {
         brush_parser::word::parse(inner, options).map_err(|e| format!("the expansion {text} cannot be parsed: {e}"))
     })?;
