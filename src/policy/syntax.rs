@@ -149,7 +149,9 @@ impl Walker {
         if self.depth > MAX_SCRIPT_DEPTH {
             return Err(format!("command substitutions are nested more than {MAX_SCRIPT_DEPTH} deep"));
         }
-        if let Some(control) = input.chars().find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        let lone_cr = input.match_indices('\r').any(|(at, _)| !input[at + 1..].starts_with('\n'));
+        let control = input.chars().find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'));
+        if let Some(control) = control.or(lone_cr.then_some('\r')) {
             return Err(format!(
                 "it contains the control character U+{:04X}, which terminals do not show and the shell parser \
                  mishandles; write it with printf or $'\\x{:02x}' instead",
@@ -623,6 +625,8 @@ mod tests {
         assert!(parse("if then fi").is_err());
         assert!(parse("99999999999999999999>x").is_err());
         assert!(parse("<<\u{c}<#<<").is_err(), "a form feed sends the tokenizer into an endless loop");
+        assert!(parse("x<<\r\t").is_err(), "so does a carriage return");
+        assert!(parse("echo a\r\necho b\r\n").is_ok(), "CRLF line ends are fine");
         assert!(parse("cat <<EOF\nline $((0 $((0 $((0 $((0 x\nEOF\n").is_err(), "unclosed $(( backtracks");
         assert!(parse("echo \"$((0 $((0 $((0 $((0\"").is_err());
         assert!(parse("echo \"$(echo \")\")\"").is_ok());
