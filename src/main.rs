@@ -5,12 +5,14 @@
 //! sets up logging (stderr only: stdout belongs to the stdio transport), and
 //! starts the HTTP server, the stdio transport or a subcommand.
 
+mod audit;
 mod bench;
 mod config;
 mod doctor;
 mod http;
 mod logging;
 mod mcp;
+mod metrics;
 mod policy;
 mod run_once;
 mod runner;
@@ -37,6 +39,15 @@ fn main() -> ExitCode {
         return http::healthcheck::run(&cli.settings, url.as_deref());
     }
     let serving_http = !cli.stdio && cli.command.is_none() || matches!(cli.command, Some(Command::Serve));
+    if let Some(Command::Audit { action: config::cli::AuditCommand::Verify { file } }) = &cli.command {
+        return match config::audit::hasher(&cli.settings) {
+            Ok(hasher) => audit::verify::run(file, &hasher),
+            Err(message) => {
+                eprintln!("mcp-commander audit verify: {message}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let config = match resolve(&cli.settings, serving_http) {
         Ok(config) => config,
         Err(message) => {
@@ -68,11 +79,14 @@ fn main() -> ExitCode {
         // The benchmark reaps its own children, so it runs before the orphan reaper.
         let reaper = match &cli.command {
             Some(Command::BenchSpawn { .. }) => None,
-            _ => Some(tokio::spawn(reap_orphans_forever())),
+            _ => Some(tokio::spawn(reap_orphans_forever(tools.runner.live_groups().clone()))),
         };
         let outcome = match &cli.command {
             Some(Command::BenchSpawn { count, threads }) => {
                 Ok(bench::spawn::run(tools.runner.sandbox(), &tools.config.shell, *count, *threads))
+            }
+            Some(Command::BenchAudit { calls, concurrency }) => {
+                Ok(bench::audit::run(tools, *calls, *concurrency).await)
             }
             Some(Command::Run { timeout, command }) => {
                 run_once::run(&server, timeout.as_deref(), &command.join(" ")).await
@@ -85,6 +99,7 @@ fn main() -> ExitCode {
         }
         reaper.inspect(|task| task.abort());
         let _ = std::fs::remove_dir_all(&tools.scratch_dir);
+        tools.audit.flush(std::time::Duration::from_secs(2));
         outcome
     });
     match result {
@@ -118,7 +133,15 @@ fn build_server(config: Config) -> Result<Arc<Server>, String> {
     });
     let jobs = config.background.map(|limits| runner::JobTable::new(runner.clone(), limits));
     let writable_roots = Arc::new(settings.landlock.writable_roots.clone());
-    let context = ToolContext { config: Arc::new(config), runner, scratch_dir, writable_roots, jobs };
+    let audit = Arc::new(audit::Auditor::start(&config.audit)?);
+    let layers = runner
+        .sandbox()
+        .layers()
+        .iter()
+        .map(|(layer, state)| (layer.name().to_string(), matches!(state, sandbox::LayerState::Enforced(_))))
+        .collect();
+    let metrics = Arc::new(metrics::Metrics::new(layers, audit.stats.clone()));
+    let context = ToolContext { config: Arc::new(config), runner, scratch_dir, writable_roots, jobs, audit, metrics };
     Ok(Arc::new(Server::new(context)))
 }
 
@@ -207,7 +230,7 @@ pub(crate) fn command_owner(sandbox: &config::sandbox::SandboxConfig) -> Option<
 }
 
 /// Reaps re-parented orphans whenever a child exits.
-async fn reap_orphans_forever() {
+async fn reap_orphans_forever(table: runner::ProcessTable) {
     if let Err(error) = sandbox::become_subreaper() {
         tracing::warn!(%error, "cannot become a child subreaper; orphans go to init");
     }
@@ -216,6 +239,6 @@ async fn reap_orphans_forever() {
         return;
     };
     while children.recv().await.is_some() {
-        sandbox::reap_orphans();
+        table.reap_orphans();
     }
 }

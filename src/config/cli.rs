@@ -35,6 +35,17 @@ pub(crate) struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Check an audit log's hash chain (a file, a CloudWatch export, or `-` for stdin);
+    /// prints OK or the first broken link and exits non-zero on a broken link. Uses
+    /// MCP_AUDIT_HMAC_KEY / MCP_AUDIT_HMAC_KEY_FILE when the daemon did.
+    Verify {
+        /// The log to check.
+        file: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Serve MCP over HTTP (the default when no subcommand is given).
     Serve,
@@ -57,6 +68,21 @@ pub(crate) enum Command {
         /// Decisions per round.
         #[arg(long, default_value_t = 20000)]
         iterations: usize,
+    },
+    /// Benchmark: execute_command throughput with the audit trail writing every record
+    /// and with it off, in the same run, against a 5% budget.
+    BenchAudit {
+        /// Calls per round and variant.
+        #[arg(long, default_value_t = 2000)]
+        calls: usize,
+        /// Calls in flight at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        action: AuditCommand,
     },
     /// Run one command under the same sandbox and policy as the daemon, to try a
     /// configuration before deploying it. Prints its output; exits with its status.
@@ -204,6 +230,58 @@ pub(crate) struct RawSettings {
     /// How long a finished background command stays readable. [default: 10m]
     #[arg(long, env = "MCP_BACKGROUND_RETENTION", value_name = "DURATION")]
     pub(crate) background_retention: Option<String>,
+
+    /// Where audit records go: stdout, stderr or off. [default: stdout; stderr with --stdio]
+    #[arg(long, env = "MCP_AUDIT", value_name = "STREAM")]
+    pub(crate) audit: Option<String>,
+
+    /// File audit records are also appended to (mode 0600).
+    #[arg(long, env = "MCP_AUDIT_FILE", value_name = "FILE")]
+    pub(crate) audit_file: Option<String>,
+
+    /// Key for HMAC-SHA-256 audit hashes, so the chain cannot be rebuilt without it.
+    /// Prefer MCP_AUDIT_HMAC_KEY_FILE (e.g. a mounted secret).
+    #[arg(long, env = "MCP_AUDIT_HMAC_KEY", value_name = "KEY", hide_env_values = true)]
+    pub(crate) audit_hmac_key: Option<String>,
+
+    /// File holding the audit HMAC key.
+    #[arg(long, env = "MCP_AUDIT_HMAC_KEY_FILE", value_name = "FILE")]
+    pub(crate) audit_hmac_key_file: Option<String>,
+
+    /// Regular expression whose matches are replaced by [REDACTED] in the command text
+    /// of audit records and logs (e.g. `--password[= ]\S+|AKIA[0-9A-Z]{16}`).
+    #[arg(long, env = "MCP_AUDIT_REDACT", value_name = "REGEX")]
+    pub(crate) audit_redact: Option<String>,
+
+    /// Audit records queued for writing before back-pressure applies. [default: 4096]
+    #[arg(long, env = "MCP_AUDIT_BUFFER", value_name = "RECORDS")]
+    pub(crate) audit_buffer: Option<String>,
+
+    /// When the audit queue is full: `block` (wait up to MCP_AUDIT_BLOCK_TIMEOUT, then
+    /// drop the record and count it) or `refuse` (refuse commands: no record, no command).
+    /// [default: block]
+    #[arg(long, env = "MCP_AUDIT_ON_FULL", value_name = "MODE")]
+    pub(crate) audit_on_full: Option<String>,
+
+    /// Longest wait for room in the audit queue in `block` mode. [default: 2s]
+    #[arg(long, env = "MCP_AUDIT_BLOCK_TIMEOUT", value_name = "DURATION")]
+    pub(crate) audit_block_timeout: Option<String>,
+
+    /// Proxies (IPs or CIDR networks, comma list) whose X-Forwarded-For is recorded,
+    /// e.g. the ALB's subnets.
+    #[arg(long, env = "MCP_TRUSTED_PROXIES", value_name = "LIST")]
+    pub(crate) trusted_proxies: Option<String>,
+
+    /// TOML file of named tokens ([[principal]] name = "...", token_sha256 = "hex"),
+    /// so audit records say who ran what; replaces MCP_AUTH_TOKEN's single token.
+    #[arg(long, env = "MCP_TOKENS_FILE", value_name = "FILE")]
+    pub(crate) tokens_file: Option<String>,
+
+    /// Where /metrics (Prometheus text) is served: `main` (the MCP listener, behind the
+    /// token), an address such as 127.0.0.1:9464 (a listener of its own, no token), or
+    /// `off`. [default: main]
+    #[arg(long, env = "MCP_METRICS", value_name = "WHERE")]
+    pub(crate) metrics: Option<String>,
 
     /// TOML file with any of these settings (keys are the long option names with
     /// underscores; sandbox settings may sit in a [sandbox] table). Flags and

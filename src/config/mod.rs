@@ -5,6 +5,7 @@
 //! the flag and the `MCP_*` variable and listing the accepted forms. After
 //! `resolve` returns, nothing downstream re-validates configuration.
 
+pub(crate) mod audit;
 pub(crate) mod cli;
 pub(crate) mod duration;
 mod file;
@@ -83,6 +84,12 @@ pub(crate) struct Config {
     pub(crate) sandbox: sandbox::SandboxConfig,
     /// Limits of background commands; `None` when they are off.
     pub(crate) background: Option<crate::runner::JobLimits>,
+    /// Audit outputs, key, redaction and back-pressure.
+    pub(crate) audit: crate::audit::AuditSettings,
+    /// The accepted tokens, by name; empty means no authentication.
+    pub(crate) principals: Vec<audit::Principal>,
+    /// Where `/metrics` is served.
+    pub(crate) metrics: audit::MetricsPlace,
 }
 
 /// Resolves raw settings; `serving_http` enables the checks that only make
@@ -102,7 +109,8 @@ pub(crate) fn resolve(raw: &RawSettings, serving_http: bool) -> Result<Config, S
     let auth_token = raw.auth_token.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
     let allow_unauthenticated =
         parse_bool(raw.allow_unauthenticated.as_deref(), "--allow-unauthenticated / MCP_ALLOW_UNAUTHENTICATED")?;
-    if serving_http && auth_token.is_none() && !ip.is_loopback() && !allow_unauthenticated {
+    let principals = audit::principals(raw, auth_token.as_deref())?;
+    if serving_http && principals.is_empty() && !ip.is_loopback() && !allow_unauthenticated {
         return Err(format!(
             "refusing to listen on {listen} without authentication: set MCP_AUTH_TOKEN (or --auth-token), \
              listen on a loopback address with MCP_HOST=127.0.0.1, or pass --allow-unauthenticated \
@@ -187,9 +195,15 @@ pub(crate) fn resolve(raw: &RawSettings, serving_http: bool) -> Result<Config, S
     })?
     .for_shell(&shell);
 
+    let audit = audit::audit_settings(raw, serving_http)?;
+    let metrics = audit::metrics_place(raw)?;
+
     Ok(Config {
         listen,
         auth_token,
+        audit,
+        principals,
+        metrics,
         policy,
         default_timeout,
         max_timeout,

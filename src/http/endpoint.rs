@@ -20,6 +20,7 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use super::Peer;
 use super::cancel::{CancelRegistry, Cancelled, Registration};
+use crate::audit::Caller;
 use crate::mcp::dispatch::{Reply, Server};
 use crate::mcp::era::{Era, LEGACY_VERSIONS, StandardHeaders};
 use crate::mcp::jsonrpc::{self, INVALID_REQUEST, PARSE_ERROR};
@@ -37,11 +38,27 @@ enum Framing {
 }
 
 /// `POST /` and `POST /mcp`.
+/// An error answered before dispatch (406, 408, 413, -32700, batches),
+/// marked so that [`post`] records it.
+#[derive(Debug, Clone)]
+struct EarlyError(i64, String);
+
+/// `POST /` and `POST /mcp`: answers, and records the requests refused
+/// before they reached the dispatcher.
 pub(crate) async fn post(
     State(server): State<Arc<Server>>,
     Extension(cancels): Extension<Arc<CancelRegistry>>,
     request: Request,
 ) -> Response {
+    let caller = request.extensions().get::<Caller>().cloned().unwrap_or_default();
+    let response = answer_post(server.clone(), cancels, request).await;
+    if let Some(EarlyError(code, message)) = response.extensions().get::<EarlyError>() {
+        server.protocol_error(&caller, None, *code, message, response.status().as_u16()).await;
+    }
+    response
+}
+
+async fn answer_post(server: Arc<Server>, cancels: Arc<CancelRegistry>, request: Request) -> Response {
     let peer = request.extensions().get::<Peer>().map(|peer| peer.0.ip());
     let config = &server.tools().config;
     let framing = match framing(request.headers()) {
@@ -53,7 +70,8 @@ pub(crate) async fn post(
             );
         }
     };
-    let headers = standard_headers(request.headers());
+    let mut headers = standard_headers(request.headers());
+    headers.caller = request.extensions().get::<Caller>().cloned().unwrap_or_default();
     let request_headers = request.headers().clone();
     let modern_header = headers.protocol_version.as_deref().is_some_and(|v| !LEGACY_VERSIONS.contains(&v));
     if let Some(length) =
@@ -85,7 +103,9 @@ pub(crate) async fn post(
         Err(error) => {
             let message = jsonrpc::parse_error_message(&body, &error);
             let body = jsonrpc::error(Value::Null, PARSE_ERROR, &message, None);
-            return respond(StatusCode::BAD_REQUEST, without_null_id(body, modern_header), framing);
+            let mut response = respond(StatusCode::BAD_REQUEST, without_null_id(body, modern_header), framing);
+            response.extensions_mut().insert(EarlyError(PARSE_ERROR, message));
+            return response;
         }
     };
     if let (Some(peer), Some(id)) = (peer, jsonrpc::cancelled_request(&message)) {
@@ -210,15 +230,16 @@ async fn handle_batch(server: &Server, batch: Vec<Value>, headers: &StandardHead
         );
         let modern = version.is_some_and(|v| !LEGACY_VERSIONS.contains(&v));
         let body = without_null_id(jsonrpc::error(Value::Null, INVALID_REQUEST, &message, None), modern);
-        return respond(StatusCode::BAD_REQUEST, body, framing);
+        return batch_error(respond(StatusCode::BAD_REQUEST, body, framing), message);
     }
     if batch.len() > MAX_BATCH {
         let message = format!("Invalid Request: a batch may hold at most {MAX_BATCH} messages");
-        return respond(StatusCode::BAD_REQUEST, jsonrpc::error(Value::Null, INVALID_REQUEST, &message, None), framing);
+        let body = jsonrpc::error(Value::Null, INVALID_REQUEST, &message, None);
+        return batch_error(respond(StatusCode::BAD_REQUEST, body, framing), message);
     }
     if batch.is_empty() {
         let body = jsonrpc::error(Value::Null, INVALID_REQUEST, "Invalid Request: empty batch", None);
-        return respond(StatusCode::BAD_REQUEST, body, framing);
+        return batch_error(respond(StatusCode::BAD_REQUEST, body, framing), "Invalid Request: empty batch".into());
     }
     let mut replies = Vec::new();
     for message in batch {
@@ -230,6 +251,11 @@ async fn handle_batch(server: &Server, batch: Vec<Value>, headers: &StandardHead
         return StatusCode::ACCEPTED.into_response();
     }
     respond(StatusCode::OK, Value::Array(replies), framing)
+}
+
+fn batch_error(mut response: Response, message: String) -> Response {
+    response.extensions_mut().insert(EarlyError(INVALID_REQUEST, message));
+    response
 }
 
 /// JSON unless only an event stream is acceptable; `None` if neither is.
@@ -258,6 +284,7 @@ fn standard_headers(headers: &HeaderMap) -> StandardHeaders {
         protocol_version: text("mcp-protocol-version").map(|v| v.trim().to_string()),
         method: text("mcp-method"),
         name: text("mcp-name"),
+        caller: Caller::default(),
     }
 }
 
@@ -291,7 +318,9 @@ fn respond(status: StatusCode, body: Value, framing: Framing) -> Response {
 /// An error that precedes JSON-RPC framing, still shaped as JSON-RPC.
 pub(crate) fn plain_error(status: StatusCode, message: &str) -> Response {
     let body = serde_json::json!({ "jsonrpc": "2.0", "error": { "code": INVALID_REQUEST, "message": message } });
-    respond(status, body, Framing::Json)
+    let mut response = respond(status, body, Framing::Json);
+    response.extensions_mut().insert(EarlyError(INVALID_REQUEST, message.to_string()));
+    response
 }
 
 fn too_large(limit: usize) -> Response {

@@ -6,6 +6,8 @@
 //! site, never a loopback name, so both are checked before anything else.
 //! The token is compared through SHA-256 digests with a constant-time
 //! equality, so neither its content nor its length leaks through timing.
+//! A request that passes carries its [`Caller`] (request id, principal,
+//! peer) on to the endpoint; a refused one leaves an audit record.
 
 use std::sync::Arc;
 
@@ -17,8 +19,12 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::{Peer, RequestId};
+use crate::audit::{Caller, event};
 use crate::config::Config;
+use crate::config::audit::Principal;
 use crate::mcp::jsonrpc::{INVALID_REQUEST, UNAUTHORIZED};
+use crate::tools::ToolContext;
 
 /// Host names that are always accepted, with any port.
 const LOOPBACK_NAMES: &[&str] = &["localhost", "127.0.0.1", "[::1]", "::1"];
@@ -27,32 +33,62 @@ const LOOPBACK_NAMES: &[&str] = &["localhost", "127.0.0.1", "[::1]", "::1"];
 #[derive(Debug)]
 pub(crate) struct GuardState {
     config: Arc<Config>,
-    /// SHA-256 of the token, when one is required.
-    token_digest: Option<[u8; 32]>,
+    tools: ToolContext,
     /// The port actually listened on (`MCP_PORT=0` picks one).
     port: u16,
 }
 
 impl GuardState {
-    pub(crate) fn new(config: Arc<Config>, port: u16) -> GuardState {
-        let token_digest = config.auth_token.as_deref().map(digest);
-        GuardState { config, token_digest, port }
+    pub(crate) fn new(tools: &ToolContext, port: u16) -> GuardState {
+        GuardState { config: tools.config.clone(), tools: tools.clone(), port }
     }
 }
 
-/// Middleware: rejects or passes the request on.
-pub(crate) async fn guard(State(state): State<Arc<GuardState>>, request: Request, next: Next) -> Response {
+/// Middleware: rejects or passes the request on, with its caller.
+pub(crate) async fn guard(State(state): State<Arc<GuardState>>, mut request: Request, next: Next) -> Response {
+    let mut caller = caller_of(&state, &request);
+    let principals = &state.config.principals;
     if let Err(reason) = check_host_and_origin(&state.config, state.port, request.headers()) {
-        tracing::warn!(%reason, "request refused: DNS rebinding protection");
+        tracing::warn!(%reason, request_id = %caller.request_id, "request refused: DNS rebinding protection");
+        refused(&state, &caller, "request_rejected", "host_origin", &reason, 403).await;
         return forbidden(&reason);
     }
-    if let Some(expected) = &state.token_digest
-        && !token_matches(request.headers(), expected)
-    {
-        tracing::warn!("request refused: missing or invalid token");
-        return unauthorized();
+    if !principals.is_empty() {
+        match presented_principal(request.headers(), principals) {
+            Some(principal) => caller.principal = principal.name.clone(),
+            None => {
+                tracing::warn!(request_id = %caller.request_id, "request refused: missing or invalid token");
+                let why = if presented_token(request.headers()).is_some() { "wrong token" } else { "no token" };
+                refused(&state, &caller, "auth_failure", "token", why, 401).await;
+                return unauthorized();
+            }
+        }
     }
+    request.extensions_mut().insert(caller);
     next.run(request).await
+}
+
+/// The caller as far as the connection tells: request id, peer and, from
+/// a trusted proxy only, `X-Forwarded-For`.
+fn caller_of(state: &GuardState, request: &Request) -> Caller {
+    let request_id = request.extensions().get::<RequestId>().map(|id| id.0.clone()).unwrap_or_default();
+    let peer = request.extensions().get::<Peer>().map(|peer| peer.0);
+    let forwarded_for = peer
+        .filter(|peer| state.tools.audit.trusts(peer.ip()))
+        .and_then(|_| request.headers().get("x-forwarded-for"))
+        .and_then(|value| value.to_str().ok())
+        .map(|value| value.chars().take(256).collect());
+    Caller { request_id, principal: "anonymous".into(), remote: peer.map(|p| p.to_string()), forwarded_for }
+}
+
+/// Records and counts a request the guard refused.
+async fn refused(state: &GuardState, caller: &Caller, kind: &str, reason: &str, detail: &str, status: u16) {
+    state.tools.metrics.auth_failure(reason);
+    let mut record = event(kind, caller);
+    record.insert("reason".into(), reason.into());
+    record.insert("detail".into(), detail.into());
+    record.insert("http_status".into(), status.into());
+    state.tools.audit.emit(record).await;
 }
 
 fn check_host_and_origin(config: &Config, port: u16, headers: &HeaderMap) -> Result<(), String> {
@@ -119,16 +155,31 @@ fn is_port_suffix(text: &str) -> bool {
     text.strip_prefix(':').is_some_and(|port| !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()))
 }
 
-fn token_matches(headers: &HeaderMap, expected: &[u8; 32]) -> bool {
-    let presented = headers.get("x-mcp-auth-token").and_then(|v| v.to_str().ok()).map(str::trim).or_else(|| {
+fn presented_token(headers: &HeaderMap) -> Option<&str> {
+    headers.get("x-mcp-auth-token").and_then(|v| v.to_str().ok()).map(str::trim).or_else(|| {
         let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
         let (scheme, token) = value.split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-    });
-    match presented {
-        Some(token) => bool::from(digest(token).ct_eq(expected)),
-        None => false,
+    })
+}
+
+/// The principal whose token the request carries. Every digest is
+/// compared, in constant time, whichever matches.
+fn presented_principal<'a>(headers: &HeaderMap, principals: &'a [Principal]) -> Option<&'a Principal> {
+    let presented = digest(presented_token(headers)?);
+    let mut found = None;
+    for principal in principals {
+        if bool::from(presented.ct_eq(&principal.digest)) {
+            found = Some(principal);
+        }
     }
+    found
+}
+
+#[cfg(test)]
+fn token_matches(headers: &HeaderMap, expected: &[u8; 32]) -> bool {
+    let principal = Principal { name: "t".into(), digest: *expected };
+    presented_principal(headers, std::slice::from_ref(&principal)).is_some()
 }
 
 fn digest(token: &str) -> [u8; 32] {

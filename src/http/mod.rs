@@ -2,7 +2,10 @@
 //! shutdown.
 //!
 //! Routes: `POST /` and `POST /mcp` (behind the guard), any other method
-//! there → 405 with `Allow: POST`; `/health` without auth. Each connection
+//! there → 405 with `Allow: POST`; `/health` without auth; `GET /metrics`
+//! behind the guard (or on a listener of its own, `MCP_METRICS`). Every
+//! response carries the request's id in `X-Request-Id`, the id its audit
+//! record holds. Each connection
 //! is served by hyper with a header-read timeout (also the keep-alive idle
 //! limit) and a header size cap. On SIGTERM or SIGINT the listener closes,
 //! in-flight calls get the grace period, then their commands are killed.
@@ -18,15 +21,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::Request;
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, post};
+use axum::routing::{any, get, post};
 use axum::{Extension, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
+use crate::config::audit::MetricsPlace;
 use crate::logging::ACCESS_TARGET;
 use crate::mcp::dispatch::Server;
 
@@ -41,16 +46,23 @@ const AFTER_KILL: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Peer(pub(crate) SocketAddr);
 
+/// The id of a request: in its audit record and its `X-Request-Id`.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestId(pub(crate) String);
+
 /// Builds the router for a server listening on `port`.
 pub(crate) fn router(server: Arc<Server>, port: u16) -> Router {
-    let guard_state = Arc::new(guard::GuardState::new(server.tools().config.clone(), port));
+    let guard_state = Arc::new(guard::GuardState::new(server.tools(), port));
     let mcp = post(endpoint::post).fallback(method_not_allowed);
-    let protected = Router::new()
+    let mut protected = Router::new()
         .route("/", mcp.clone())
         .route("/mcp", mcp)
-        .layer(Extension(Arc::new(cancel::CancelRegistry::default())))
-        .layer(middleware::from_fn_with_state(guard_state, guard::guard))
-        .with_state(server.clone());
+        .layer(Extension(Arc::new(cancel::CancelRegistry::default())));
+    if server.tools().config.metrics == MetricsPlace::Main {
+        protected = protected.route("/metrics", get(metrics));
+    }
+    let protected =
+        protected.layer(middleware::from_fn_with_state(guard_state, guard::guard)).with_state(server.clone());
     Router::new()
         .route("/health", any(health::health))
         .with_state(server)
@@ -68,6 +80,16 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(address = %local, auth = config.auth_token.is_some(), "mcp-commander listening");
     let app = router(server.clone(), local.port());
+    if let MetricsPlace::Listen(address) = config.metrics {
+        let metrics_listener = TcpListener::bind(address)
+            .await
+            .map_err(|error| format!("cannot listen on {address} for metrics (MCP_METRICS): {error}"))?;
+        tracing::info!(%address, "metrics listening");
+        let metrics_app = Router::new().route("/metrics", get(metrics)).with_state(server.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(metrics_listener, metrics_app).await;
+        });
+    }
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -151,18 +173,34 @@ async fn not_found() -> Response {
     )
 }
 
-/// One line per request at MCP_LOG_LEVEL=access (or debug).
-async fn access_log(request: Request, next: Next) -> Response {
+/// The Prometheus text exposition.
+async fn metrics(State(server): State<Arc<Server>>) -> Response {
+    let mut response = server.tools().metrics.render().into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response
+}
+
+/// Gives each request its id (returned as `X-Request-Id`), and writes one
+/// line per request at MCP_LOG_LEVEL=access (or debug).
+async fn access_log(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
+    let id = crate::audit::random_id(12);
+    request.extensions_mut().insert(RequestId(id.clone()));
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let peer = request.extensions().get::<Peer>().map(|p| p.0.to_string()).unwrap_or_default();
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
     tracing::info!(
         target: ACCESS_TARGET,
         %peer,
         %method,
         %path,
+        request_id = %id,
         status = response.status().as_u16(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "request"

@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::era::{Era, LEGACY_VERSIONS, META_SERVER_INFO, RpcError, SUPPORTED_VERSIONS, StandardHeaders, check_modern};
 use super::jsonrpc::{self, INVALID_PARAMS, INVALID_REQUEST, Incoming, METHOD_NOT_FOUND};
+use crate::audit::Caller;
 use crate::tools::{self, Notifier, Progress, ToolContext};
 
 /// How long clients may cache `tools/list` and `server/discover`: the tool
@@ -72,38 +73,70 @@ impl Server {
             }
             Incoming::Response => return None,
             Incoming::Invalid { id, reason } => {
-                return Some(Reply {
-                    body: jsonrpc::error(id, INVALID_REQUEST, &format!("Invalid Request: {reason}"), None),
-                    http_status: 400,
-                });
+                let message = format!("Invalid Request: {reason}");
+                self.protocol_error(&headers.caller, None, INVALID_REQUEST, &message, 400).await;
+                return Some(Reply { body: jsonrpc::error(id, INVALID_REQUEST, &message, None), http_status: 400 });
             }
         };
         let era = Era::detect(headers.protocol_version.as_deref(), &params);
+        let caller = &headers.caller;
         let outcome = match &era {
-            Era::Legacy { .. } => self.legacy(&method, &params, notify).await,
+            Era::Legacy { .. } => self.legacy(&method, &params, notify, caller).await,
             Era::Modern { .. } => match check_modern(headers, &method, &params) {
-                Ok(()) => self.modern(&method, &params, notify).await.map(|result| self.decorate_modern(result)),
+                Ok(()) => {
+                    self.modern(&method, &params, notify, caller).await.map(|result| self.decorate_modern(result))
+                }
                 Err(error) => Err(error),
             },
         };
         Some(match outcome {
-            Ok(result) => Reply { body: jsonrpc::result(id, result), http_status: 200 },
-            Err(error) => Reply {
-                body: jsonrpc::error(id, error.code, &error.message, error.data),
-                http_status: error.http_status,
-            },
+            Ok(result) => {
+                self.tools.metrics.request(&method, 200);
+                Reply { body: jsonrpc::result(id, result), http_status: 200 }
+            }
+            Err(error) => {
+                self.tools.metrics.request(&method, error.http_status);
+                self.protocol_error(caller, Some(&method), error.code, &error.message, error.http_status).await;
+                Reply {
+                    body: jsonrpc::error(id, error.code, &error.message, error.data),
+                    http_status: error.http_status,
+                }
+            }
         })
+    }
+
+    /// Records a request answered with a JSON-RPC error.
+    pub(crate) async fn protocol_error(
+        &self,
+        caller: &Caller,
+        method: Option<&str>,
+        code: i64,
+        message: &str,
+        status: u16,
+    ) {
+        let mut record = crate::audit::event("protocol_error", caller);
+        record.insert("method".into(), method.map_or(Value::Null, Value::from));
+        record.insert("code".into(), code.into());
+        record.insert("message".into(), message.chars().take(500).collect::<String>().into());
+        record.insert("http_status".into(), status.into());
+        self.tools.audit.emit(record).await;
     }
 
     /// 2024-11-05 to 2025-11-25: `initialize` optional, no session.
     /// JSON-RPC errors travel with HTTP 200 in this era (SDK clients drop
     /// the body of a non-2xx answer).
-    async fn legacy(&self, method: &str, params: &Value, notify: Option<Notifier>) -> Result<Value, RpcError> {
+    async fn legacy(
+        &self,
+        method: &str,
+        params: &Value,
+        notify: Option<Notifier>,
+        caller: &Caller,
+    ) -> Result<Value, RpcError> {
         match method {
             "initialize" => Ok(self.initialize(params)),
             "ping" => Ok(json!({})),
             "tools/list" => Ok(json!({ "tools": self.tool_list })),
-            "tools/call" => self.call_tool(params, 200, notify).await,
+            "tools/call" => self.call_tool(params, 200, notify, caller).await,
             "logging/setLevel" => match params.get("level").and_then(Value::as_str) {
                 Some(level) if LOG_LEVELS.contains(&level) => Ok(json!({})),
                 _ => Err(RpcError::new(
@@ -118,7 +151,13 @@ impl Server {
 
     /// 2026-07-28: stateless, `server/discover` instead of `initialize`;
     /// an unknown method is HTTP 404.
-    async fn modern(&self, method: &str, params: &Value, notify: Option<Notifier>) -> Result<Value, RpcError> {
+    async fn modern(
+        &self,
+        method: &str,
+        params: &Value,
+        notify: Option<Notifier>,
+        caller: &Caller,
+    ) -> Result<Value, RpcError> {
         match method {
             "server/discover" => Ok(json!({
                 "supportedVersions": SUPPORTED_VERSIONS,
@@ -128,7 +167,7 @@ impl Server {
                 "cacheScope": "private",
             })),
             "tools/list" => Ok(json!({ "tools": self.tool_list, "ttlMs": LIST_TTL_MS, "cacheScope": "private" })),
-            "tools/call" => self.call_tool(params, 400, notify).await,
+            "tools/call" => self.call_tool(params, 400, notify, caller).await,
             _ => Err(RpcError::new(METHOD_NOT_FOUND, format!("Method not found: {method}"), 404)),
         }
     }
@@ -170,6 +209,7 @@ impl Server {
         params: &Value,
         invalid_status: u16,
         notify: Option<Notifier>,
+        caller: &Caller,
     ) -> Result<Value, RpcError> {
         let Some(name) = params.get("name").and_then(Value::as_str) else {
             return Err(RpcError::new(
@@ -188,7 +228,7 @@ impl Server {
             (Some(token), Some(notify)) => Some(Progress { token: token.clone(), notify }),
             _ => None,
         };
-        tools::call(&self.tools, name, arguments, progress).await.map_err(|unknown| {
+        tools::call(&self.tools, name, arguments, progress, caller).await.map_err(|unknown| {
             RpcError::new(
                 INVALID_PARAMS,
                 format!("Unknown tool: '{}'. Tools: {}", unknown.0, self.tool_names()),

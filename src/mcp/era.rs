@@ -84,6 +84,9 @@ pub(crate) struct StandardHeaders {
     pub(crate) protocol_version: Option<String>,
     pub(crate) method: Option<String>,
     pub(crate) name: Option<String>,
+    /// Who sent the request: not a header, but set by the transport and
+    /// carried with them to every handler, for the audit trail.
+    pub(crate) caller: crate::audit::Caller,
 }
 
 /// The checks a modern request must pass before dispatch: a version header
@@ -205,6 +208,7 @@ mod tests {
             protocol_version: Some(version.into()),
             method: Some(method.into()),
             name: name.map(str::to_owned),
+            ..StandardHeaders::default()
         }
     }
 

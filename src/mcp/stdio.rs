@@ -20,6 +20,7 @@ use tokio::task::{AbortHandle, JoinSet};
 use super::dispatch::Server;
 use super::era::StandardHeaders;
 use super::jsonrpc::{self, INVALID_REQUEST, PARSE_ERROR};
+use crate::audit::{Caller, random_id};
 use crate::tools::Notifier;
 
 /// One line read from stdin.
@@ -117,7 +118,8 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
 }
 
 async fn handle_message(server: &Server, message: Value, sender: &mpsc::UnboundedSender<String>) {
-    let headers = StandardHeaders::default();
+    let caller = Caller { request_id: random_id(12), principal: "stdio".into(), ..Caller::default() };
+    let headers = StandardHeaders { caller, ..StandardHeaders::default() };
     match message {
         Value::Array(batch) if batch.is_empty() => {
             send(sender, jsonrpc::error(Value::Null, INVALID_REQUEST, "Invalid Request: empty batch", None));

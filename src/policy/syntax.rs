@@ -630,6 +630,7 @@ mod tests {
         assert!(parse("cat <<EOF\nline $((0 $((0 $((0 $((0 x\nEOF\n").is_err(), "unclosed $(( backtracks");
         assert!(parse("echo \"$((0 $((0 $((0 $((0\"").is_err());
         assert!(parse("echo \"$(echo \")\")\"").is_ok());
+        assert!(parse("echo \"${x[${x[}}${x[${x[}}\"").is_err(), "unclosed subscripts backtrack");
         assert!(parse("echo ~+99999999999999999999").is_err());
         assert_eq!(programs("echo ~+1 2>x"), vec!["echo"], "the parser still works after a panic");
     }

@@ -49,14 +49,15 @@ impl Word {
     }
 }
 
-/// An unclosed `$(` or `$((`: a syntax error for every shell, and the
-/// word parser backtracks on it in time growing sixfold per level, so it
-/// is refused before parsing.
+/// An unclosed `$(`, `$((`, `${` or `${x[`: a syntax error for every
+/// shell, and the word parser backtracks on it in time growing several
+/// times per level, so it is refused before parsing.
 fn unclosed_substitution(text: &str) -> Result<(), String> {
-    let opens = text.bytes().filter(|&b| b == b'(').count();
-    let closes = text.bytes().filter(|&b| b == b')').count();
-    if text.contains("$(") && opens > closes {
-        return Err(format!("the text {text} has an unclosed $( or $(("));
+    let count = |byte: u8| text.bytes().filter(|&b| b == byte).count();
+    let unclosed = (text.contains("$(") && count(b'(') > count(b')'))
+        || (text.contains("${") && (count(b'{') > count(b'}') || count(b'[') > count(b']')));
+    if unclosed {
+        return Err(format!("the text {text} has an unclosed $(, $((, ${{ or subscript"));
     }
     Ok(())
 }

@@ -26,7 +26,7 @@ pub(crate) use tap::{Chunk, OutputTap, PROGRESS_CAPACITY};
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -68,6 +68,8 @@ pub(crate) struct RunOutcome {
     pub(crate) stdout_bytes: u64,
     pub(crate) stderr_bytes: u64,
     pub(crate) duration: Duration,
+    /// CPU time and peak memory, when the leader was reaped.
+    pub(crate) usage: Option<sandbox::Usage>,
 }
 
 /// Settings shared by every run, fixed at start.
@@ -113,8 +115,12 @@ impl Runner {
             stdin_pipe: request.stdin.is_some(),
         };
         let started = Instant::now();
-        let spawned = settings.sandbox.spawn(&spec)?;
-        let guard = GroupGuard::new(spawned.pid, &self.live);
+        let (spawned, guard) = {
+            let _spawning = self.live.spawning.read().expect("spawn lock");
+            let spawned = settings.sandbox.spawn(&spec)?;
+            let guard = GroupGuard::new(spawned.pid, &self.live);
+            (spawned, guard)
+        };
         let exit = &spawned.exit;
 
         let mut stdout = Capture::new(request.max_output_bytes);
@@ -146,11 +152,12 @@ impl Runner {
             }
             sandbox::kill_group(spawned.pid, Signal::SIGKILL);
             exit.exited().await;
-            let exit = guard.reap();
+            let reaped = guard.reap();
             group_dead.notify_one();
-            (exit, timed_out)
+            (reaped, timed_out)
         };
-        let ((), (exit, timed_out)) = tokio::join!(drain, supervise);
+        let ((), (reaped, timed_out)) = tokio::join!(drain, supervise);
+        let (exit, usage) = reaped.map_or((None, None), |(exit, usage)| (Some(exit), Some(usage)));
         Ok(RunOutcome {
             stdout: stdout.text(),
             stderr: stderr.text(),
@@ -160,6 +167,7 @@ impl Runner {
             stdout_bytes: stdout.total,
             stderr_bytes: stderr.total,
             duration: started.elapsed(),
+            usage,
         })
     }
 }
@@ -173,14 +181,27 @@ async fn feed_stdin(pipe: Option<std::os::fd::OwnedFd>, data: Option<Vec<u8>>) {
     let _ = sender.write_all(&data).await;
 }
 
-/// Process groups of commands in flight. Invariant: a group is listed from
-/// spawn until its leader is reaped.
+/// Process groups of commands in flight. Invariant: a group is listed in
+/// `groups` from spawn until just before its leader is reaped, and in
+/// `leaders` until just after, so the orphan reaper never takes a leader's
+/// exit status.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ProcessTable {
     groups: Arc<Mutex<HashSet<i32>>>,
+    leaders: Arc<Mutex<HashSet<i32>>>,
+    /// Held shared from spawn until the leader is listed, exclusively by
+    /// the orphan reaper: it never sees a leader that is not listed yet.
+    spawning: Arc<RwLock<()>>,
 }
 
 impl ProcessTable {
+    /// Reaps the exited children that are not command leaders.
+    pub(crate) fn reap_orphans(&self) -> usize {
+        let _exclusive = self.spawning.write().expect("spawn lock");
+        let leaders = self.leaders.lock().expect("process table lock").clone();
+        sandbox::reap_orphans(|pid| leaders.contains(&pid))
+    }
+
     /// SIGKILLs every listed group; their runs then finish on their own.
     pub(crate) fn kill_all(&self) -> usize {
         let groups = self.groups.lock().expect("process table lock");
@@ -205,19 +226,21 @@ struct GroupGuard {
 
 impl GroupGuard {
     fn new(pid: Pid, table: &ProcessTable) -> GroupGuard {
+        table.leaders.lock().expect("process table lock").insert(pid.as_raw());
         table.groups.lock().expect("process table lock").insert(pid.as_raw());
         GroupGuard { pid, table: table.clone(), reaped: false }
     }
 
     /// Reaps the leader, which must have exited, and unlists the group.
-    fn reap(mut self) -> Option<Exit> {
+    fn reap(mut self) -> Option<(Exit, sandbox::Usage)> {
         self.reaped = true;
         // Unlisted first: once reaped, the pid may be reused, and shutdown
         // must never signal a stranger's group.
         self.table.groups.lock().expect("process table lock").remove(&self.pid.as_raw());
-        let exit = sandbox::reap(self.pid);
-        match exit {
-            Ok(exit) => Some(exit),
+        let reaped = sandbox::reap_with_usage(self.pid);
+        self.table.leaders.lock().expect("process table lock").remove(&self.pid.as_raw());
+        match reaped {
+            Ok(reaped) => Some(reaped),
             Err(error) => {
                 tracing::error!(pid = self.pid.as_raw(), %error, "could not reap command");
                 None
@@ -237,6 +260,7 @@ impl Drop for GroupGuard {
         std::thread::spawn(move || {
             let _ = sandbox::reap(pid);
             table.groups.lock().expect("process table lock").remove(&pid.as_raw());
+            table.leaders.lock().expect("process table lock").remove(&pid.as_raw());
         });
     }
 }

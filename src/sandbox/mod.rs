@@ -33,7 +33,7 @@ pub(crate) use landlock::LandlockRules;
 pub(crate) use orphans::{become_subreaper, reap_orphans};
 pub(crate) use seccomp::SeccompOptions;
 use spawn::SpawnError;
-pub(crate) use spawn::{Exit, SpawnSpec, kill_group, reap, signal_leader};
+pub(crate) use spawn::{Exit, SpawnSpec, Usage, kill_group, reap, reap_with_usage, signal_leader};
 
 const CAP_SETPCAP: u32 = 8;
 const CAP_SYS_ADMIN: u32 = 21;

@@ -15,15 +15,16 @@ pub(crate) fn become_subreaper() -> Result<(), String> {
     nix::sys::prctl::set_child_subreaper(true).map_err(|e| format!("PR_SET_CHILD_SUBREAPER failed: {e}"))
 }
 
-/// Reaps every exited child that is not a command leader; returns how
-/// many were reaped.
-pub(crate) fn reap_orphans() -> usize {
+/// Reaps every exited child that is not a command leader (`is_leader`
+/// names the listed ones); returns how many were reaped.
+pub(crate) fn reap_orphans(is_leader: impl Fn(i32) -> bool) -> usize {
     let mut reaped = 0;
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
     for task in tasks.flatten() {
         let Ok(children) = std::fs::read_to_string(task.path().join("children")) else { continue };
         for pid in children.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
-            if is_orphan(pid)
+            if !is_leader(pid)
+                && is_orphan(pid)
                 && matches!(waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)), Ok(status) if status.pid().is_some())
             {
                 reaped += 1;

@@ -265,6 +265,55 @@ pub(crate) fn signal_leader(pid: Pid, signal: Signal) {
     }
 }
 
+/// CPU time and peak memory of a reaped command: the leader and every
+/// descendant it waited for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Usage {
+    pub(crate) user: std::time::Duration,
+    pub(crate) system: std::time::Duration,
+    /// Largest resident set of any one process, in KiB.
+    pub(crate) max_rss_kib: u64,
+}
+
+/// As [`reap`], and the command's resource usage (`wait4`).
+pub(crate) fn reap_with_usage(pid: Pid) -> io::Result<(Exit, Usage)> {
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: wait4 writes only the status and rusage we pass, both
+        // live locals of the right types.
+        let reaped = unsafe { libc::wait4(pid.as_raw(), &mut status, 0, &mut usage) };
+        if reaped < 0 {
+            let error = io::Error::last_os_error();
+            if error.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(error);
+        }
+        let exit = if libc::WIFEXITED(status) {
+            Exit::Code(libc::WEXITSTATUS(status))
+        } else if libc::WIFSIGNALED(status) {
+            match Signal::try_from(libc::WTERMSIG(status)) {
+                Ok(signal) => Exit::Signal(signal),
+                Err(_) => Exit::Code(128 + libc::WTERMSIG(status)),
+            }
+        } else {
+            continue;
+        };
+        let time = |t: libc::timeval| {
+            std::time::Duration::from_secs(t.tv_sec.max(0) as u64)
+                + std::time::Duration::from_micros(t.tv_usec.max(0) as u64)
+        };
+        let usage = Usage {
+            user: time(usage.ru_utime),
+            system: time(usage.ru_stime),
+            max_rss_kib: usage.ru_maxrss.max(0) as u64,
+        };
+        return Ok((exit, usage));
+    }
+}
+
 /// Reaps the exited leader `pid`. Call only after its pidfd became readable
 /// (or after SIGKILL), since this blocks until the leader is gone.
 pub(crate) fn reap(pid: Pid) -> io::Result<Exit> {

@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 
 use super::execute_command::admit;
+use super::record::CallRecord;
 use super::{ToolContext, read_only_annotations, structured_result};
 use crate::runner::{JobState, JobStatus, JobTable, RunRequest};
 use crate::sandbox::Exit;
@@ -73,9 +74,15 @@ pub(super) fn declarations() -> Vec<Value> {
 }
 
 /// Runs background tool `name`; `None` if it is not one of them.
-pub(super) fn call(context: &ToolContext, jobs: &JobTable, name: &str, arguments: &Value) -> Option<Value> {
+pub(super) fn call(
+    context: &ToolContext,
+    jobs: &JobTable,
+    name: &str,
+    arguments: &Value,
+    record: &mut CallRecord,
+) -> Option<Value> {
     Some(match name {
-        "start_command" => start(context, jobs, arguments),
+        "start_command" => start(context, jobs, arguments, record),
         "read_command_output" => read(jobs, arguments),
         "list_commands" => {
             let commands: Vec<Value> = jobs.list().iter().map(describe).collect();
@@ -90,10 +97,10 @@ pub(super) fn call(context: &ToolContext, jobs: &JobTable, name: &str, arguments
     })
 }
 
-fn start(context: &ToolContext, jobs: &JobTable, arguments: &Value) -> Value {
-    let input = match admit(context, arguments) {
+fn start(context: &ToolContext, jobs: &JobTable, arguments: &Value, record: &mut CallRecord) -> Value {
+    let input = match admit(context, arguments, record) {
         Ok(input) => input,
-        Err(refusal) => return refusal,
+        Err(refusal) => return structured_result(json!({ "error": refusal.message }), true),
     };
     let request = RunRequest {
         command: input.command,
@@ -105,7 +112,10 @@ fn start(context: &ToolContext, jobs: &JobTable, arguments: &Value) -> Value {
         tap: None,
     };
     match jobs.start(request) {
-        Ok(id) => structured_result(json!({ "id": id, "running": true }), false),
+        Ok(id) => {
+            record.set("job", json!(id));
+            structured_result(json!({ "id": id, "running": true }), false)
+        }
         Err(reason) => structured_result(json!({ "error": reason }), true),
     }
 }

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
+use super::record::{CallRecord, outcome_label};
 use super::{Progress, ToolContext, structured_result};
+use crate::audit::Caller;
 use crate::config::duration::{DURATION_FORMS, format_go_duration, parse_duration, seconds_to_duration};
 use crate::policy::Decision;
 use crate::runner::{OutputTap, PROGRESS_CAPACITY, RunOutcome, RunRequest, env};
@@ -102,11 +104,22 @@ pub(super) struct Input {
     pub(super) stdin: Option<Vec<u8>>,
 }
 
-pub(super) async fn call(context: &ToolContext, arguments: &Value, progress: Option<Progress>) -> Value {
-    let input = match admit(context, arguments) {
+pub(super) async fn call(
+    context: &ToolContext,
+    arguments: &Value,
+    progress: Option<Progress>,
+    caller: &Caller,
+) -> Value {
+    let mut record = CallRecord::new(context, caller, "execute_command", arguments);
+    let input = match admit(context, arguments, &mut record) {
         Ok(input) => input,
-        Err(refusal) => return refusal,
+        Err(refusal) => {
+            let result = failure(refusal.message.clone());
+            record.finish(refusal.outcome, Some(&refusal.message)).await;
+            return result;
+        }
     };
+    let _in_flight = context.metrics.command_started();
     let request = RunRequest {
         command: input.command,
         cwd: input.cwd,
@@ -123,9 +136,25 @@ pub(super) async fn call(context: &ToolContext, arguments: &Value, progress: Opt
         _ => run.await,
     };
     match result {
-        Ok(outcome) => success(&outcome, input.timeout),
-        Err(error) => failure(format!("command could not start: {error}")),
+        Ok(outcome) => {
+            let result = success(&outcome, input.timeout);
+            record.outcome(&outcome);
+            record.finish(outcome_label(&outcome), result["structuredContent"]["error"].as_str()).await;
+            result
+        }
+        Err(error) => {
+            let message = format!("command could not start: {error}");
+            record.finish("error", Some(&message)).await;
+            failure(message)
+        }
     }
+}
+
+/// Why a call did not get to run its command.
+pub(super) struct Refusal {
+    pub(super) message: String,
+    /// `denied` (policy or audit back-pressure) or `error` (bad input).
+    pub(super) outcome: &'static str,
 }
 
 /// Runs `run` while sending the new output lines as progress
@@ -160,15 +189,27 @@ async fn report_progress<T>(run: impl Future<Output = T>, progress: &Progress, t
     outcome
 }
 
-/// Validates a call's input and asks the policy; the `Err` is the
-/// `isError` result to return. Shared with `start_command`.
-pub(super) fn admit(context: &ToolContext, arguments: &Value) -> Result<Input, Value> {
-    let input = parse_input(context, arguments).map_err(|message| failure(format!("invalid input: {message}")))?;
+/// Validates a call's input, asks the policy and, when the operator wants
+/// no command without a record, reserves its audit record. Shared with
+/// `start_command`.
+pub(super) fn admit(context: &ToolContext, arguments: &Value, record: &mut CallRecord) -> Result<Input, Refusal> {
+    let input = parse_input(context, arguments)
+        .map_err(|message| Refusal { message: format!("invalid input: {message}"), outcome: "error" })?;
+    record.set("working_directory", input.cwd.display().to_string().into());
+    record.set("timeout_ms", (input.timeout.as_millis() as u64).into());
     let decision = context.check(&input.command, &input.cwd);
+    record.decision(&decision);
     if let (Decision::Deny { rule, command, .. }, Some(message)) = (&decision, decision.message()) {
-        tracing::warn!(command = %input.command, %rule, refused = %command, "command refused by policy");
-        return Err(failure(message));
+        let audit = &context.audit;
+        tracing::warn!(
+            command = %audit.redact_command(&input.command),
+            %rule,
+            refused = %audit.redact_command(command),
+            "command refused by policy"
+        );
+        return Err(Refusal { message: audit.redact_command(&message), outcome: "denied" });
     }
+    record.reserve().map_err(|message| Refusal { message, outcome: "denied" })?;
     Ok(input)
 }
 

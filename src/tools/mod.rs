@@ -11,12 +11,14 @@ mod execute_command;
 mod get_shell_info;
 mod list_allowed_commands;
 mod list_blocked_commands;
+mod record;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use crate::audit::Caller;
 use crate::config::Config;
 use crate::runner::{JobTable, Runner};
 
@@ -32,6 +34,9 @@ pub(crate) struct ToolContext {
     pub(crate) writable_roots: Arc<Vec<PathBuf>>,
     /// Background commands, when the operator enabled them.
     pub(crate) jobs: Option<JobTable>,
+    /// Where decisions are recorded.
+    pub(crate) audit: Arc<crate::audit::Auditor>,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl ToolContext {
@@ -76,25 +81,41 @@ pub(crate) fn declarations(context: &ToolContext) -> Value {
     Value::Array(tools)
 }
 
-/// Runs tool `name` with `arguments` and returns a `CallToolResult`.
+/// Runs tool `name` with `arguments` for `caller` and returns a
+/// `CallToolResult`; every call leaves an audit record.
 pub(crate) async fn call(
     context: &ToolContext,
     name: &str,
     arguments: &Value,
     progress: Option<Progress>,
+    caller: &Caller,
 ) -> Result<Value, UnknownTool> {
-    Ok(match name {
-        "execute_command" => execute_command::call(context, arguments, progress).await,
+    if name == "execute_command" {
+        return Ok(execute_command::call(context, arguments, progress, caller).await);
+    }
+    let mut record = record::CallRecord::new(context, caller, name, arguments);
+    let result = match name {
         "list_allowed_commands" => list_allowed_commands::call(context),
         "list_blocked_commands" => list_blocked_commands::call(context),
         "get_shell_info" => get_shell_info::call(context),
-        other => match &context.jobs {
-            Some(jobs) => {
-                background::call(context, jobs, other, arguments).ok_or_else(|| UnknownTool(other.to_string()))?
+        other => {
+            match context.jobs.as_ref().and_then(|jobs| background::call(context, jobs, other, arguments, &mut record))
+            {
+                Some(result) => result,
+                None => {
+                    record.discard();
+                    return Err(UnknownTool(other.to_string()));
+                }
             }
-            None => return Err(UnknownTool(other.to_string())),
-        },
-    })
+        }
+    };
+    let outcome = match (record.denied(), result["isError"] == true) {
+        (true, _) => "denied",
+        (false, true) => "error",
+        (false, false) => "ok",
+    };
+    record.finish(outcome, result["structuredContent"]["error"].as_str()).await;
+    Ok(result)
 }
 
 /// A result carrying `structured` both as `structuredContent` and as one

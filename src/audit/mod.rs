@@ -1,0 +1,328 @@
+//! The audit trail: one JSON line per decision (a tool call and its
+//! outcome, a policy refusal, a failed token, a Host or Origin rejection, a
+//! protocol error), separate from the operational logs, hash-chained
+//! ([`chain`]) and written by one thread ([`writer`]).
+//!
+//! Records go to stdout by default (CloudWatch through the awslogs driver;
+//! stderr in stdio mode, where stdout carries MCP) and optionally to a
+//! file. A record names who (the principal: a token's name or fingerprint,
+//! never the token), from where (the peer, and `X-Forwarded-For` only from
+//! a trusted proxy), what (method, tool, command after redaction, the
+//! names but not the values of the call's `env`) and what came of it.
+//!
+//! Back-pressure: the queue holds `MCP_AUDIT_BUFFER` records. When it is
+//! full, `MCP_AUDIT_ON_FULL=block` waits up to `MCP_AUDIT_BLOCK_TIMEOUT`
+//! and then drops the record (counted, logged); `refuse` reserves a slot
+//! before a command starts and refuses the command when there is none: no
+//! record, no command.
+
+pub(crate) mod chain;
+pub(crate) mod verify;
+mod writer;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use regex::Regex;
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+
+pub(crate) use writer::Stream;
+
+/// What happens when the queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnFull {
+    /// Wait this long for room, then drop the record.
+    Block(Duration),
+    /// Refuse commands that could not be recorded.
+    Refuse,
+}
+
+/// The audit settings, resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct AuditSettings {
+    pub(crate) stream: Stream,
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) hasher: chain::Hasher,
+    pub(crate) redact: Option<Regex>,
+    pub(crate) capacity: usize,
+    pub(crate) on_full: OnFull,
+    /// Peers whose `X-Forwarded-For` is recorded.
+    pub(crate) trusted_proxies: Vec<(IpAddr, u8)>,
+}
+
+/// Who sent a request, as the audit records it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Caller {
+    /// Unique per request; returned to HTTP clients as `X-Request-Id`.
+    pub(crate) request_id: String,
+    /// A token's configured name, `token:<fingerprint>`, `anonymous` or
+    /// `stdio`; never the token.
+    pub(crate) principal: String,
+    pub(crate) remote: Option<String>,
+    /// `X-Forwarded-For`, kept only when `remote` is a trusted proxy.
+    pub(crate) forwarded_for: Option<String>,
+}
+
+/// Counters read by `/metrics`.
+#[derive(Debug, Default)]
+pub(crate) struct AuditStats {
+    pub(crate) sent: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) refused_commands: AtomicU64,
+    writer: Arc<writer::WriterStats>,
+}
+
+impl AuditStats {
+    pub(crate) fn written(&self) -> u64 {
+        self.writer.written.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn write_errors(&self) -> u64 {
+        self.writer.write_errors.load(Ordering::Relaxed)
+    }
+}
+
+/// A reserved place in the queue for a command's record.
+pub(crate) type Slot = mpsc::OwnedPermit<Map<String, Value>>;
+
+/// The emitting side. Cheap to share; every method is safe to call from
+/// any task.
+#[derive(Debug)]
+pub(crate) struct Auditor {
+    sender: Option<mpsc::Sender<Map<String, Value>>>,
+    on_full: OnFull,
+    redact: Option<Regex>,
+    trusted_proxies: Vec<(IpAddr, u8)>,
+    pub(crate) stats: Arc<AuditStats>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Auditor {
+    /// Starts the writer; with no output at all, records are not built.
+    pub(crate) fn start(settings: &AuditSettings) -> Result<Auditor, String> {
+        let stats = Arc::new(AuditStats::default());
+        let (sender, writer) = if settings.stream == Stream::Off && settings.file.is_none() {
+            (None, None)
+        } else {
+            let chain = chain::Chain::new(settings.hasher.clone(), random_id(8));
+            let (sender, handle) = writer::start(
+                chain,
+                settings.stream,
+                settings.file.as_deref(),
+                settings.capacity,
+                stats.writer.clone(),
+            )?;
+            (Some(sender), Some(handle))
+        };
+        Ok(Auditor {
+            sender,
+            on_full: settings.on_full,
+            redact: settings.redact.clone(),
+            trusted_proxies: settings.trusted_proxies.clone(),
+            stats,
+            writer: Mutex::new(writer),
+        })
+    }
+
+    /// An auditor that records nothing (tests, benchmarks).
+    pub(crate) fn disabled() -> Auditor {
+        Auditor {
+            sender: None,
+            on_full: OnFull::Block(Duration::ZERO),
+            redact: None,
+            trusted_proxies: Vec::new(),
+            stats: Arc::new(AuditStats::default()),
+            writer: Mutex::new(None),
+        }
+    }
+
+    /// Writes `event`, waiting for room as `MCP_AUDIT_ON_FULL` says.
+    pub(crate) async fn emit(&self, event: Map<String, Value>) {
+        let Some(sender) = &self.sender else { return };
+        let event = match sender.try_send(event) {
+            Ok(()) => return self.count_sent(),
+            Err(mpsc::error::TrySendError::Full(event)) => event,
+            Err(mpsc::error::TrySendError::Closed(_)) => return self.count_dropped("the writer stopped"),
+        };
+        let sent = match self.on_full {
+            OnFull::Block(deadline) => sender.send_timeout(event, deadline).await.is_ok(),
+            OnFull::Refuse => sender.send(event).await.is_ok(),
+        };
+        if sent { self.count_sent() } else { self.count_dropped("the queue stayed full") }
+    }
+
+    /// Writes `event` if there is room now (from a destructor, which cannot
+    /// wait).
+    pub(crate) fn emit_now(&self, event: Map<String, Value>) {
+        let Some(sender) = &self.sender else { return };
+        match sender.try_send(event) {
+            Ok(()) => self.count_sent(),
+            Err(_) => self.count_dropped("the queue was full"),
+        }
+    }
+
+    /// Writes `event` into a slot reserved before the command ran.
+    pub(crate) fn emit_into(&self, slot: Slot, event: Map<String, Value>) {
+        slot.send(event);
+        self.count_sent();
+    }
+
+    /// Under `MCP_AUDIT_ON_FULL=refuse`, reserves the place of a command's
+    /// record before it starts; `Err` refuses the command.
+    pub(crate) fn admit(&self) -> Result<Option<Slot>, String> {
+        let (Some(sender), OnFull::Refuse) = (&self.sender, self.on_full) else {
+            return Ok(None);
+        };
+        sender.clone().try_reserve_owned().map(Some).map_err(|_| {
+            self.stats.refused_commands.fetch_add(1, Ordering::Relaxed);
+            "the audit log is not keeping up (MCP_AUDIT_BUFFER is full) and MCP_AUDIT_ON_FULL=refuse: \
+             no record, no command; retry shortly"
+                .to_string()
+        })
+    }
+
+    /// The command text with the configured patterns replaced.
+    pub(crate) fn redact_command(&self, command: &str) -> String {
+        match &self.redact {
+            Some(pattern) => pattern.replace_all(command, "[REDACTED]").into_owned(),
+            None => command.to_string(),
+        }
+    }
+
+    /// Whether `peer`'s `X-Forwarded-For` is to be believed.
+    pub(crate) fn trusts(&self, peer: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|(network, bits)| in_network(peer, *network, *bits))
+    }
+
+    /// Waits (up to `limit`) until every record sent so far is written.
+    pub(crate) fn flush(&self, limit: Duration) {
+        let started = Instant::now();
+        let sent = self.stats.sent.load(Ordering::Relaxed);
+        while self.stats.written() + self.stats.write_errors() < sent && started.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop(self.writer.lock().map(|mut w| w.take()));
+    }
+
+    fn count_sent(&self) {
+        self.stats.sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count_dropped(&self, why: &str) {
+        self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(why, "an audit record was dropped");
+    }
+}
+
+/// The fields every record starts with.
+pub(crate) fn event(kind: &str, caller: &Caller) -> Map<String, Value> {
+    let mut event = Map::new();
+    event.insert("ts".into(), timestamp(SystemTime::now()).into());
+    event.insert("event".into(), kind.into());
+    event.insert("request_id".into(), caller.request_id.clone().into());
+    event.insert("principal".into(), caller.principal.clone().into());
+    event.insert("remote".into(), caller.remote.clone().map_or(Value::Null, Value::from));
+    if let Some(forwarded) = &caller.forwarded_for {
+        event.insert("forwarded_for".into(), forwarded.clone().into());
+    }
+    event
+}
+
+/// A random identifier of `bytes` bytes, in hex.
+pub(crate) fn random_id(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    if getrandom::fill(&mut buffer).is_err() {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+        buffer.iter_mut().zip(nanos.to_le_bytes().iter().cycle()).for_each(|(b, n)| *b = *n);
+    }
+    hex::encode(buffer)
+}
+
+/// RFC 3339 UTC with milliseconds: `2026-11-26T03:04:05.678Z`.
+pub(crate) fn timestamp(time: SystemTime) -> String {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let seconds = since.as_secs();
+    let (days, of_day) = (seconds / 86_400, seconds % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60,
+        since.subsec_millis()
+    )
+}
+
+/// Parses `10.0.0.0/8`, `192.168.1.5` or `::1` into a network.
+pub(crate) fn parse_network(text: &str) -> Result<(IpAddr, u8), String> {
+    let (address, bits) = match text.split_once('/') {
+        Some((address, bits)) => (address, Some(bits)),
+        None => (text, None),
+    };
+    let address: IpAddr =
+        address.trim().parse().map_err(|_| format!("'{text}' is not an IP address or CIDR network"))?;
+    let max = if address.is_ipv4() { 32 } else { 128 };
+    let bits = match bits {
+        Some(bits) => bits
+            .trim()
+            .parse::<u8>()
+            .ok()
+            .filter(|b| *b <= max)
+            .ok_or_else(|| format!("'{text}': bad prefix length"))?,
+        None => max,
+    };
+    Ok((address, bits))
+}
+
+fn in_network(peer: IpAddr, network: IpAddr, bits: u8) -> bool {
+    let peer = match peer {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    match (peer, network) {
+        (IpAddr::V4(p), IpAddr::V4(n)) => {
+            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits)) };
+            u32::from(p) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(p), IpAddr::V6(n)) => {
+            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - u32::from(bits)) };
+            u128::from(p) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(timestamp(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        assert_eq!(timestamp(UNIX_EPOCH + Duration::from_millis(1_795_662_245_678)), "2026-11-26T03:04:05.678Z");
+        assert_eq!(timestamp(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn trusted_proxies_match_by_network() {
+        let (net, bits) = parse_network("10.0.0.0/8").unwrap();
+        assert!(in_network("10.1.2.3".parse().unwrap(), net, bits));
+        assert!(in_network("::ffff:10.1.2.3".parse().unwrap(), net, bits));
+        assert!(!in_network("11.0.0.1".parse().unwrap(), net, bits));
+        assert!(parse_network("10.0.0.0/33").is_err());
+        assert!(parse_network("proxy").is_err());
+    }
+}

@@ -1,0 +1,89 @@
+//! `mcp-commander bench-audit`: what writing audit records costs
+//! `execute_command` throughput, measured in one run: the same calls
+//! through the same server, with the audit trail writing every record to a
+//! file (hashed, and HMAC-keyed when configured) and with it switched off,
+//! in alternating rounds. The budget is 5%.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::audit::{AuditSettings, Auditor, Stream};
+use crate::mcp::dispatch::Server;
+use crate::mcp::era::StandardHeaders;
+use crate::tools::ToolContext;
+
+/// Largest acceptable slowdown.
+const BUDGET: f64 = 0.05;
+
+pub(crate) async fn run(tools: &ToolContext, calls: usize, concurrency: usize) -> ExitCode {
+    let directory = std::env::temp_dir().join(format!("mcp-commander-bench-audit-{}", std::process::id()));
+    if let Err(error) = std::fs::create_dir_all(&directory) {
+        eprintln!("bench-audit: cannot create {}: {error}", directory.display());
+        return ExitCode::FAILURE;
+    }
+    let file = directory.join("audit.log");
+    let settings = AuditSettings { stream: Stream::Off, file: Some(file.clone()), ..tools.config.audit.clone() };
+    let audited = match Auditor::start(&settings) {
+        Ok(auditor) => Arc::new(auditor),
+        Err(error) => {
+            eprintln!("bench-audit: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let with_audit = Arc::new(Server::new(ToolContext { audit: audited.clone(), ..tools.clone() }));
+    let without = Arc::new(Server::new(ToolContext { audit: Arc::new(Auditor::disabled()), ..tools.clone() }));
+    println!(
+        "audit benchmark: {calls} execute_command calls of `echo hi` per round, {concurrency} at a time; \
+         records hashed with {:?} into {}",
+        settings.hasher,
+        file.display()
+    );
+    let (mut best_with, mut best_without) = (Duration::MAX, Duration::MAX);
+    for round in 1..=3 {
+        let plain = timed(&without, calls, concurrency).await;
+        let recorded = timed(&with_audit, calls, concurrency).await;
+        println!(
+            "round {round}: without audit {:>6.0} calls/s   with audit {:>6.0} calls/s",
+            calls as f64 / plain.as_secs_f64(),
+            calls as f64 / recorded.as_secs_f64()
+        );
+        best_with = best_with.min(recorded);
+        best_without = best_without.min(plain);
+    }
+    audited.flush(Duration::from_secs(5));
+    let written = audited.stats.written();
+    let _ = std::fs::remove_dir_all(&directory);
+    let cost = best_with.as_secs_f64() / best_without.as_secs_f64() - 1.0;
+    let verdict = if cost <= BUDGET { "within" } else { "OVER" };
+    println!(
+        "best: audit costs {:+.1}% of throughput ({verdict} the {:.0}% budget); {written} records written",
+        cost * 100.0,
+        BUDGET * 100.0
+    );
+    if cost <= BUDGET { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+async fn timed(server: &Arc<Server>, calls: usize, concurrency: usize) -> Duration {
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    let per_task = calls.div_ceil(concurrency.max(1));
+    for _ in 0..concurrency.max(1) {
+        let server = server.clone();
+        tasks.spawn(async move {
+            let headers = StandardHeaders::default();
+            for i in 0..per_task {
+                let message = json!({
+                    "jsonrpc": "2.0", "id": i, "method": "tools/call",
+                    "params": { "name": "execute_command", "arguments": { "command": "echo hi" } }
+                });
+                let reply = server.handle(message, &headers).await;
+                assert!(reply.is_some_and(|r| r.body["result"]["isError"] == false), "a benchmark call failed");
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    started.elapsed()
+}

@@ -1,0 +1,158 @@
+//! Resolves the audit, identity and metrics settings: where records go,
+//! the HMAC key, redaction, back-pressure, trusted proxies, the named
+//! tokens of `MCP_TOKENS_FILE` and where `/metrics` is served.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::cli::RawSettings;
+use super::{parse_number, parse_timeout, split_list};
+use crate::audit::chain::Hasher;
+use crate::audit::{AuditSettings, OnFull, Stream, parse_network};
+
+/// A named token: requests carrying it are recorded under `name`.
+#[derive(Debug, Clone)]
+pub(crate) struct Principal {
+    pub(crate) name: String,
+    /// SHA-256 of the token.
+    pub(crate) digest: [u8; 32],
+}
+
+/// Where `/metrics` is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MetricsPlace {
+    /// On the MCP listener, behind the guard.
+    Main,
+    /// On a listener of its own, without a token.
+    Listen(SocketAddr),
+    Off,
+}
+
+pub(crate) fn audit_settings(raw: &RawSettings, serving_http: bool) -> Result<AuditSettings, String> {
+    let stream = match raw.audit.as_deref().map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") => {
+            if serving_http {
+                Stream::Stdout
+            } else {
+                Stream::Stderr
+            }
+        }
+        Some("stdout") if !serving_http => {
+            return Err(
+                "--audit / MCP_AUDIT: stdout carries MCP messages with --stdio; use stderr, off or MCP_AUDIT_FILE"
+                    .into(),
+            );
+        }
+        Some("stdout") => Stream::Stdout,
+        Some("stderr") => Stream::Stderr,
+        Some("off") => Stream::Off,
+        Some(other) => return Err(format!("--audit / MCP_AUDIT: '{other}' is not one of stdout, stderr, off")),
+    };
+    let file = raw.audit_file.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(PathBuf::from);
+    let redact = match raw.audit_redact.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        Some(pattern) => Some(
+            regex::Regex::new(pattern)
+                .map_err(|e| format!("--audit-redact / MCP_AUDIT_REDACT: not a regular expression: {e}"))?,
+        ),
+        None => None,
+    };
+    let capacity = parse_number::<usize>(
+        raw.audit_buffer.as_deref(),
+        4096,
+        "--audit-buffer / MCP_AUDIT_BUFFER",
+        "a number of records from 1 upwards",
+    )?
+    .max(1);
+    let block_timeout = parse_timeout(
+        raw.audit_block_timeout.as_deref(),
+        Duration::from_secs(2),
+        "--audit-block-timeout / MCP_AUDIT_BLOCK_TIMEOUT",
+    )?;
+    let on_full = match raw.audit_on_full.as_deref().map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") | Some("block") => OnFull::Block(block_timeout),
+        Some("refuse") => OnFull::Refuse,
+        Some(other) => return Err(format!("--audit-on-full / MCP_AUDIT_ON_FULL: '{other}' is not block or refuse")),
+    };
+    let trusted_proxies = split_list(raw.trusted_proxies.as_deref())
+        .iter()
+        .map(|text| parse_network(text).map_err(|e| format!("--trusted-proxies / MCP_TRUSTED_PROXIES: {e}")))
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(AuditSettings { stream, file, hasher: hasher(raw)?, redact, capacity, on_full, trusted_proxies })
+}
+
+/// SHA-256, or HMAC-SHA-256 with the configured key.
+pub(crate) fn hasher(raw: &RawSettings) -> Result<Hasher, String> {
+    let key = match (raw.audit_hmac_key.as_deref(), raw.audit_hmac_key_file.as_deref()) {
+        (Some(_), Some(_)) => {
+            return Err("set MCP_AUDIT_HMAC_KEY or MCP_AUDIT_HMAC_KEY_FILE, not both".into());
+        }
+        (Some(key), None) => key.trim().as_bytes().to_vec(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|e| format!("--audit-hmac-key-file / MCP_AUDIT_HMAC_KEY_FILE {path}: {e}"))?
+            .trim()
+            .as_bytes()
+            .to_vec(),
+        (None, None) => return Ok(Hasher::Sha256),
+    };
+    if key.len() < 16 {
+        return Err("the audit HMAC key must be at least 16 bytes (MCP_AUDIT_HMAC_KEY / _FILE)".into());
+    }
+    Ok(Hasher::Hmac(key))
+}
+
+/// The principals of `MCP_TOKENS_FILE`, or the single `MCP_AUTH_TOKEN`
+/// under its fingerprint.
+pub(crate) fn principals(raw: &RawSettings, auth_token: Option<&str>) -> Result<Vec<Principal>, String> {
+    let Some(path) = raw.tokens_file.as_deref().map(str::trim).filter(|p| !p.is_empty()) else {
+        return Ok(auth_token.map(single).into_iter().collect());
+    };
+    if auth_token.is_some() {
+        return Err("set MCP_AUTH_TOKEN or MCP_TOKENS_FILE, not both".into());
+    }
+    let name = "--tokens-file / MCP_TOKENS_FILE";
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{name} {path}: {e}"))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| format!("{name} {path}: {e}"))?;
+    let entries = table
+        .get("principal")
+        .and_then(|p| p.as_array())
+        .ok_or_else(|| format!("{name} {path}: expected [[principal]] tables with name and token_sha256"))?;
+    let mut principals = Vec::new();
+    for entry in entries {
+        let field = |key: &str| entry.get(key).and_then(|v| v.as_str()).map(str::trim).filter(|v| !v.is_empty());
+        let (Some(principal), Some(digest)) = (field("name"), field("token_sha256")) else {
+            return Err(format!("{name} {path}: every [[principal]] needs name and token_sha256"));
+        };
+        let digest: [u8; 32] = hex::decode(digest).ok().and_then(|d| d.try_into().ok()).ok_or_else(|| {
+            format!("{name} {path}: token_sha256 of '{principal}' is not 64 hex digits (sha256sum of the token)")
+        })?;
+        if principals.iter().any(|p: &Principal| p.name == principal || p.digest == digest) {
+            return Err(format!("{name} {path}: '{principal}' repeats a name or a token"));
+        }
+        principals.push(Principal { name: principal.to_string(), digest });
+    }
+    if principals.is_empty() {
+        return Err(format!("{name} {path}: no principal is defined"));
+    }
+    Ok(principals)
+}
+
+/// The single token, named by the first 12 hex digits of its digest's
+/// digest: stable, and useless to anyone who wants the token.
+fn single(token: &str) -> Principal {
+    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    let fingerprint = hex::encode(Sha256::digest(digest));
+    Principal { name: format!("token:{}", &fingerprint[..12]), digest }
+}
+
+pub(crate) fn metrics_place(raw: &RawSettings) -> Result<MetricsPlace, String> {
+    match raw.metrics.as_deref().map(str::trim) {
+        None | Some("") | Some("main") => Ok(MetricsPlace::Main),
+        Some("off") => Ok(MetricsPlace::Off),
+        Some(address) => address.parse().map(MetricsPlace::Listen).map_err(|_| {
+            format!("--metrics / MCP_METRICS: '{address}' is not main, off or an address such as 127.0.0.1:9464")
+        }),
+    }
+}

@@ -1,0 +1,161 @@
+//! The audit record of one tool call, built as the call goes (request,
+//! policy decision, outcome) and written when it ends. A call dropped
+//! midway (the client cancelled or went away) is recorded from the
+//! destructor as `cancelled`, so no call leaves without a record.
+//!
+//! Redaction: the command text goes through `MCP_AUDIT_REDACT`; of the
+//! call's `env` only the names are kept; stdin and output are never
+//! recorded, only their sizes.
+
+use std::time::Instant;
+
+use serde_json::{Map, Value, json};
+
+use super::ToolContext;
+use crate::audit::{Caller, Slot, event};
+use crate::policy::Decision;
+use crate::runner::RunOutcome;
+use crate::sandbox::Exit;
+
+/// A tool call's record in the making.
+pub(crate) struct CallRecord {
+    context: ToolContext,
+    tool: String,
+    started: Instant,
+    /// `None` once written.
+    record: Option<Map<String, Value>>,
+    /// The queue place reserved under `MCP_AUDIT_ON_FULL=refuse`.
+    slot: Option<Slot>,
+    /// The policy refused the command.
+    denied: bool,
+}
+
+impl CallRecord {
+    pub(crate) fn new(context: &ToolContext, caller: &Caller, tool: &str, arguments: &Value) -> CallRecord {
+        let mut record = event("tool_call", caller);
+        record.insert("method".into(), "tools/call".into());
+        record.insert("tool".into(), tool.into());
+        if let Some(command) = arguments.get("command").and_then(Value::as_str) {
+            record.insert("command".into(), context.audit.redact_command(command).into());
+        }
+        if let Some(directory) = arguments.get("working_directory").and_then(Value::as_str) {
+            record.insert("working_directory".into(), directory.into());
+        }
+        if let Some(Value::Object(env)) = arguments.get("env") {
+            let names: Map<String, Value> = env.keys().map(|name| (name.clone(), "[REDACTED]".into())).collect();
+            record.insert("env".into(), Value::Object(names));
+        }
+        if let Some(id) = arguments.get("id").filter(|_| tool != "execute_command") {
+            record.insert("job".into(), id.clone());
+        }
+        CallRecord {
+            context: context.clone(),
+            tool: tool.into(),
+            started: Instant::now(),
+            record: Some(record),
+            slot: None,
+            denied: false,
+        }
+    }
+
+    pub(crate) fn set(&mut self, key: &str, value: Value) {
+        if let Some(record) = self.record.as_mut() {
+            record.insert(key.into(), value);
+        }
+    }
+
+    /// The policy's decision; a refusal is also counted by rule.
+    pub(crate) fn decision(&mut self, decision: &Decision) {
+        match decision {
+            Decision::Allow => self.set("decision", json!({ "allowed": true })),
+            Decision::Deny { rule, command, reason } => {
+                self.denied = true;
+                self.context.metrics.policy_denial(rule);
+                self.set("decision", json!({ "allowed": false, "rule": rule, "refused": self.context.audit.redact_command(command), "reason": reason }));
+            }
+        }
+    }
+
+    pub(crate) fn denied(&self) -> bool {
+        self.denied
+    }
+
+    /// Drops the record unwritten: the call was not a tool call after all
+    /// (an unknown tool is recorded as a protocol error).
+    pub(crate) fn discard(mut self) {
+        self.record = None;
+    }
+
+    /// Reserves the record's place before a command starts, when the
+    /// operator asked for "no record, no command".
+    pub(crate) fn reserve(&mut self) -> Result<(), String> {
+        self.slot = self.context.audit.admit()?;
+        Ok(())
+    }
+
+    /// What the command did.
+    pub(crate) fn outcome(&mut self, outcome: &RunOutcome) {
+        let (exit_code, signal) = match outcome.exit {
+            Some(Exit::Code(code)) => (Some(code), None),
+            Some(Exit::Signal(signal)) => (None, Some(signal.as_str())),
+            None => (None, None),
+        };
+        self.set("sandbox", json!(self.context.runner.sandbox().enforced()));
+        self.set("exit_code", json!(exit_code));
+        self.set("signal", json!(signal));
+        self.set("timed_out", outcome.timed_out.into());
+        self.set("stdout_bytes", outcome.stdout_bytes.into());
+        self.set("stderr_bytes", outcome.stderr_bytes.into());
+        self.set("truncated", outcome.truncated.into());
+        if let Some(usage) = outcome.usage {
+            self.set("cpu_user_ms", (usage.user.as_millis() as u64).into());
+            self.set("cpu_system_ms", (usage.system.as_millis() as u64).into());
+            self.set("max_rss_kib", usage.max_rss_kib.into());
+        }
+        self.context.metrics.command_finished(outcome.duration.as_secs_f64());
+    }
+
+    /// Writes the record with its outcome: ok, exit_nonzero, timeout,
+    /// denied or error.
+    pub(crate) async fn finish(mut self, outcome: &str, error: Option<&str>) {
+        let Some(mut record) = self.complete(outcome, error) else { return };
+        match self.slot.take() {
+            Some(slot) => self.context.audit.emit_into(slot, std::mem::take(&mut record)),
+            None => self.context.audit.emit(std::mem::take(&mut record)).await,
+        }
+    }
+
+    fn complete(&mut self, outcome: &str, error: Option<&str>) -> Option<Map<String, Value>> {
+        let mut record = self.record.take()?;
+        record.insert("outcome".into(), outcome.into());
+        record.insert("cancelled".into(), (outcome == "cancelled").into());
+        record.insert("duration_ms".into(), (self.started.elapsed().as_millis() as u64).into());
+        if let Some(error) = error {
+            record.insert("error".into(), error.into());
+        }
+        self.context.metrics.tool_call(&self.tool, outcome);
+        Some(record)
+    }
+}
+
+impl Drop for CallRecord {
+    fn drop(&mut self) {
+        let Some(record) = self.complete("cancelled", Some("the client cancelled the call or went away")) else {
+            return;
+        };
+        match self.slot.take() {
+            Some(slot) => self.context.audit.emit_into(slot, record),
+            None => self.context.audit.emit_now(record),
+        }
+    }
+}
+
+/// The outcome label of a finished command.
+pub(crate) fn outcome_label(outcome: &RunOutcome) -> &'static str {
+    match outcome.exit {
+        _ if outcome.timed_out => "timeout",
+        Some(Exit::Code(0)) => "ok",
+        Some(_) => "exit_nonzero",
+        None => "error",
+    }
+}
