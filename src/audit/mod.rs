@@ -11,10 +11,11 @@
 //! names but not the values of the call's `env`) and what came of it.
 //!
 //! Back-pressure: the queue holds `MCP_AUDIT_BUFFER` records. When it is
-//! full, `MCP_AUDIT_ON_FULL=block` waits up to `MCP_AUDIT_BLOCK_TIMEOUT`
-//! and then drops the record (counted, logged); `refuse` reserves a slot
-//! before a command starts and refuses the command when there is none: no
-//! record, no command.
+//! full, a record waits up to `MCP_AUDIT_BLOCK_TIMEOUT` and is then dropped
+//! (counted, logged), so a stuck stdout never holds a request for longer.
+//! With `MCP_AUDIT_ON_FULL=refuse` a command's record is given its place
+//! before the command starts, and the command is refused when there is
+//! none: no record, no command.
 
 pub(crate) mod chain;
 pub(crate) mod verify;
@@ -32,12 +33,13 @@ use tokio::sync::mpsc;
 
 pub(crate) use writer::Stream;
 
-/// What happens when the queue is full.
+/// What happens to commands when the queue is full. Either way a record
+/// waits up to the block timeout for room and is then dropped (counted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OnFull {
-    /// Wait this long for room, then drop the record.
-    Block(Duration),
-    /// Refuse commands that could not be recorded.
+    /// Commands run; their records wait, then may be dropped.
+    Block,
+    /// A command runs only if its record has a reserved place.
     Refuse,
 }
 
@@ -50,6 +52,8 @@ pub(crate) struct AuditSettings {
     pub(crate) redact: Option<Regex>,
     pub(crate) capacity: usize,
     pub(crate) on_full: OnFull,
+    /// Longest wait for room in the queue.
+    pub(crate) block_timeout: Duration,
     /// Peers whose `X-Forwarded-For` is recorded.
     pub(crate) trusted_proxies: Vec<(IpAddr, u8)>,
 }
@@ -95,6 +99,7 @@ pub(crate) type Slot = mpsc::OwnedPermit<Map<String, Value>>;
 pub(crate) struct Auditor {
     sender: Option<mpsc::Sender<Map<String, Value>>>,
     on_full: OnFull,
+    block_timeout: Duration,
     redact: Option<Regex>,
     trusted_proxies: Vec<(IpAddr, u8)>,
     pub(crate) stats: Arc<AuditStats>,
@@ -121,6 +126,7 @@ impl Auditor {
         Ok(Auditor {
             sender,
             on_full: settings.on_full,
+            block_timeout: settings.block_timeout,
             redact: settings.redact.clone(),
             trusted_proxies: settings.trusted_proxies.clone(),
             stats,
@@ -132,7 +138,8 @@ impl Auditor {
     pub(crate) fn disabled() -> Auditor {
         Auditor {
             sender: None,
-            on_full: OnFull::Block(Duration::ZERO),
+            on_full: OnFull::Block,
+            block_timeout: Duration::ZERO,
             redact: None,
             trusted_proxies: Vec::new(),
             stats: Arc::new(AuditStats::default()),
@@ -140,7 +147,7 @@ impl Auditor {
         }
     }
 
-    /// Writes `event`, waiting for room as `MCP_AUDIT_ON_FULL` says.
+    /// Writes `event`, waiting up to the block timeout for room.
     pub(crate) async fn emit(&self, event: Map<String, Value>) {
         let Some(sender) = &self.sender else { return };
         let event = match sender.try_send(event) {
@@ -148,11 +155,10 @@ impl Auditor {
             Err(mpsc::error::TrySendError::Full(event)) => event,
             Err(mpsc::error::TrySendError::Closed(_)) => return self.count_dropped("the writer stopped"),
         };
-        let sent = match self.on_full {
-            OnFull::Block(deadline) => sender.send_timeout(event, deadline).await.is_ok(),
-            OnFull::Refuse => sender.send(event).await.is_ok(),
-        };
-        if sent { self.count_sent() } else { self.count_dropped("the queue stayed full") }
+        match sender.send_timeout(event, self.block_timeout).await {
+            Ok(()) => self.count_sent(),
+            Err(_) => self.count_dropped("the queue stayed full"),
+        }
     }
 
     /// Writes `event` if there is room now (from a destructor, which cannot

@@ -72,7 +72,7 @@ pub(crate) fn audit_settings(raw: &RawSettings, serving_http: bool) -> Result<Au
         "--audit-block-timeout / MCP_AUDIT_BLOCK_TIMEOUT",
     )?;
     let on_full = match raw.audit_on_full.as_deref().map(|s| s.trim().to_ascii_lowercase()).as_deref() {
-        None | Some("") | Some("block") => OnFull::Block(block_timeout),
+        None | Some("") | Some("block") => OnFull::Block,
         Some("refuse") => OnFull::Refuse,
         Some(other) => return Err(format!("--audit-on-full / MCP_AUDIT_ON_FULL: '{other}' is not block or refuse")),
     };
@@ -80,7 +80,7 @@ pub(crate) fn audit_settings(raw: &RawSettings, serving_http: bool) -> Result<Au
         .iter()
         .map(|text| parse_network(text).map_err(|e| format!("--trusted-proxies / MCP_TRUSTED_PROXIES: {e}")))
         .collect::<Result<Vec<_>, String>>()?;
-    Ok(AuditSettings { stream, file, hasher: hasher(raw)?, redact, capacity, on_full, trusted_proxies })
+    Ok(AuditSettings { stream, file, hasher: hasher(raw)?, redact, capacity, on_full, block_timeout, trusted_proxies })
 }
 
 /// SHA-256, or HMAC-SHA-256 with the configured key.

@@ -74,7 +74,7 @@ pub(super) fn declarations() -> Vec<Value> {
 }
 
 /// Runs background tool `name`; `None` if it is not one of them.
-pub(super) fn call(
+pub(super) async fn call(
     context: &ToolContext,
     jobs: &JobTable,
     name: &str,
@@ -82,7 +82,7 @@ pub(super) fn call(
     record: &mut CallRecord,
 ) -> Option<Value> {
     Some(match name {
-        "start_command" => start(context, jobs, arguments, record),
+        "start_command" => start(context, jobs, arguments, record).await,
         "read_command_output" => read(jobs, arguments),
         "list_commands" => {
             let commands: Vec<Value> = jobs.list().iter().map(describe).collect();
@@ -97,8 +97,8 @@ pub(super) fn call(
     })
 }
 
-fn start(context: &ToolContext, jobs: &JobTable, arguments: &Value, record: &mut CallRecord) -> Value {
-    let input = match admit(context, arguments, record) {
+async fn start(context: &ToolContext, jobs: &JobTable, arguments: &Value, record: &mut CallRecord) -> Value {
+    let input = match admit(context, arguments, record).await {
         Ok(input) => input,
         Err(refusal) => return structured_result(json!({ "error": refusal.message }), true),
     };

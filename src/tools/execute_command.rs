@@ -111,7 +111,7 @@ pub(super) async fn call(
     caller: &Caller,
 ) -> Value {
     let mut record = CallRecord::new(context, caller, "execute_command", arguments);
-    let input = match admit(context, arguments, &mut record) {
+    let input = match admit(context, arguments, &mut record).await {
         Ok(input) => input,
         Err(refusal) => {
             let result = failure(refusal.message.clone());
@@ -192,12 +192,12 @@ async fn report_progress<T>(run: impl Future<Output = T>, progress: &Progress, t
 /// Validates a call's input, asks the policy and, when the operator wants
 /// no command without a record, reserves its audit record. Shared with
 /// `start_command`.
-pub(super) fn admit(context: &ToolContext, arguments: &Value, record: &mut CallRecord) -> Result<Input, Refusal> {
+pub(super) async fn admit(context: &ToolContext, arguments: &Value, record: &mut CallRecord) -> Result<Input, Refusal> {
     let input = parse_input(context, arguments)
         .map_err(|message| Refusal { message: format!("invalid input: {message}"), outcome: "error" })?;
     record.set("working_directory", input.cwd.display().to_string().into());
     record.set("timeout_ms", (input.timeout.as_millis() as u64).into());
-    let decision = context.check(&input.command, &input.cwd);
+    let decision = context.check(&input.command, &input.cwd).await;
     record.decision(&decision);
     if let (Decision::Deny { rule, command, .. }, Some(message)) = (&decision, decision.message()) {
         let audit = &context.audit;

@@ -39,11 +39,34 @@ pub(crate) struct ToolContext {
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
+/// Longest a policy decision may take. The third-party shell parser has
+/// shown exponential backtracking on some malformed nestings (each known
+/// one is refused before parsing); should another exist, the command is
+/// refused at the deadline instead of holding the call.
+const CHECK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl ToolContext {
-    /// Asks the policy about `command`, run in `cwd`.
-    pub(crate) fn check(&self, command: &str, cwd: &std::path::Path) -> crate::policy::Decision {
-        let scope = crate::policy::Scope { cwd, writable_roots: &self.writable_roots };
-        self.config.policy.check(command, scope)
+    /// Asks the policy about `command`, run in `cwd`, on a blocking thread
+    /// and within [`CHECK_DEADLINE`].
+    pub(crate) async fn check(&self, command: &str, cwd: &std::path::Path) -> crate::policy::Decision {
+        let (context, command, cwd) = (self.clone(), command.to_string(), cwd.to_path_buf());
+        let check = tokio::task::spawn_blocking(move || {
+            let scope = crate::policy::Scope { cwd: &cwd, writable_roots: &context.writable_roots };
+            context.config.policy.check(&command, scope)
+        });
+        let reason = match tokio::time::timeout(CHECK_DEADLINE, check).await {
+            Ok(Ok(decision)) => return decision,
+            Ok(Err(_)) => "the policy check failed on this command".to_string(),
+            Err(_) => {
+                tracing::error!("a policy check overran its deadline; the command was refused");
+                format!(
+                    "the command could not be checked within {}s (its nesting makes the shell parser backtrack); \
+                     simplify it",
+                    CHECK_DEADLINE.as_secs()
+                )
+            }
+        };
+        crate::policy::Decision::Deny { rule: "input".into(), command: String::new(), reason }
     }
 }
 
@@ -99,8 +122,11 @@ pub(crate) async fn call(
         "list_blocked_commands" => list_blocked_commands::call(context),
         "get_shell_info" => get_shell_info::call(context),
         other => {
-            match context.jobs.as_ref().and_then(|jobs| background::call(context, jobs, other, arguments, &mut record))
-            {
+            let result = match &context.jobs {
+                Some(jobs) => background::call(context, jobs, other, arguments, &mut record).await,
+                None => None,
+            };
+            match result {
                 Some(result) => result,
                 None => {
                     record.discard();

@@ -20,6 +20,8 @@ pub struct Daemon {
     pub port: u16,
     /// Lines the daemon wrote to stderr so far.
     pub log: Arc<Mutex<Vec<String>>>,
+    /// Lines the daemon wrote to stdout (its audit records) so far.
+    pub audit: Arc<Mutex<Vec<String>>>,
 }
 
 impl Daemon {
@@ -39,12 +41,21 @@ impl Daemon {
             .env("MCP_PORT", "0")
             .env("MCP_LOG_LEVEL", "info")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (key, value) in env {
             command.env(key, value);
         }
         let mut child = command.spawn().expect("start mcp-commander");
+        let audit = Arc::new(Mutex::new(Vec::new()));
+        if let Some(stdout) = child.stdout.take() {
+            let kept = audit.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    kept.lock().unwrap().push(line);
+                }
+            });
+        }
         let stderr = child.stderr.take().unwrap();
         let (sender, lines) = mpsc::channel();
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -55,7 +66,7 @@ impl Daemon {
                 let _ = sender.send(line);
             }
         });
-        let mut daemon = Daemon { child, port: 0, log };
+        let mut daemon = Daemon { child, port: 0, log, audit };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let line: String = lines
@@ -72,6 +83,22 @@ impl Daemon {
     /// A daemon with the test token set.
     pub fn with_token() -> Daemon {
         Daemon::start(&[("MCP_AUTH_TOKEN", TOKEN)])
+    }
+
+    /// The audit records written so far, parsed.
+    pub fn records(&self) -> Vec<Value> {
+        self.audit.lock().unwrap().iter().filter_map(|line| serde_json::from_str(line).ok()).collect()
+    }
+
+    /// Waits until an audit record satisfies `wanted` and returns it.
+    pub fn record(&self, wanted: impl Fn(&Value) -> bool) -> Value {
+        let mut found = None;
+        let seen = eventually(Duration::from_secs(5), || {
+            found = self.records().into_iter().find(|r| wanted(r));
+            found.is_some()
+        });
+        assert!(seen, "no such audit record among {:#?}", self.records());
+        found.unwrap()
     }
 
     /// Whether any stderr line so far contains `text`.
