@@ -13,7 +13,8 @@ use crate::sandbox::Exit;
 pub(crate) async fn run(server: &Server, timeout: Option<&str>, command: &str) -> Result<ExitCode, String> {
     let tools = server.tools();
     let config = &tools.config;
-    if let Some(message) = tools.check(command, &tools.scratch_dir).await.message() {
+    let redact = |text: &str| tools.audit.redact_command(text);
+    if let Some(message) = tools.check(command, &tools.scratch_dir).await.message_redacted(&redact) {
         eprintln!("mcp-commander run: {message}");
         return Ok(ExitCode::from(126));
     }

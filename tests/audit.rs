@@ -141,6 +141,23 @@ fn a_cancelled_call_is_recorded_as_cancelled() {
 }
 
 #[test]
+fn a_background_job_is_recorded_when_it_starts_and_when_it_ends() {
+    let daemon = audited(&[("MCP_BACKGROUND_COMMANDS", "true")]);
+    let started = daemon.call_tool("start_command", json!({ "command": "sleep 0.2; echo done" }));
+    let job = started["structuredContent"]["id"].clone();
+    let start = daemon.record(|r| r["event"] == "tool_call" && r["tool"] == "start_command");
+    assert_eq!(start["job"], job);
+    assert_eq!(start["decision"]["allowed"], true);
+    let end = daemon.record(|r| r["event"] == "job_end");
+    assert_eq!(end["job"], job);
+    assert_eq!(end["request_id"], start["request_id"]);
+    assert_eq!(
+        (end["outcome"].as_str(), end["exit_code"].as_i64(), end["stdout_bytes"].as_u64()),
+        (Some("ok"), Some(0), Some(5))
+    );
+}
+
+#[test]
 fn secrets_appear_nowhere_in_stdout_or_stderr() {
     let daemon = audited(&[("MCP_AUDIT_REDACT", "--password[= ]\\S+")]);
     daemon.execute(json!({ "command": "echo --password=letmein", "env": { "API_KEY": SECRET_VALUE } }));

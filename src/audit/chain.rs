@@ -90,6 +90,9 @@ pub(crate) enum Verdict {
     Intact { records: u64, chains: u64 },
     /// The first broken link, at `line` of the input.
     Broken { line: usize, reason: String },
+    /// Every link holds, but a chain followed by another one lacks its
+    /// closing record: the daemon was killed, or its last records deleted.
+    Unclosed { line: usize, chain: String, records: u64 },
 }
 
 /// Checks the records found in `lines`; lines that hold no record (other
@@ -97,6 +100,8 @@ pub(crate) enum Verdict {
 pub(crate) fn verify(lines: impl Iterator<Item = String>, hasher: &Hasher) -> Verdict {
     let mut last: Option<(String, u64, String)> = None; // chain, seq, hash
     let (mut records, mut chains) = (0u64, 0u64);
+    let mut closed = true;
+    let mut unclosed: Option<(usize, String)> = None;
     for (index, line) in lines.enumerate() {
         let number = index + 1;
         let Some(record) = extract(&line) else { continue };
@@ -137,13 +142,20 @@ pub(crate) fn verify(lines: impl Iterator<Item = String>, hasher: &Hasher) -> Ve
                         seq.saturating_sub(1)
                     ));
                 }
+                if let (false, Some((previous, _, _)), None) = (closed, &last, &unclosed) {
+                    unclosed = Some((number, previous.clone()));
+                }
                 chains += 1;
             }
         }
+        closed = fields.get("event").and_then(Value::as_str) == Some("chain_end");
         records += 1;
         last = Some((chain, seq, claimed.to_string()));
     }
-    Verdict::Intact { records, chains }
+    match unclosed {
+        Some((line, chain)) => Verdict::Unclosed { line, chain, records },
+        None => Verdict::Intact { records, chains },
+    }
 }
 
 /// The record in a line: the line itself, a line with a prefix (a
@@ -185,9 +197,24 @@ mod tests {
 
     fn broken_at(verdict: Verdict) -> usize {
         match verdict {
-            Verdict::Broken { line, .. } => line,
+            Verdict::Broken { line, .. } | Verdict::Unclosed { line, .. } => line,
             Verdict::Intact { .. } => panic!("tampering not detected"),
         }
+    }
+
+    #[test]
+    fn a_chain_cut_short_before_the_next_one_is_reported() {
+        let mut first = Chain::new(Hasher::Sha256, "c1".into());
+        let mut second = Chain::new(Hasher::Sha256, "c2".into());
+        let event = |kind: &str| {
+            let Value::Object(event) = json!({ "ts": "t", "event": kind }) else { unreachable!() };
+            event
+        };
+        let closed =
+            vec![first.seal(event("tool_call")), first.seal(event("chain_end")), second.seal(event("tool_call"))];
+        assert_eq!(check(&closed), Verdict::Intact { records: 3, chains: 2 });
+        let cut = vec![closed[0].clone(), closed[2].clone()];
+        assert_eq!(check(&cut), Verdict::Unclosed { line: 2, chain: "c1".into(), records: 2 });
     }
 
     #[test]

@@ -161,12 +161,20 @@ impl Auditor {
         }
     }
 
-    /// Writes `event` if there is room now (from a destructor, which cannot
-    /// wait).
-    pub(crate) fn emit_now(&self, event: Map<String, Value>) {
+    /// Writes `event` from a destructor, which cannot wait: now if there is
+    /// room, else from a task that waits up to the block timeout.
+    pub(crate) fn emit_now(self: &Arc<Self>, event: Map<String, Value>) {
         let Some(sender) = &self.sender else { return };
-        match sender.try_send(event) {
-            Ok(()) => self.count_sent(),
+        let event = match sender.try_send(event) {
+            Ok(()) => return self.count_sent(),
+            Err(mpsc::error::TrySendError::Full(event)) => event,
+            Err(mpsc::error::TrySendError::Closed(_)) => return self.count_dropped("the writer stopped"),
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let auditor = self.clone();
+                runtime.spawn(async move { auditor.emit(event).await });
+            }
             Err(_) => self.count_dropped("the queue was full"),
         }
     }
@@ -204,11 +212,32 @@ impl Auditor {
         self.trusted_proxies.iter().any(|(network, bits)| in_network(peer, *network, *bits))
     }
 
-    /// Waits (up to `limit`) until every record sent so far is written.
+    /// Waits (up to `limit`) until every record sent is written and no
+    /// more arrive for a moment (cancelled calls record themselves as their
+    /// tasks are dropped during shutdown).
     pub(crate) fn flush(&self, limit: Duration) {
         let started = Instant::now();
-        let sent = self.stats.sent.load(Ordering::Relaxed);
-        while self.stats.written() + self.stats.write_errors() < sent && started.elapsed() < limit {
+        if let Some(sender) = &self.sender {
+            // The chain's closing record: a chain followed by another one
+            // without it was cut short (daemon killed, or records deleted).
+            let caller = Caller { principal: "daemon".into(), ..Caller::default() };
+            let mut end = event("chain_end", &caller);
+            end.insert("records_dropped".into(), self.stats.dropped.load(Ordering::Relaxed).into());
+            if sender.try_send(end).is_ok() {
+                self.count_sent();
+            }
+        }
+        let settled = |sent: u64| self.stats.written() + self.stats.write_errors() >= sent;
+        let mut quiet_since = Instant::now();
+        let mut last = u64::MAX;
+        while started.elapsed() < limit {
+            let sent = self.stats.sent.load(Ordering::Relaxed);
+            if sent != last || !settled(sent) {
+                last = sent;
+                quiet_since = Instant::now();
+            } else if quiet_since.elapsed() >= Duration::from_millis(100) {
+                break;
+            }
             std::thread::sleep(Duration::from_millis(5));
         }
         drop(self.writer.lock().map(|mut w| w.take()));

@@ -1,6 +1,7 @@
 //! `mcp-commander audit verify FILE`: checks an audit log's hash chain and
-//! reports OK or the first broken link, with a non-zero exit for a broken
-//! or unreadable log. `-` reads standard input. The HMAC key, when the
+//! reports OK or the first broken link: exit 0 when intact, 1 for a broken
+//! link, 2 for an unreadable log, 3 when a chain (a daemon run) stops
+//! without its closing record before the next one starts. `-` reads standard input. The HMAC key, when the
 //! daemon used one, comes from the same `MCP_AUDIT_HMAC_KEY` or
 //! `MCP_AUDIT_HMAC_KEY_FILE`.
 
@@ -22,8 +23,20 @@ pub(crate) fn run(path: &str, hasher: &Hasher) -> ExitCode {
         }
     };
     let keyed = matches!(hasher, Hasher::Hmac(_));
-    let lines = reader.split(b'\n').map_while(Result::ok).map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
-    match verify(lines, hasher) {
+    let mut read_error = None;
+    let lines = reader.split(b'\n').map_while(|line| match line {
+        Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(error) => {
+            read_error = Some(error);
+            None
+        }
+    });
+    let verdict = verify(lines, hasher);
+    if let Some(error) = read_error {
+        eprintln!("mcp-commander audit verify: reading {path} failed: {error}");
+        return ExitCode::from(2);
+    }
+    match verdict {
         Verdict::Intact { records, chains } => {
             let key = if keyed { "HMAC-SHA-256 with the given key" } else { "SHA-256" };
             println!("OK: {records} records in {chains} chain(s), every link intact ({key})");
@@ -35,6 +48,13 @@ pub(crate) fn run(path: &str, hasher: &Hasher) -> ExitCode {
         Verdict::Broken { line, reason } => {
             println!("BROKEN at line {line}: {reason}");
             ExitCode::FAILURE
+        }
+        Verdict::Unclosed { line, chain, records } => {
+            println!(
+                "UNCLOSED: {records} records, every link intact, but chain {chain} ends before line {line} without \
+                 its chain_end record: the daemon was killed, or that chain's last records were deleted"
+            );
+            ExitCode::from(3)
         }
     }
 }

@@ -147,12 +147,22 @@ fn single(token: &str) -> Principal {
     Principal { name: format!("token:{}", &fingerprint[..12]), digest }
 }
 
-pub(crate) fn metrics_place(raw: &RawSettings) -> Result<MetricsPlace, String> {
+pub(crate) fn metrics_place(raw: &RawSettings, allow_unauthenticated: bool) -> Result<MetricsPlace, String> {
     match raw.metrics.as_deref().map(str::trim) {
         None | Some("") | Some("main") => Ok(MetricsPlace::Main),
         Some("off") => Ok(MetricsPlace::Off),
-        Some(address) => address.parse().map(MetricsPlace::Listen).map_err(|_| {
-            format!("--metrics / MCP_METRICS: '{address}' is not main, off or an address such as 127.0.0.1:9464")
-        }),
+        Some(address) => {
+            let address: SocketAddr = address.parse().map_err(|_| {
+                format!("--metrics / MCP_METRICS: '{address}' is not main, off or an address such as 127.0.0.1:9464")
+            })?;
+            if !address.ip().is_loopback() && !allow_unauthenticated {
+                return Err(format!(
+                    "--metrics / MCP_METRICS: the metrics listener {address} has no token; use a loopback address, \
+                     MCP_METRICS=main (behind the token; Prometheus sends it as a bearer credential), or \
+                     --allow-unauthenticated"
+                ));
+            }
+            Ok(MetricsPlace::Listen(address))
+        }
     }
 }

@@ -196,7 +196,7 @@ pub(crate) fn resolve(raw: &RawSettings, serving_http: bool) -> Result<Config, S
     .for_shell(&shell);
 
     let audit = audit::audit_settings(raw, serving_http)?;
-    let metrics = audit::metrics_place(raw)?;
+    let metrics = audit::metrics_place(raw, allow_unauthenticated)?;
 
     Ok(Config {
         listen,

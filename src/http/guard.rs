@@ -73,11 +73,15 @@ pub(crate) async fn guard(State(state): State<Arc<GuardState>>, mut request: Req
 fn caller_of(state: &GuardState, request: &Request) -> Caller {
     let request_id = request.extensions().get::<RequestId>().map(|id| id.0.clone()).unwrap_or_default();
     let peer = request.extensions().get::<Peer>().map(|peer| peer.0);
-    let forwarded_for = peer
-        .filter(|peer| state.tools.audit.trusts(peer.ip()))
-        .and_then(|_| request.headers().get("x-forwarded-for"))
-        .and_then(|value| value.to_str().ok())
-        .map(|value| value.chars().take(256).collect());
+    // Every X-Forwarded-For header, joined; the rightmost entries (those
+    // the trusted proxy added) are kept when it is too long.
+    let forwarded_for = peer.filter(|peer| state.tools.audit.trusts(peer.ip())).and_then(|_| {
+        let all: Vec<&str> =
+            request.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+        let joined = all.join(", ");
+        let skip = joined.chars().count().saturating_sub(256);
+        (!joined.is_empty()).then(|| joined.chars().skip(skip).collect())
+    });
     Caller { request_id, principal: "anonymous".into(), remote: peer.map(|p| p.to_string()), forwarded_for }
 }
 

@@ -69,6 +69,7 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
                     "Invalid Request: message longer than {} bytes (MCP_MAX_LINE_BYTES); it was discarded",
                     config.max_line_bytes
                 );
+                server.protocol_error(&stdio_caller(), None, INVALID_REQUEST, &message, 400).await;
                 send(&sender, jsonrpc::error(Value::Null, INVALID_REQUEST, &message, None));
                 continue;
             }
@@ -81,6 +82,7 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
             Ok(value) => value,
             Err(error) => {
                 let message = jsonrpc::parse_error_message(&bytes, &error);
+                server.protocol_error(&stdio_caller(), None, PARSE_ERROR, &message, 400).await;
                 send(&sender, jsonrpc::error(Value::Null, PARSE_ERROR, &message, None));
                 continue;
             }
@@ -117,12 +119,18 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
     Ok(())
 }
 
+/// The caller of a stdio message: the process at the other end of the pipe.
+fn stdio_caller() -> Caller {
+    Caller { request_id: random_id(12), principal: "stdio".into(), ..Caller::default() }
+}
+
 async fn handle_message(server: &Server, message: Value, sender: &mpsc::UnboundedSender<String>) {
-    let caller = Caller { request_id: random_id(12), principal: "stdio".into(), ..Caller::default() };
-    let headers = StandardHeaders { caller, ..StandardHeaders::default() };
+    let headers = StandardHeaders { caller: stdio_caller(), ..StandardHeaders::default() };
     match message {
         Value::Array(batch) if batch.is_empty() => {
-            send(sender, jsonrpc::error(Value::Null, INVALID_REQUEST, "Invalid Request: empty batch", None));
+            let message = "Invalid Request: empty batch";
+            server.protocol_error(&headers.caller, None, INVALID_REQUEST, message, 400).await;
+            send(sender, jsonrpc::error(Value::Null, INVALID_REQUEST, message, None));
         }
         Value::Array(batch) => {
             let mut replies = Vec::new();

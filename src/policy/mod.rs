@@ -47,12 +47,22 @@ pub(crate) enum Decision {
 
 impl Decision {
     /// The refusal as one message for a tool result or a log line.
+    #[cfg(test)]
     pub(crate) fn message(&self) -> Option<String> {
+        self.message_redacted(&|text| text.to_string())
+    }
+
+    /// As [`Decision::message`], with `redact` applied to the reason and
+    /// to the refused part before it is cut to length (a secret cut in two
+    /// would no longer match the redaction pattern).
+    pub(crate) fn message_redacted(&self, redact: &dyn Fn(&str) -> String) -> Option<String> {
         match self {
             Decision::Allow => None,
-            Decision::Deny { rule, command, reason } => {
-                Some(format!("command refused by policy: {reason} [rule: {rule}; refused: {command}]"))
-            }
+            Decision::Deny { rule, command, reason } => Some(format!(
+                "command refused by policy: {} [rule: {rule}; refused: {}]",
+                redact(reason),
+                shorten(&redact(command))
+            )),
         }
     }
 }
@@ -283,7 +293,7 @@ impl Policy {
             Err(error) => {
                 return Decision::Deny {
                     rule: "syntax".into(),
-                    command: shorten(command),
+                    command: command.to_string(),
                     reason: format!("the command cannot be checked because {error}"),
                 };
             }
@@ -308,7 +318,7 @@ impl Policy {
         } else {
             return None;
         };
-        Some(Decision::Deny { rule: "input".into(), command: shorten(command), reason })
+        Some(Decision::Deny { rule: "input".into(), command: command.to_string(), reason })
     }
 
     /// The most specific entry that allows the command (`sh s.sh` before
@@ -348,7 +358,7 @@ impl Judge<'_> {
     fn script(&self, raw: &str, script: &Script, depth: usize) -> Verdict {
         for rule in &self.policy.blocked {
             if rule.matches_script(raw, script) {
-                return Err(blocked(rule, &shorten(raw)));
+                return Err(blocked(rule, raw));
             }
         }
         let mut cwd = Some(paths::normalize(self.scope.cwd));
@@ -1119,7 +1129,7 @@ pub(crate) fn basename(word: &str) -> &str {
 }
 
 fn deny(rule: &str, command: &str, reason: String) -> Decision {
-    Decision::Deny { rule: rule.to_string(), command: shorten(command), reason }
+    Decision::Deny { rule: rule.to_string(), command: command.to_string(), reason }
 }
 
 fn blocked(rule: &BlockRule, command: &str) -> Decision {
@@ -1131,7 +1141,7 @@ fn blocked(rule: &BlockRule, command: &str) -> Decision {
 }
 
 /// The refused part, cut to a readable length.
-fn shorten(command: &str) -> String {
+pub(crate) fn shorten(command: &str) -> String {
     const LIMIT: usize = 200;
     let command = command.trim();
     if command.len() <= LIMIT {

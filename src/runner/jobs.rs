@@ -66,6 +66,11 @@ pub(crate) struct JobTable {
     runner: Runner,
 }
 
+/// Called when a job ends, with its id and outcome (for its audit record).
+pub(crate) type JobEnd = Box<
+    dyn FnOnce(String, std::io::Result<super::RunOutcome>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send,
+>;
+
 impl JobTable {
     pub(crate) fn new(runner: Runner, limits: JobLimits) -> JobTable {
         JobTable { jobs: Arc::default(), next_id: Arc::new(AtomicU64::new(1)), limits, runner }
@@ -77,7 +82,7 @@ impl JobTable {
 
     /// Starts `request` in the background; its timeout is capped by the
     /// job lifetime. Returns the job id.
-    pub(crate) fn start(&self, mut request: RunRequest) -> Result<String, String> {
+    pub(crate) fn start(&self, mut request: RunRequest, on_end: JobEnd) -> Result<String, String> {
         let mut jobs = self.jobs.lock().expect("job table lock");
         purge(&mut jobs, self.limits.retention);
         let running = jobs.values().filter(|job| job.ended.lock().expect("job lock").is_none()).count();
@@ -95,12 +100,15 @@ impl JobTable {
         let ended = Arc::new(Mutex::new(None));
         let runner = self.runner.clone();
         let finish = ended.clone();
+        let job = id.clone();
         let task = tokio::spawn(async move {
-            let state = match runner.run(request).await {
+            let result = runner.run(request).await;
+            let state = match &result {
                 Ok(outcome) => JobState::Exited { exit: outcome.exit, timed_out: outcome.timed_out },
                 Err(error) => JobState::FailedToStart(error.to_string()),
             };
             finish.lock().expect("job lock").get_or_insert((Instant::now(), state));
+            on_end(job, result).await;
         });
         jobs.insert(id.clone(), Job { command, started: Instant::now(), ended, tap, task: task.abort_handle() });
         Ok(id)

@@ -19,7 +19,7 @@ pub(crate) mod env;
 mod jobs;
 mod tap;
 
-pub(crate) use jobs::{JobLimits, JobState, JobStatus, JobTable};
+pub(crate) use jobs::{JobEnd, JobLimits, JobState, JobStatus, JobTable};
 
 pub(crate) use tap::{Chunk, OutputTap, PROGRESS_CAPACITY};
 

@@ -6,9 +6,9 @@
 use serde_json::{Value, json};
 
 use super::execute_command::admit;
-use super::record::CallRecord;
+use super::record::{CallRecord, outcome_label};
 use super::{ToolContext, read_only_annotations, structured_result};
-use crate::runner::{JobState, JobStatus, JobTable, RunRequest};
+use crate::runner::{JobEnd, JobState, JobStatus, JobTable, RunRequest};
 use crate::sandbox::Exit;
 
 /// Largest read of `read_command_output`.
@@ -111,7 +111,22 @@ async fn start(context: &ToolContext, jobs: &JobTable, arguments: &Value, record
         stdin: input.stdin,
         tap: None,
     };
-    match jobs.start(request) {
+    let mut end = record.follow_up("job_end");
+    let in_flight = context.metrics.command_started();
+    let on_end: JobEnd = Box::new(move |job, result| {
+        Box::pin(async move {
+            let _in_flight = in_flight;
+            end.set("job", json!(job));
+            match result {
+                Ok(outcome) => {
+                    end.outcome(&outcome);
+                    end.finish(outcome_label(&outcome), None).await;
+                }
+                Err(error) => end.finish("error", Some(&format!("command could not start: {error}"))).await,
+            }
+        })
+    });
+    match jobs.start(request, on_end) {
         Ok(id) => {
             record.set("job", json!(id));
             structured_result(json!({ "id": id, "running": true }), false)

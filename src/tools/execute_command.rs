@@ -15,7 +15,7 @@ use super::record::{CallRecord, outcome_label};
 use super::{Progress, ToolContext, structured_result};
 use crate::audit::Caller;
 use crate::config::duration::{DURATION_FORMS, format_go_duration, parse_duration, seconds_to_duration};
-use crate::policy::Decision;
+use crate::policy::{Decision, shorten};
 use crate::runner::{OutputTap, PROGRESS_CAPACITY, RunOutcome, RunRequest, env};
 use crate::sandbox::Exit;
 
@@ -199,15 +199,17 @@ pub(super) async fn admit(context: &ToolContext, arguments: &Value, record: &mut
     record.set("timeout_ms", (input.timeout.as_millis() as u64).into());
     let decision = context.check(&input.command, &input.cwd).await;
     record.decision(&decision);
-    if let (Decision::Deny { rule, command, .. }, Some(message)) = (&decision, decision.message()) {
-        let audit = &context.audit;
+    let audit = &context.audit;
+    if let (Decision::Deny { rule, command, .. }, Some(message)) =
+        (&decision, decision.message_redacted(&|text| audit.redact_command(text)))
+    {
         tracing::warn!(
-            command = %audit.redact_command(&input.command),
+            command = %shorten(&audit.redact_command(&input.command)),
             %rule,
-            refused = %audit.redact_command(command),
+            refused = %shorten(&audit.redact_command(command)),
             "command refused by policy"
         );
-        return Err(Refusal { message: audit.redact_command(&message), outcome: "denied" });
+        return Err(Refusal { message, outcome: "denied" });
     }
     record.reserve().map_err(|message| Refusal { message, outcome: "denied" })?;
     Ok(input)

@@ -28,6 +28,8 @@ pub(crate) struct CallRecord {
     slot: Option<Slot>,
     /// The policy refused the command.
     denied: bool,
+    /// Counted in `tool_calls` (a background job's end record is not).
+    counted: bool,
 }
 
 impl CallRecord {
@@ -55,6 +57,7 @@ impl CallRecord {
             record: Some(record),
             slot: None,
             denied: false,
+            counted: true,
         }
     }
 
@@ -71,8 +74,27 @@ impl CallRecord {
             Decision::Deny { rule, command, reason } => {
                 self.denied = true;
                 self.context.metrics.policy_denial(rule);
-                self.set("decision", json!({ "allowed": false, "rule": rule, "refused": self.context.audit.redact_command(command), "reason": reason }));
+                let audit = &self.context.audit;
+                let refused = crate::policy::shorten(&audit.redact_command(command));
+                let reason = audit.redact_command(reason);
+                self.set("decision", json!({ "allowed": false, "rule": rule, "refused": refused, "reason": reason }));
             }
+        }
+    }
+
+    /// A second record of the same call, for what happens later (the end
+    /// of a background job), under event `kind`.
+    pub(crate) fn follow_up(&self, kind: &str) -> CallRecord {
+        let mut record = self.record.clone().unwrap_or_default();
+        record.insert("event".into(), kind.into());
+        CallRecord {
+            context: self.context.clone(),
+            tool: self.tool.clone(),
+            started: Instant::now(),
+            record: Some(record),
+            slot: None,
+            denied: false,
+            counted: false,
         }
     }
 
@@ -133,7 +155,9 @@ impl CallRecord {
         if let Some(error) = error {
             record.insert("error".into(), error.into());
         }
-        self.context.metrics.tool_call(&self.tool, outcome);
+        if self.counted {
+            self.context.metrics.tool_call(&self.tool, outcome);
+        }
         Some(record)
     }
 }
