@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The release binary on a read-only root, as ECS runs it with
+# readonlyRootFilesystem: bubblewrap binds / read-only, mounts a tmpfs on
+# /tmp and maps the daemon to an unprivileged uid (10001, the image's USER).
+# It must serve initialize, tools/list and execute_command end to end, pass
+# its own health check, and leave a verifiable audit trail.
+#
+# Usage: tests/deploy/readonly_root.sh [path/to/mcp-commander]
+set -euo pipefail
+bin=$(realpath "${1:-target/release/mcp-commander}")
+work=$(mktemp -d)
+token="read-only-root-token"
+jail=(bwrap --unshare-user --uid 10001 --gid 10001 --ro-bind / / --tmpfs /tmp --dev /dev --proc /proc --die-with-parent)
+"${jail[@]}" --setenv MCP_PORT 0 --setenv MCP_AUTH_TOKEN "$token" -- "$bin" >"$work/audit" 2>"$work/log" &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+port=""
+for _ in $(seq 1 100); do
+  port=$(sed -n 's/.*address=[0-9.]*:\([0-9]*\).*/\1/p' "$work/log" | head -n 1)
+  [[ -n "$port" ]] && break
+  sleep 0.05
+done
+[[ -n "$port" ]] || { echo "the daemon did not start on a read-only root:"; cat "$work/log"; exit 1; }
+
+call() {
+  curl -sS -H "X-MCP-Auth-Token: $token" -H "Content-Type: application/json" "http://127.0.0.1:$port/mcp" -d "$1"
+}
+fail() { echo "FAIL: $*"; exit 1; }
+
+call '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"ro","version":"1"}}}' \
+  | grep -q '"serverInfo"' || fail "initialize"
+call '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' | grep -q '"execute_command"' || fail "tools/list"
+reply=$(call '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"execute_command","arguments":{"command":"id -u; echo kept > f && cat f; touch /etc/ro-test"}}}')
+echo "$reply" | grep -q '"stdout":"10001\\nkept\\n"' || fail "execute_command did not run as 10001 in a writable scratch dir: $reply"
+echo "$reply" | grep -q 'Read-only file system' || fail "the root was writable: $reply"
+"${jail[@]}" --setenv MCP_PORT "$port" -- "$bin" healthcheck >/dev/null || fail "healthcheck"
+kill "$pid"
+wait "$pid" 2>/dev/null || true
+"$bin" audit verify "$work/audit" >/dev/null || fail "audit trail: $("$bin" audit verify "$work/audit")"
+echo "read-only root as uid 10001: initialize, tools/list, execute_command (scratch writable, / read-only), healthcheck, audit chain OK"

@@ -1,0 +1,64 @@
+"""Validates deploy/task-definition-*.json against the ECS
+RegisterTaskDefinition input model with botocore's own parameter validator
+(offline: the model ships with botocore), then checks the hardening fields
+the deployment guide promises."""
+
+import json
+import pathlib
+import sys
+
+import botocore.session
+from botocore.validate import ParamValidator
+
+root = pathlib.Path(__file__).resolve().parents[2]
+model = botocore.session.get_session().get_service_model("ecs")
+shape = model.operation_model("RegisterTaskDefinition").input_shape
+failures = []
+
+
+def check(path, condition, what):
+    if not condition:
+        failures.append(f"{path.name}: {what}")
+
+
+for path in sorted((root / "deploy").glob("task-definition-*.json")):
+    definition = json.loads(path.read_text())
+    report = ParamValidator().validate(definition, shape)
+    if report.has_errors():
+        failures.append(f"{path.name}: not a valid RegisterTaskDefinition input:\n{report.generate_report()}")
+        continue
+    fargate = "FARGATE" in definition["requiresCompatibilities"]
+    check(path, definition["networkMode"] == "awsvpc", "networkMode is not awsvpc")
+    container = definition["containerDefinitions"][0]
+    linux = container.get("linuxParameters", {})
+    check(path, container.get("readonlyRootFilesystem") is True, "root filesystem is not read-only")
+    check(path, not container.get("privileged"), "privileged mode")
+    check(path, container.get("user", "root").split(":")[0] not in ("root", "0"), "runs as root")
+    check(path, linux.get("initProcessEnabled") is True, "no init process")
+    check(path, linux.get("capabilities", {}).get("drop") == ["ALL"], "capabilities not all dropped")
+    check(path, not linux.get("capabilities", {}).get("add"), "capabilities added")
+    secrets = {s["name"]: s["valueFrom"] for s in container.get("secrets", [])}
+    for name in ("MCP_AUTH_TOKEN", "MCP_ALLOWED_COMMANDS"):
+        check(path, secrets.get(name, "").startswith("arn:aws:secretsmanager:"), f"{name} not from Secrets Manager")
+    plain = {e["name"] for e in container.get("environment", [])}
+    check(path, not plain & {"MCP_AUTH_TOKEN", "MCP_AUDIT_HMAC_KEY"}, "a secret in plain environment")
+    check(path, container.get("logConfiguration", {}).get("logDriver") == "awslogs", "logs not to awslogs")
+    check(path, "healthcheck" in container.get("healthCheck", {}).get("command", []), "no healthcheck via the binary")
+    check(path, container.get("stopTimeout", 0) >= 20, "stopTimeout shorter than the shutdown grace")
+    check(path, any(u["name"] == "nofile" for u in container.get("ulimits", [])), "no nofile ulimit")
+    if fargate:
+        volumes = {v["name"] for v in definition.get("volumes", [])}
+        mounts = {m["containerPath"]: m["sourceVolume"] for m in container.get("mountPoints", [])}
+        check(path, mounts.get("/tmp") in volumes, "no ephemeral volume on /tmp")
+        check(path, "tmpfs" not in linux, "tmpfs is not supported on Fargate")
+    else:
+        tmpfs = {t["containerPath"]: t for t in linux.get("tmpfs", [])}
+        check(path, "/tmp" in tmpfs and tmpfs["/tmp"]["size"] > 0, "no sized tmpfs on /tmp")
+        check(path, "noexec" in tmpfs.get("/tmp", {}).get("mountOptions", []), "/tmp is executable")
+        check(path, "no-new-privileges" in container.get("dockerSecurityOptions", []), "no no-new-privileges")
+        check(path, any(u["name"] == "nproc" for u in container.get("ulimits", [])), "no nproc ulimit")
+
+if failures:
+    print("\n".join(failures))
+    sys.exit(1)
+print("task definitions: valid RegisterTaskDefinition input (botocore " + botocore.__version__ + "), hardening fields present")
