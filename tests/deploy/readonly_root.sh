@@ -10,8 +10,12 @@ set -euo pipefail
 bin=$(realpath "${1:-target/release/mcp-commander}")
 work=$(mktemp -d)
 token="read-only-root-token"
-jail=(bwrap --unshare-user --uid 10001 --gid 10001 --ro-bind / / --tmpfs /tmp --dev /dev --proc /proc --die-with-parent)
-"${jail[@]}" --setenv MCP_PORT 0 --setenv MCP_AUTH_TOKEN "$token" -- "$bin" >"$work/audit" 2>"$work/log" &
+# The binary is bound into the jail's /tmp: wherever the checkout lives
+# (perhaps under the host's /tmp, which the tmpfs hides), it is found.
+jailed=/tmp/.bin/mcp-commander
+jail=(bwrap --unshare-user --uid 10001 --gid 10001 --ro-bind / / --tmpfs /tmp --ro-bind "$bin" "$jailed"
+  --dev /dev --proc /proc --die-with-parent)
+"${jail[@]}" --setenv MCP_PORT 0 --setenv MCP_AUTH_TOKEN "$token" -- "$jailed" >"$work/audit" 2>"$work/log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 port=""
@@ -33,7 +37,7 @@ call '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' | grep -q '"execute_comman
 reply=$(call '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"execute_command","arguments":{"command":"id -u; echo kept > f && cat f; touch /etc/ro-test"}}}')
 echo "$reply" | grep -q '"stdout":"10001\\nkept\\n"' || fail "execute_command did not run as 10001 in a writable scratch dir: $reply"
 echo "$reply" | grep -q 'Read-only file system' || fail "the root was writable: $reply"
-"${jail[@]}" --setenv MCP_PORT "$port" -- "$bin" healthcheck >/dev/null || fail "healthcheck"
+"${jail[@]}" --setenv MCP_PORT "$port" -- "$jailed" healthcheck >/dev/null || fail "healthcheck"
 kill "$pid"
 wait "$pid" 2>/dev/null || true
 "$bin" audit verify "$work/audit" >/dev/null || fail "audit trail: $("$bin" audit verify "$work/audit")"
