@@ -30,3 +30,20 @@ stop_daemon() {
     DAEMON_PID=""
   fi
 }
+
+# check NAME COMMAND...: runs COMMAND, prints PASS with its last non-empty
+# output line or FAIL with all of it, and counts into $passed and $failed.
+passed=0
+failed=0
+check() {
+  local name="$1" output
+  shift
+  if output=$("$@" 2>&1); then
+    passed=$((passed + 1))
+    echo "PASS $name: $(echo "$output" | grep -v '^\s*$' | tail -n 1)"
+  else
+    failed=$((failed + 1))
+    echo "FAIL $name"
+    echo "$output" | sed 's/^/    /'
+  fi
+}

@@ -20,20 +20,8 @@ if [[ "$installed" -ne $(grep -c . "$here/requirements.txt") ]]; then
 fi
 
 cd "$root"
-passed=0
-failed=0
-check() {
-  local name="$1"
-  shift
-  if output=$("$@" 2>&1); then
-    passed=$((passed + 1))
-    echo "PASS $name: $(echo "$output" | grep -v '^\s*$' | tail -n 1)"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name"
-    echo "$output" | sed 's/^/    /'
-  fi
-}
+# shellcheck source=../lib.sh
+source "$root/tests/lib.sh"
 lint_dockerfile() { "$venv/bin/hadolint" Dockerfile && echo "hadolint $("$venv/bin/hadolint" --version | grep -o '[0-9.]*' | head -1): clean"; }
 lint_template() { "$venv/bin/cfn-lint" deploy/cloudformation.yaml && echo "cfn-lint $("$venv/bin/cfn-lint" --version | grep -o '[0-9.]*'): clean"; }
 checkov() {

@@ -20,20 +20,6 @@ trap 'stop_daemon; rm -rf "$work"' EXIT
 start_daemon "$work/daemon.log" MCP_AUTH_TOKEN="$token" || exit 1
 export MCP_URL="http://127.0.0.1:$DAEMON_PORT/mcp" MCP_TOKEN="$token"
 
-passed=0
-failed=0
-check() {
-  local name="$1"
-  shift
-  if output=$("$@" 2>&1); then
-    passed=$((passed + 1))
-    echo "PASS $name: $(echo "$output" | tail -n 1)"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name"
-    echo "$output" | sed 's/^/    /'
-  fi
-}
 
 # The command of the ECS guide, as written there, pointed at this daemon.
 ecs_curl() {
