@@ -267,6 +267,27 @@ pub(crate) fn event(kind: &str, caller: &Caller) -> Map<String, Value> {
     event
 }
 
+/// A request's identifier: 24 hex digits, unique within the daemon's run
+/// and unpredictable across runs, made without a system call (SipHash of a
+/// counter under keys drawn from the kernel once).
+pub(crate) fn request_id() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    use std::sync::LazyLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static KEYS: LazyLock<(RandomState, u32)> = LazyLock::new(|| {
+        let mut salt = [0u8; 4];
+        let _ = getrandom::fill(&mut salt);
+        (RandomState::new(), u32::from_le_bytes(salt))
+    });
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let serial = NEXT.fetch_add(1, Ordering::Relaxed);
+    let (keys, salt) = &*KEYS;
+    // The low 32 bits come straight from the counter, so no two ids of a
+    // run collide; the rest hides the counter.
+    let high = keys.hash_one(serial);
+    format!("{high:016x}{:08x}", (serial as u32) ^ salt)
+}
+
 /// A random identifier of `bytes` bytes, in hex.
 pub(crate) fn random_id(bytes: usize) -> String {
     let mut buffer = vec![0u8; bytes];

@@ -23,7 +23,7 @@ use super::cancel::{CancelRegistry, Cancelled, Registration};
 use crate::audit::Caller;
 use crate::mcp::dispatch::{Reply, Server};
 use crate::mcp::era::{Era, LEGACY_VERSIONS, StandardHeaders};
-use crate::mcp::jsonrpc::{self, INVALID_REQUEST, PARSE_ERROR};
+use crate::mcp::jsonrpc::{self, INVALID_REQUEST, Outgoing, PARSE_ERROR};
 use crate::tools::Notifier;
 
 /// Most messages in one JSON-RPC batch: each may run a command, and the
@@ -72,7 +72,7 @@ async fn answer_post(server: Arc<Server>, cancels: Arc<CancelRegistry>, request:
     };
     let mut headers = standard_headers(request.headers());
     headers.caller = request.extensions().get::<Caller>().cloned().unwrap_or_default();
-    let request_headers = request.headers().clone();
+    let event_stream_accepted = accepts_event_stream(request.headers());
     let modern_header = headers.protocol_version.as_deref().is_some_and(|v| !LEGACY_VERSIONS.contains(&v));
     if let Some(length) =
         request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
@@ -112,11 +112,13 @@ async fn answer_post(server: Arc<Server>, cancels: Arc<CancelRegistry>, request:
         let cancelled = cancels.cancel(peer, id.clone());
         tracing::info!(request = %id, cancelled, "notifications/cancelled");
     }
-    let registration = match (peer, message.get("id").filter(|_| message.get("method").is_some())) {
+    // Only a tool call runs long enough to be cancelled.
+    let is_call = message.get("method").and_then(Value::as_str) == Some("tools/call");
+    let registration = match (peer, message.get("id").filter(|_| is_call)) {
         (Some(peer), Some(id)) => Some(cancels.register(peer, id.to_string())),
         _ => None,
     };
-    if asks_for_progress(&message) && accepts_event_stream(&request_headers) {
+    if asks_for_progress(&message) && event_stream_accepted {
         return stream_reply(server, message, headers, registration);
     }
     if let Some(registration) = registration {
@@ -141,9 +143,13 @@ async fn answer(
         Value::Array(batch) => handle_batch(server, batch, headers, framing).await,
         single => match server.handle(single, headers).await {
             None => StatusCode::ACCEPTED.into_response(),
-            Some(Reply { body, http_status }) => {
+            Some(Reply { body: Outgoing::Value(body), http_status }) => {
                 let status = StatusCode::from_u16(http_status).unwrap_or(StatusCode::OK);
                 respond(status, without_null_id(body, modern_header), framing)
+            }
+            Some(Reply { body, http_status }) => {
+                let status = StatusCode::from_u16(http_status).unwrap_or(StatusCode::OK);
+                respond_text(status, body.text(), framing)
             }
         },
     }
@@ -195,7 +201,7 @@ fn stream_reply(
             tokio::select! {
                 reply = &mut call => {
                     if let Some(reply) = reply {
-                        let _ = events.send(Ok(sse_event(&reply.body)));
+                        let _ = events.send(Ok(sse_text(&reply.body.text())));
                     }
                     break;
                 }
@@ -216,6 +222,10 @@ fn stream_reply(
 }
 
 fn sse_event(message: &Value) -> Bytes {
+    sse_text(&message.to_string())
+}
+
+fn sse_text(message: &str) -> Bytes {
     Bytes::from(format!("event: message\ndata: {message}\n\n"))
 }
 
@@ -244,7 +254,7 @@ async fn handle_batch(server: &Server, batch: Vec<Value>, headers: &StandardHead
     let mut replies = Vec::new();
     for message in batch {
         if let Some(reply) = server.handle(message, headers).await {
-            replies.push(reply.body);
+            replies.push(reply.body.into_value());
         }
     }
     if replies.is_empty() {
@@ -301,7 +311,10 @@ fn without_null_id(mut body: Value, modern: bool) -> Value {
 }
 
 fn respond(status: StatusCode, body: Value, framing: Framing) -> Response {
-    let text = body.to_string();
+    respond_text(status, body.to_string(), framing)
+}
+
+fn respond_text(status: StatusCode, text: String, framing: Framing) -> Response {
     let (content_type, payload) = match framing {
         Framing::Json => ("application/json", text),
         Framing::EventStream => ("text/event-stream", format!("event: message\ndata: {text}\n\n")),

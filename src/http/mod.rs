@@ -186,15 +186,20 @@ async fn metrics(State(server): State<Arc<Server>>) -> Response {
 /// line per request at MCP_LOG_LEVEL=access (or debug).
 async fn access_log(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let id = crate::audit::random_id(12);
+    let id = crate::audit::request_id();
     request.extensions_mut().insert(RequestId(id.clone()));
+    let logged = tracing::enabled!(target: ACCESS_TARGET, tracing::Level::INFO);
     let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let peer = request.extensions().get::<Peer>().map(|p| p.0.to_string()).unwrap_or_default();
+    let path = if logged { request.uri().path().to_string() } else { String::new() };
+    let peer = request.extensions().get::<Peer>().map(|p| p.0);
     let mut response = next.run(request).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);
     }
+    if !logged {
+        return response;
+    }
+    let peer = peer.map(|p| p.to_string()).unwrap_or_default();
     tracing::info!(
         target: ACCESS_TARGET,
         %peer,

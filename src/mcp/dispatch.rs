@@ -2,10 +2,12 @@
 //! response, for either protocol era. Transports (HTTP, stdio) own framing
 //! and status codes; this module owns methods, results and error codes.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value, json};
 
 use super::era::{Era, LEGACY_VERSIONS, META_SERVER_INFO, RpcError, SUPPORTED_VERSIONS, StandardHeaders, check_modern};
-use super::jsonrpc::{self, INVALID_PARAMS, INVALID_REQUEST, Incoming, METHOD_NOT_FOUND};
+use super::jsonrpc::{self, INVALID_PARAMS, INVALID_REQUEST, Incoming, METHOD_NOT_FOUND, Outgoing};
 use crate::audit::Caller;
 use crate::tools::{self, Notifier, Progress, ToolContext};
 
@@ -24,7 +26,7 @@ const INSTRUCTIONS: &str = "Runs shell commands on this host. Call get_shell_inf
 /// goes with it.
 #[derive(Debug)]
 pub(crate) struct Reply {
-    pub(crate) body: Value,
+    pub(crate) body: Outgoing,
     pub(crate) http_status: u16,
 }
 
@@ -35,16 +37,32 @@ pub(crate) struct Server {
     tools: ToolContext,
     /// `tools/list`'s `tools` array, built once.
     tool_list: Value,
+    /// The whole `tools/list` result of each era, serialized once: it is
+    /// the most frequent request of some clients.
+    legacy_tool_list: Arc<str>,
+    modern_tool_list: Arc<str>,
     server_info: Value,
+}
+
+/// What a method returns: a result to serialize, or one serialized at start.
+enum Answer {
+    Value(Value),
+    Cached(Arc<str>),
 }
 
 impl Server {
     pub(crate) fn new(tools: ToolContext) -> Server {
-        Server {
-            tool_list: tools::declarations(&tools),
+        let tool_list = tools::declarations(&tools);
+        let mut server = Server {
+            legacy_tool_list: json!({ "tools": tool_list }).to_string().into(),
+            modern_tool_list: Arc::from(""),
+            tool_list,
             tools,
             server_info: json!({ "name": "mcp-commander", "title": "mcp-commander", "version": env!("CARGO_PKG_VERSION") }),
-        }
+        };
+        let modern = json!({ "tools": server.tool_list, "ttlMs": LIST_TTL_MS, "cacheScope": "private" });
+        server.modern_tool_list = server.decorate_modern(modern).to_string().into();
+        server
     }
 
     pub(crate) fn tools(&self) -> &ToolContext {
@@ -75,7 +93,8 @@ impl Server {
             Incoming::Invalid { id, reason } => {
                 let message = format!("Invalid Request: {reason}");
                 self.protocol_error(&headers.caller, None, INVALID_REQUEST, &message, 400).await;
-                return Some(Reply { body: jsonrpc::error(id, INVALID_REQUEST, &message, None), http_status: 400 });
+                let body = Outgoing::Value(jsonrpc::error(id, INVALID_REQUEST, &message, None));
+                return Some(Reply { body, http_status: 400 });
             }
         };
         let era = Era::detect(headers.protocol_version.as_deref(), &params);
@@ -83,22 +102,27 @@ impl Server {
         let outcome = match &era {
             Era::Legacy { .. } => self.legacy(&method, &params, notify, caller).await,
             Era::Modern { .. } => match check_modern(headers, &method, &params) {
-                Ok(()) => {
-                    self.modern(&method, &params, notify, caller).await.map(|result| self.decorate_modern(result))
-                }
+                Ok(()) => self.modern(&method, &params, notify, caller).await.map(|answer| match answer {
+                    Answer::Value(result) => Answer::Value(self.decorate_modern(result)),
+                    cached => cached,
+                }),
                 Err(error) => Err(error),
             },
         };
         Some(match outcome {
-            Ok(result) => {
+            Ok(answer) => {
                 self.tools.metrics.request(&method, 200);
-                Reply { body: jsonrpc::result(id, result), http_status: 200 }
+                let body = match answer {
+                    Answer::Value(result) => Outgoing::Value(jsonrpc::result(id, result)),
+                    Answer::Cached(result) => Outgoing::Cached { id, result },
+                };
+                Reply { body, http_status: 200 }
             }
             Err(error) => {
                 self.tools.metrics.request(&method, error.http_status);
                 self.protocol_error(caller, Some(&method), error.code, &error.message, error.http_status).await;
                 Reply {
-                    body: jsonrpc::error(id, error.code, &error.message, error.data),
+                    body: Outgoing::Value(jsonrpc::error(id, error.code, &error.message, error.data)),
                     http_status: error.http_status,
                 }
             }
@@ -131,14 +155,14 @@ impl Server {
         params: &Value,
         notify: Option<Notifier>,
         caller: &Caller,
-    ) -> Result<Value, RpcError> {
+    ) -> Result<Answer, RpcError> {
         match method {
-            "initialize" => Ok(self.initialize(params)),
-            "ping" => Ok(json!({})),
-            "tools/list" => Ok(json!({ "tools": self.tool_list })),
-            "tools/call" => self.call_tool(params, 200, notify, caller).await,
+            "initialize" => Ok(Answer::Value(self.initialize(params))),
+            "ping" => Ok(Answer::Value(json!({}))),
+            "tools/list" => Ok(Answer::Cached(self.legacy_tool_list.clone())),
+            "tools/call" => self.call_tool(params, 200, notify, caller).await.map(Answer::Value),
             "logging/setLevel" => match params.get("level").and_then(Value::as_str) {
-                Some(level) if LOG_LEVELS.contains(&level) => Ok(json!({})),
+                Some(level) if LOG_LEVELS.contains(&level) => Ok(Answer::Value(json!({}))),
                 _ => Err(RpcError::new(
                     INVALID_PARAMS,
                     format!("Invalid params: 'level' must be one of {}", LOG_LEVELS.join(", ")),
@@ -157,17 +181,17 @@ impl Server {
         params: &Value,
         notify: Option<Notifier>,
         caller: &Caller,
-    ) -> Result<Value, RpcError> {
+    ) -> Result<Answer, RpcError> {
         match method {
-            "server/discover" => Ok(json!({
+            "server/discover" => Ok(Answer::Value(json!({
                 "supportedVersions": SUPPORTED_VERSIONS,
                 "capabilities": { "tools": {} },
                 "instructions": INSTRUCTIONS,
                 "ttlMs": LIST_TTL_MS,
                 "cacheScope": "private",
-            })),
-            "tools/list" => Ok(json!({ "tools": self.tool_list, "ttlMs": LIST_TTL_MS, "cacheScope": "private" })),
-            "tools/call" => self.call_tool(params, 400, notify, caller).await,
+            }))),
+            "tools/list" => Ok(Answer::Cached(self.modern_tool_list.clone())),
+            "tools/call" => self.call_tool(params, 400, notify, caller).await.map(Answer::Value),
             _ => Err(RpcError::new(METHOD_NOT_FOUND, format!("Method not found: {method}"), 404)),
         }
     }

@@ -85,6 +85,32 @@ pub(crate) fn result(id: Value, result: Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "result": result })
 }
 
+/// A response on its way out: a JSON value, or a result that never changes
+/// while the daemon runs (`tools/list`), serialized once at start.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    Value(Value),
+    Cached { id: Value, result: std::sync::Arc<str> },
+}
+
+impl Outgoing {
+    /// The serialized message.
+    pub(crate) fn text(&self) -> String {
+        match self {
+            Outgoing::Value(value) => value.to_string(),
+            Outgoing::Cached { id, result } => format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#),
+        }
+    }
+
+    /// The message as a value, for batches.
+    pub(crate) fn into_value(self) -> Value {
+        match self {
+            Outgoing::Value(value) => value,
+            cached => serde_json::from_str(&cached.text()).unwrap_or(Value::Null),
+        }
+    }
+}
+
 /// An error response; `data` is omitted when `None`.
 pub(crate) fn error(id: Value, code: i64, message: &str, data: Option<Value>) -> Value {
     let mut error = Map::new();

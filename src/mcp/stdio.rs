@@ -20,7 +20,7 @@ use tokio::task::{AbortHandle, JoinSet};
 use super::dispatch::Server;
 use super::era::StandardHeaders;
 use super::jsonrpc::{self, INVALID_REQUEST, PARSE_ERROR};
-use crate::audit::{Caller, random_id};
+use crate::audit::Caller;
 use crate::tools::Notifier;
 
 /// One line read from stdin.
@@ -121,7 +121,7 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
 
 /// The caller of a stdio message: the process at the other end of the pipe.
 fn stdio_caller() -> Caller {
-    Caller { request_id: random_id(12), principal: "stdio".into(), ..Caller::default() }
+    Caller { request_id: crate::audit::request_id(), principal: "stdio".into(), ..Caller::default() }
 }
 
 async fn handle_message(server: &Server, message: Value, sender: &mpsc::UnboundedSender<String>) {
@@ -136,7 +136,7 @@ async fn handle_message(server: &Server, message: Value, sender: &mpsc::Unbounde
             let mut replies = Vec::new();
             for message in batch {
                 if let Some(reply) = server.handle(message, &headers).await {
-                    replies.push(reply.body);
+                    replies.push(reply.body.into_value());
                 }
             }
             if !replies.is_empty() {
@@ -147,7 +147,9 @@ async fn handle_message(server: &Server, message: Value, sender: &mpsc::Unbounde
             let progress_sender = sender.clone();
             let notify: Notifier = Arc::new(move |notification| send(&progress_sender, notification));
             if let Some(reply) = server.handle_with(single, &headers, Some(notify)).await {
-                send(sender, reply.body);
+                let mut line = reply.body.text();
+                line.push('\n');
+                let _ = sender.send(line);
             }
         }
     }

@@ -192,11 +192,59 @@ pub(crate) struct ProcessTable {
     /// Held shared from spawn until the leader is listed, exclusively by
     /// the orphan reaper: it never sees a leader that is not listed yet.
     spawning: Arc<RwLock<()>>,
+    /// When the orphan reaper last scanned, and whether a scan is due.
+    scans: Arc<Mutex<ScanState>>,
 }
 
+/// Every command's exit raises SIGCHLD, and a scan reads each thread's
+/// children from /proc: under load, scans are spaced by
+/// [`ORPHAN_SCAN_INTERVAL`], the last one deferred rather than skipped.
+#[derive(Debug, Default)]
+struct ScanState {
+    last: Option<std::time::Instant>,
+    deferred: bool,
+}
+
+/// Shortest time between two orphan scans.
+const ORPHAN_SCAN_INTERVAL: Duration = Duration::from_millis(50);
+
 impl ProcessTable {
-    /// Reaps the exited children that are not command leaders.
+    /// Reaps the exited children that are not command leaders, now or (when
+    /// the last scan was under [`ORPHAN_SCAN_INTERVAL`] ago) a little later;
+    /// returns how many were reaped now.
     pub(crate) fn reap_orphans(&self) -> usize {
+        let wait = {
+            let mut scans = self.scans.lock().expect("scan lock");
+            let since = scans.last.map_or(ORPHAN_SCAN_INTERVAL, |last| last.elapsed());
+            if since >= ORPHAN_SCAN_INTERVAL {
+                scans.last = Some(std::time::Instant::now());
+                None
+            } else if scans.deferred {
+                return 0;
+            } else {
+                scans.deferred = true;
+                Some(ORPHAN_SCAN_INTERVAL - since)
+            }
+        };
+        match (wait, tokio::runtime::Handle::try_current()) {
+            (None, _) | (Some(_), Err(_)) => self.scan_orphans(),
+            (Some(wait), Ok(runtime)) => {
+                let table = self.clone();
+                runtime.spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    {
+                        let mut scans = table.scans.lock().expect("scan lock");
+                        scans.deferred = false;
+                        scans.last = Some(std::time::Instant::now());
+                    }
+                    table.scan_orphans();
+                });
+                0
+            }
+        }
+    }
+
+    fn scan_orphans(&self) -> usize {
         let _exclusive = self.spawning.write().expect("spawn lock");
         let leaders = self.leaders.lock().expect("process table lock").clone();
         sandbox::reap_orphans(|pid| leaders.contains(&pid))

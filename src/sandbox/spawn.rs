@@ -107,7 +107,11 @@ impl Sandbox {
             if spec.stdin_pipe { pipe().map(|(r, w)| (Some(r), Some(w)))? } else { (None, None) };
         let (stdout_read, stdout_write) = pipe()?;
         let (stderr_read, stderr_write) = pipe()?;
-        let stack = Stack::new().map_err(os_error)?;
+        let stack = STACK.with(|cached| match cached.take() {
+            Some(stack) => Ok(stack),
+            None => Stack::new(),
+        });
+        let stack = stack.map_err(os_error)?;
         let mut args = ChildArgs {
             steps: self.steps,
             path: path.as_ptr(),
@@ -130,7 +134,10 @@ impl Sandbox {
             errno: 0,
         };
         let new_namespace = self.steps & child::STEP_PID_NAMESPACE != 0;
-        let pid = clone_vfork(&stack, &mut args, new_namespace).map_err(os_error)?;
+        let pid = clone_vfork(&stack, &mut args, new_namespace);
+        // The child has exec'd or exited: the stack is free for the next one.
+        STACK.with(|cached| cached.set(Some(stack)));
+        let pid = pid.map_err(os_error)?;
         drop((stdin_read, stdout_write, stderr_write));
         // SAFETY: the child has exec'd or exited (CLONE_VFORK), so nothing
         // writes `args` any more; volatile because the write came from
@@ -181,6 +188,12 @@ fn clone_vfork(stack: &Stack, args: &mut ChildArgs, new_pid_namespace: bool) -> 
         libc::pthread_sigmask(libc::SIG_SETMASK, previous.as_ptr(), std::ptr::null_mut());
         if pid < 0 { Err(errno) } else { Ok(Pid::from_raw(pid)) }
     }
+}
+
+thread_local! {
+    /// Each thread's child stack, kept between spawns (mapping one per spawn
+    /// costs a guard-page split and a TLB shootdown on every core).
+    static STACK: std::cell::Cell<Option<Stack>> = const { std::cell::Cell::new(None) };
 }
 
 /// A child stack with a guard page at its low end, unmapped on drop.

@@ -49,6 +49,10 @@ impl ToolContext {
     /// Asks the policy about `command`, run in `cwd`, on a blocking thread
     /// and within [`CHECK_DEADLINE`].
     pub(crate) async fn check(&self, command: &str, cwd: &std::path::Path) -> crate::policy::Decision {
+        if is_flat(command) {
+            let scope = crate::policy::Scope { cwd, writable_roots: &self.writable_roots };
+            return self.config.policy.check(command, scope);
+        }
         let (context, command, cwd) = (self.clone(), command.to_string(), cwd.to_path_buf());
         let check = tokio::task::spawn_blocking(move || {
             let scope = crate::policy::Scope { cwd: &cwd, writable_roots: &context.writable_roots };
@@ -68,6 +72,15 @@ impl ToolContext {
         };
         crate::policy::Decision::Deny { rule: "input".into(), command: String::new(), reason }
     }
+}
+
+/// A short command of words and plain punctuation only: no quotes,
+/// brackets, expansions, redirections or escapes, so nothing nests and the
+/// parser's time is linear. Such a command is judged on the calling thread
+/// (a hand-off to a blocking thread would cost more than the decision).
+fn is_flat(command: &str) -> bool {
+    command.len() <= 256
+        && command.bytes().all(|b| b.is_ascii_alphanumeric() || b" _-./=,:@%+".contains(&b))
 }
 
 /// Delivers one JSON-RPC notification to the client of a call.

@@ -1,0 +1,255 @@
+//! mcp-commander: an MCP server that runs shell commands for AI agents
+//! under policy.
+//!
+//! The daemon is this library; `src/main.rs` only calls [`main_entry`],
+//! which parses the command line, resolves the configuration once, sets up
+//! logging (stderr only: stdout belongs to the stdio transport), and starts
+//! the HTTP server, the stdio transport or a subcommand. Nothing else is
+//! public but [`fuzzing`], the entry points of the cargo-fuzz targets.
+
+mod audit;
+mod bench;
+mod config;
+mod doctor;
+#[doc(hidden)]
+pub mod fuzzing;
+mod http;
+mod logging;
+mod mcp;
+mod metrics;
+mod policy;
+mod run_once;
+mod runner;
+mod sandbox;
+mod shutdown;
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+
+use config::cli::{Cli, Command};
+use config::{Config, resolve};
+use mcp::dispatch::Server;
+use runner::{Runner, RunnerSettings};
+use sandbox::{LandlockRules, Sandbox, SandboxSettings, SeccompOptions};
+use tools::ToolContext;
+
+/// The whole program: `src/main.rs` only calls this.
+pub fn main_entry() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Healthcheck { url }) = &cli.command {
+        return http::healthcheck::run(&cli.settings, url.as_deref());
+    }
+    let serving_http = !cli.stdio && cli.command.is_none() || matches!(cli.command, Some(Command::Serve));
+    if let Some(Command::Audit { action: config::cli::AuditCommand::Verify { file } }) = &cli.command {
+        return match config::audit::hasher(&cli.settings) {
+            Ok(hasher) => audit::verify::run(file, &hasher),
+            Err(message) => {
+                eprintln!("mcp-commander audit verify: {message}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let config = match resolve(&cli.settings, serving_http) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("mcp-commander: configuration error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    logging::init(config.log_level, config.log_format);
+    if !config.sandbox.disable.contains(&sandbox::Layer::Capabilities) {
+        // Before any thread exists, so every thread and command inherits it.
+        sandbox::empty_bounding_set();
+    }
+    if let Some(Command::Doctor) = &cli.command {
+        return doctor::run(&config);
+    }
+    if let Some(Command::BenchPolicy { iterations }) = &cli.command {
+        return bench::policy::run((*iterations).max(1));
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("mcp-commander: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let server = build_server(config)?;
+        let tools = server.tools();
+        // The benchmark reaps its own children, so it runs before the orphan reaper.
+        let reaper = match &cli.command {
+            Some(Command::BenchSpawn { .. }) => None,
+            _ => Some(tokio::spawn(reap_orphans_forever(tools.runner.live_groups().clone()))),
+        };
+        let outcome = match &cli.command {
+            Some(Command::BenchSpawn { count, threads }) => {
+                Ok(bench::spawn::run(tools.runner.sandbox(), &tools.config.shell, *count, *threads))
+            }
+            Some(Command::BenchAudit { calls, concurrency }) => {
+                Ok(bench::audit::run(tools, *calls, *concurrency).await)
+            }
+            Some(Command::Run { timeout, command }) => {
+                run_once::run(&server, timeout.as_deref(), &command.join(" ")).await
+            }
+            _ if serving_http => http::serve(server.clone()).await.map(|()| ExitCode::SUCCESS),
+            _ => mcp::stdio::serve(server.clone()).await.map(|()| ExitCode::SUCCESS),
+        };
+        if let Some(jobs) = &tools.jobs {
+            jobs.kill_all();
+        }
+        reaper.inspect(|task| task.abort());
+        let _ = std::fs::remove_dir_all(&tools.scratch_dir);
+        tools.audit.flush(std::time::Duration::from_secs(2));
+        outcome
+    });
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("mcp-commander: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Wires configuration, sandbox, runner and tools into one MCP server.
+fn build_server(config: Config) -> Result<Arc<Server>, String> {
+    sandbox::protect_daemon()?;
+    wire_server(config)
+}
+
+/// [`build_server`] without hardening the daemon process itself (the fuzz
+/// targets keep their process debuggable).
+pub(crate) fn wire_server(config: Config) -> Result<Arc<Server>, String> {
+    let sandbox_config = &config.sandbox;
+    let scratch_dir = create_scratch_dir(command_owner(sandbox_config))?;
+    let settings = sandbox_settings(&config, &scratch_dir)?;
+    let sandbox = Sandbox::prepare(&settings, &config.shell).inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(&scratch_dir);
+    })?;
+    for (layer, state) in sandbox.layers() {
+        tracing::info!(layer = layer.name(), state = ?state, "sandbox layer");
+    }
+    let runner = Runner::new(RunnerSettings {
+        shell: config.shell.clone(),
+        shell_arg: config.shell_arg.clone(),
+        kill_grace: config.kill_grace,
+        base_env: runner::env::base_environment(&config.env_passthrough),
+        sandbox: Arc::new(sandbox),
+    });
+    let jobs = config.background.map(|limits| runner::JobTable::new(runner.clone(), limits));
+    let writable_roots = Arc::new(settings.landlock.writable_roots.clone());
+    let audit = Arc::new(audit::Auditor::start(&config.audit)?);
+    let layers = runner
+        .sandbox()
+        .layers()
+        .iter()
+        .map(|(layer, state)| (layer.name().to_string(), matches!(state, sandbox::LayerState::Enforced(_))))
+        .collect();
+    let metrics = Arc::new(metrics::Metrics::new(layers, audit.stats.clone()));
+    let context = ToolContext { config: Arc::new(config), runner, scratch_dir, writable_roots, jobs, audit, metrics };
+    Ok(Arc::new(Server::new(context)))
+}
+
+/// What the kernel enforces for every command: reads below the read paths,
+/// writes below the scratch directory and the writable roots, execution of
+/// the shell, its loader and the allowed programs (or the exec dirs when no
+/// allowlist is set), TCP only on the listed ports.
+pub(crate) fn sandbox_settings(config: &Config, scratch_dir: &Path) -> Result<SandboxSettings, String> {
+    let sandbox = &config.sandbox;
+    let shell =
+        std::fs::canonicalize(&config.shell).map_err(|e| format!("MCP_SHELL {}: {e}", config.shell.display()))?;
+    let mut exec_paths = vec![shell.clone()];
+    let programs = if config.policy.allow_all() { sandbox.exec_dirs.clone() } else { config.policy.allowed_programs() };
+    for program in std::iter::once(&shell).chain(programs.iter()) {
+        exec_paths.push(program.clone());
+        exec_paths.extend(sandbox::landlock::elf_interpreter(program));
+    }
+    exec_paths.sort();
+    exec_paths.dedup();
+    for (binary, names) in config.policy.shared_binaries() {
+        tracing::warn!(
+            binary = %binary.display(),
+            names = names.join(", "),
+            "allowlist entries share one multi-call binary: the kernel lets every program it contains run"
+        );
+    }
+    for program in &programs {
+        if let Some(interpreter) = script_interpreter(program).filter(|i| !exec_paths.contains(i)) {
+            tracing::warn!(
+                program = %program.display(),
+                interpreter = %interpreter.display(),
+                "an allowed program is a #! script whose interpreter is not allowed: the kernel will refuse to run it"
+            );
+        }
+    }
+    let mut writable_roots = vec![scratch_dir.to_path_buf()];
+    writable_roots.extend(sandbox.writable_roots.iter().cloned());
+    writable_roots.extend(["/dev/null", "/dev/zero", "/dev/full"].iter().map(PathBuf::from).filter(|p| p.exists()));
+    Ok(SandboxSettings {
+        require: sandbox.require.clone(),
+        disable: sandbox.disable.clone(),
+        run_as: sandbox.run_as,
+        rlimits: sandbox.rlimits,
+        landlock: LandlockRules {
+            read_paths: sandbox.read_paths.clone(),
+            writable_roots,
+            exec_paths,
+            tcp_connect_ports: sandbox.tcp_connect_ports.clone(),
+            tcp_bind_ports: sandbox.tcp_bind_ports.clone(),
+        },
+        seccomp: SeccompOptions { allow_udp: sandbox.allow_udp },
+    })
+}
+
+/// The real path of the interpreter named on a script's `#!` line.
+fn script_interpreter(program: &Path) -> Option<PathBuf> {
+    let mut head = [0u8; 256];
+    let read = std::io::Read::read(&mut std::fs::File::open(program).ok()?, &mut head).ok()?;
+    let line = head[..read].strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+    let interpreter = std::str::from_utf8(line).ok()?.split_whitespace().next()?;
+    std::fs::canonicalize(interpreter).ok()
+}
+
+/// Creates the default working directory of commands under the system
+/// temporary directory, with an unpredictable name, owned by the user
+/// commands run as (mode 0700).
+pub(crate) fn create_scratch_dir(run_as: Option<(u32, u32)>) -> Result<PathBuf, String> {
+    let template = std::env::temp_dir().join("mcp-commander-XXXXXX");
+    let dir = nix::unistd::mkdtemp(&template).map_err(|error| {
+        format!(
+            "cannot create the scratch directory in {}: {error} (set TMPDIR to a writable directory, e.g. a tmpfs)",
+            std::env::temp_dir().display()
+        )
+    })?;
+    if let Some((uid, gid)) = run_as.filter(|_| nix::unistd::geteuid().is_root()) {
+        nix::unistd::chown(&dir, Some(uid.into()), Some(gid.into()))
+            .map_err(|e| format!("cannot give the scratch directory {} to uid {uid}: {e}", dir.display()))?;
+    }
+    Ok(dir)
+}
+
+/// The uid/gid commands run as when it differs from the daemon's.
+pub(crate) fn command_owner(sandbox: &config::sandbox::SandboxConfig) -> Option<(u32, u32)> {
+    sandbox.run_as.filter(|_| !sandbox.disable.contains(&sandbox::Layer::User))
+}
+
+/// Reaps re-parented orphans whenever a child exits.
+async fn reap_orphans_forever(table: runner::ProcessTable) {
+    if let Err(error) = sandbox::become_subreaper() {
+        tracing::warn!(%error, "cannot become a child subreaper; orphans go to init");
+    }
+    let Ok(mut children) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child()) else {
+        tracing::error!("cannot watch SIGCHLD; orphans are not reaped");
+        return;
+    };
+    while children.recv().await.is_some() {
+        table.reap_orphans();
+    }
+}
