@@ -5,7 +5,7 @@
 //! which parses the command line, resolves the configuration once, sets up
 //! logging (stderr only: stdout belongs to the stdio transport), and starts
 //! the HTTP server, the stdio transport or a subcommand. Nothing else is
-//! public but [`fuzzing`], the entry points of the cargo-fuzz targets.
+//! public but `fuzzing`, the entry points of the cargo-fuzz targets.
 
 mod audit;
 mod bench;
@@ -152,7 +152,9 @@ pub(crate) fn wire_server(config: Config) -> Result<Arc<Server>, String> {
         .map(|(layer, state)| (layer.name().to_string(), matches!(state, sandbox::LayerState::Enforced(_))))
         .collect();
     let metrics = Arc::new(metrics::Metrics::new(layers, audit.stats.clone()));
-    let context = ToolContext { config: Arc::new(config), runner, scratch_dir, writable_roots, jobs, audit, metrics };
+    let admission = Arc::new(tools::admission::Admission::new(&config.limits));
+    let context =
+        ToolContext { config: Arc::new(config), runner, scratch_dir, writable_roots, jobs, audit, metrics, admission };
     Ok(Arc::new(Server::new(context)))
 }
 

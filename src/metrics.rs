@@ -28,6 +28,9 @@ pub(crate) struct Metrics {
     policy_denials: Family<Labels, Counter>,
     command_seconds: Histogram,
     in_flight: Gauge<i64, AtomicI64>,
+    queued: Gauge<i64, AtomicI64>,
+    connections: Gauge<i64, AtomicI64>,
+    connections_refused: Counter,
     layers: Vec<(String, bool)>,
     audit: Arc<AuditStats>,
 }
@@ -41,6 +44,9 @@ impl Metrics {
             policy_denials: Family::default(),
             command_seconds: Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0]),
             in_flight: Gauge::default(),
+            queued: Gauge::default(),
+            connections: Gauge::default(),
+            connections_refused: Counter::default(),
             layers,
             audit,
         }
@@ -57,7 +63,8 @@ impl Metrics {
         self.tool_calls.get_or_create(&vec![("tool", tool_label(tool)), ("outcome", outcome.to_string())]).inc();
     }
 
-    /// A request refused before dispatch: `reason` is token or host_origin.
+    /// A request refused before dispatch: `reason` is token, host_origin
+    /// or rate_limited.
     pub(crate) fn auth_failure(&self, reason: &str) {
         self.auth_failures.get_or_create(&vec![("reason", reason.to_string())]).inc();
     }
@@ -74,6 +81,22 @@ impl Metrics {
     pub(crate) fn command_started(self: &Arc<Self>) -> InFlight {
         self.in_flight.inc();
         InFlight(self.clone())
+    }
+
+    /// Calls waiting for a command slot now.
+    pub(crate) fn set_queued(&self, waiting: usize) {
+        self.queued.set(waiting as i64);
+    }
+
+    /// Counts an open HTTP connection until the returned guard drops.
+    pub(crate) fn connection_opened(self: &Arc<Self>) -> OpenConnection {
+        self.connections.inc();
+        OpenConnection(self.clone())
+    }
+
+    /// A connection answered 503 because MCP_MAX_CONNECTIONS were open.
+    pub(crate) fn connection_refused(&self) {
+        self.connections_refused.inc();
     }
 
     /// The text exposition of every metric.
@@ -93,6 +116,13 @@ impl Metrics {
         registry.register("policy_denials", "Commands refused by the policy, by rule", self.policy_denials.clone());
         registry.register("command_duration_seconds", "Wall time of commands", self.command_seconds.clone());
         registry.register("commands_in_flight", "Commands running now", self.in_flight.clone());
+        registry.register("commands_queued", "Calls waiting for a command slot", self.queued.clone());
+        registry.register("connections_open", "Open HTTP connections", self.connections.clone());
+        registry.register(
+            "connections_refused",
+            "Connections answered 503 because MCP_MAX_CONNECTIONS were open",
+            self.connections_refused.clone(),
+        );
         let enforced = Family::<Labels, Gauge>::default();
         for (layer, on) in &self.layers {
             enforced.get_or_create(&vec![("layer", layer.clone())]).set(i64::from(*on));
@@ -128,6 +158,15 @@ pub(crate) struct InFlight(Arc<Metrics>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.in_flight.dec();
+    }
+}
+
+/// Keeps a connection counted in `connections_open`.
+pub(crate) struct OpenConnection(Arc<Metrics>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.connections.dec();
     }
 }
 

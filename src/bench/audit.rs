@@ -80,7 +80,10 @@ async fn timed(server: &Arc<Server>, calls: usize, concurrency: usize) -> Durati
                     "params": { "name": "execute_command", "arguments": { "command": "echo hi" } }
                 });
                 let reply = server.handle(message, &headers).await;
-                assert!(reply.is_some_and(|r| r.body.into_value()["result"]["isError"] == false), "a benchmark call failed");
+                assert!(
+                    reply.is_some_and(|r| r.body.into_value()["result"]["isError"] == false),
+                    "a benchmark call failed"
+                );
             }
         });
     }

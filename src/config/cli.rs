@@ -231,6 +231,36 @@ pub(crate) struct RawSettings {
     #[arg(long, env = "MCP_BACKGROUND_RETENTION", value_name = "DURATION")]
     pub(crate) background_retention: Option<String>,
 
+    /// Commands (execute_command calls) running at once; more wait in the queue. [default: 64]
+    #[arg(long, env = "MCP_MAX_CONCURRENT_COMMANDS", value_name = "COUNT")]
+    pub(crate) max_concurrent_commands: Option<String>,
+
+    /// Calls that may wait for a command slot; beyond it a call is refused at once with
+    /// "server busy" (HTTP 503 and Retry-After in protocol 2026-07-28). [default: 256]
+    #[arg(long, env = "MCP_COMMAND_QUEUE", value_name = "COUNT")]
+    pub(crate) command_queue: Option<String>,
+
+    /// Longest a call waits in the queue before it is refused as busy. [default: 30s]
+    #[arg(long, env = "MCP_QUEUE_TIMEOUT", value_name = "DURATION")]
+    pub(crate) queue_timeout: Option<String>,
+
+    /// Open HTTP connections; one more is answered 503 and closed. [default: 1024]
+    #[arg(long, env = "MCP_MAX_CONNECTIONS", value_name = "COUNT")]
+    pub(crate) max_connections: Option<String>,
+
+    /// Failed authentications one client address may make per window before its requests
+    /// get 429 until the window ends; 0 turns the limit off. [default: 20]
+    #[arg(long, env = "MCP_AUTH_FAILURE_LIMIT", value_name = "COUNT")]
+    pub(crate) auth_failure_limit: Option<String>,
+
+    /// The window of MCP_AUTH_FAILURE_LIMIT. [default: 1m]
+    #[arg(long, env = "MCP_AUTH_FAILURE_WINDOW", value_name = "DURATION")]
+    pub(crate) auth_failure_window: Option<String>,
+
+    /// Deepest nesting of arrays and objects accepted in a JSON-RPC message. [default: 32]
+    #[arg(long, env = "MCP_MAX_JSON_DEPTH", value_name = "COUNT")]
+    pub(crate) max_json_depth: Option<String>,
+
     /// Where audit records go: stdout, stderr or off. [default: stdout; stderr with --stdio]
     #[arg(long, env = "MCP_AUDIT", value_name = "STREAM")]
     pub(crate) audit: Option<String>,

@@ -9,6 +9,7 @@ pub(crate) mod audit;
 pub(crate) mod cli;
 pub(crate) mod duration;
 mod file;
+pub(crate) mod limits;
 pub(crate) mod sandbox;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -90,6 +91,8 @@ pub(crate) struct Config {
     pub(crate) principals: Vec<audit::Principal>,
     /// Where `/metrics` is served.
     pub(crate) metrics: audit::MetricsPlace,
+    /// Concurrency, queue, connection, authentication-failure and JSON limits.
+    pub(crate) limits: limits::Limits,
 }
 
 /// Resolves raw settings; `serving_http` enables the checks that only make
@@ -226,6 +229,7 @@ pub(crate) fn resolve(raw: &RawSettings, serving_http: bool) -> Result<Config, S
         env_passthrough,
         sandbox: sandbox::resolve(raw)?,
         background: background(raw)?,
+        limits: limits::resolve(raw)?,
     })
 }
 

@@ -23,8 +23,9 @@ use super::cancel::{CancelRegistry, Cancelled, Registration};
 use crate::audit::Caller;
 use crate::mcp::dispatch::{Reply, Server};
 use crate::mcp::era::{Era, LEGACY_VERSIONS, StandardHeaders};
-use crate::mcp::jsonrpc::{self, INVALID_REQUEST, Outgoing, PARSE_ERROR};
+use crate::mcp::jsonrpc::{self, INVALID_REQUEST, Outgoing, PARSE_ERROR, SERVER_BUSY};
 use crate::tools::Notifier;
+use crate::tools::admission::RETRY_AFTER_SECONDS;
 
 /// Most messages in one JSON-RPC batch: each may run a command, and the
 /// replies are held until all are done.
@@ -108,6 +109,12 @@ async fn answer_post(server: Arc<Server>, cancels: Arc<CancelRegistry>, request:
             return response;
         }
     };
+    if let Err(reason) = jsonrpc::check_shape(&message, config.limits.max_json_depth) {
+        let body = jsonrpc::error(Value::Null, INVALID_REQUEST, &reason, None);
+        let mut response = respond(StatusCode::BAD_REQUEST, without_null_id(body, modern_header), framing);
+        response.extensions_mut().insert(EarlyError(INVALID_REQUEST, reason));
+        return response;
+    }
     if let (Some(peer), Some(id)) = (peer, jsonrpc::cancelled_request(&message)) {
         let cancelled = cancels.cancel(peer, id.clone());
         tracing::info!(request = %id, cancelled, "notifications/cancelled");
@@ -145,7 +152,12 @@ async fn answer(
             None => StatusCode::ACCEPTED.into_response(),
             Some(Reply { body: Outgoing::Value(body), http_status }) => {
                 let status = StatusCode::from_u16(http_status).unwrap_or(StatusCode::OK);
-                respond(status, without_null_id(body, modern_header), framing)
+                let busy = body.get("error").and_then(|e| e.get("code")) == Some(&Value::from(SERVER_BUSY));
+                let mut response = respond(status, without_null_id(body, modern_header), framing);
+                if busy {
+                    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+                }
+                response
             }
             Some(Reply { body, http_status }) => {
                 let status = StatusCode::from_u16(http_status).unwrap_or(StatusCode::OK);

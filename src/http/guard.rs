@@ -9,7 +9,10 @@
 //! A request that passes carries its [`Caller`] (request id, principal,
 //! peer) on to the endpoint; a refused one leaves an audit record.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -36,11 +39,68 @@ pub(crate) struct GuardState {
     tools: ToolContext,
     /// The port actually listened on (`MCP_PORT=0` picks one).
     port: u16,
+    failures: FailureLimiter,
 }
 
 impl GuardState {
     pub(crate) fn new(tools: &ToolContext, port: u16) -> GuardState {
-        GuardState { config: tools.config.clone(), tools: tools.clone(), port }
+        let limits = &tools.config.limits;
+        GuardState {
+            config: tools.config.clone(),
+            tools: tools.clone(),
+            port,
+            failures: FailureLimiter::new(limits.auth_failure_limit, limits.auth_failure_window),
+        }
+    }
+}
+
+/// Most client addresses whose failures are remembered; beyond, the
+/// expired windows are dropped first, then all of them.
+const MAX_TRACKED_ADDRESSES: usize = 65_536;
+
+/// Failed authentications per client address in fixed windows. Once an
+/// address reaches the limit, all its requests get 429 until its window
+/// ends, good token or not, so guessing stops.
+#[derive(Debug)]
+struct FailureLimiter {
+    limit: u32,
+    window: Duration,
+    seen: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+impl FailureLimiter {
+    fn new(limit: u32, window: Duration) -> FailureLimiter {
+        FailureLimiter { limit, window, seen: Mutex::new(HashMap::new()) }
+    }
+
+    /// The time left before `address` may try again, if it is over the limit.
+    fn blocked(&self, address: IpAddr) -> Option<Duration> {
+        if self.limit == 0 {
+            return None;
+        }
+        let seen = self.seen.lock().expect("failure lock");
+        let (start, count) = seen.get(&address)?;
+        let left = self.window.checked_sub(start.elapsed())?;
+        (*count >= self.limit).then_some(left)
+    }
+
+    fn failed(&self, address: IpAddr) {
+        if self.limit == 0 {
+            return;
+        }
+        let mut seen = self.seen.lock().expect("failure lock");
+        if seen.len() >= MAX_TRACKED_ADDRESSES && !seen.contains_key(&address) {
+            seen.retain(|_, (start, _)| start.elapsed() < self.window);
+            if seen.len() >= MAX_TRACKED_ADDRESSES {
+                tracing::warn!("authentication failures from too many addresses; forgetting them");
+                seen.clear();
+            }
+        }
+        let entry = seen.entry(address).or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= self.window {
+            *entry = (Instant::now(), 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
     }
 }
 
@@ -54,11 +114,21 @@ pub(crate) async fn guard(State(state): State<Arc<GuardState>>, mut request: Req
         return forbidden(&reason);
     }
     if !principals.is_empty() {
+        let client = client_address(&state, &request);
+        if let Some(left) = client.and_then(|client| state.failures.blocked(client)) {
+            let seconds = left.as_secs().max(1);
+            let why = format!("more than {} failed authentications; blocked for {seconds}s", state.failures.limit);
+            refused(&state, &caller, "auth_failure", "rate_limited", &why, 429).await;
+            return too_many(seconds, state.failures.limit);
+        }
         match presented_principal(request.headers(), principals) {
             Some(principal) => caller.principal = principal.name.clone(),
             None => {
                 tracing::warn!(request_id = %caller.request_id, "request refused: missing or invalid token");
                 let why = if presented_token(request.headers()).is_some() { "wrong token" } else { "no token" };
+                if let Some(client) = client {
+                    state.failures.failed(client);
+                }
                 refused(&state, &caller, "auth_failure", "token", why, 401).await;
                 return unauthorized();
             }
@@ -70,6 +140,19 @@ pub(crate) async fn guard(State(state): State<Arc<GuardState>>, mut request: Req
 
 /// The caller as far as the connection tells: request id, peer and, from
 /// a trusted proxy only, `X-Forwarded-For`.
+/// The address failures are counted against: the peer, or the address a
+/// trusted proxy (MCP_TRUSTED_PROXIES, the ALB) says it forwards for, so
+/// one client behind the balancer cannot lock out the others.
+fn client_address(state: &GuardState, request: &Request) -> Option<IpAddr> {
+    let peer = request.extensions().get::<Peer>()?.0.ip();
+    if !state.tools.audit.trusts(peer) {
+        return Some(peer);
+    }
+    let forwarded = request.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).next_back();
+    let last = forwarded.and_then(|list| list.rsplit(',').next()).map(str::trim);
+    Some(last.and_then(|address| address.parse().ok()).unwrap_or(peer))
+}
+
 fn caller_of(state: &GuardState, request: &Request) -> Caller {
     let request_id = request.extensions().get::<RequestId>().map(|id| id.0.clone()).unwrap_or_default();
     let peer = request.extensions().get::<Peer>().map(|peer| peer.0);
@@ -194,6 +277,23 @@ fn forbidden(reason: &str) -> Response {
     let body =
         json!({ "jsonrpc": "2.0", "error": { "code": INVALID_REQUEST, "message": format!("Forbidden: {reason}") } });
     (StatusCode::FORBIDDEN, axum::Json(body)).into_response()
+}
+
+fn too_many(seconds: u64, limit: u32) -> Response {
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {
+            "code": UNAUTHORIZED,
+            "message": format!(
+                "Too Many Requests: more than {limit} failed authentications from this address \
+                 (MCP_AUTH_FAILURE_LIMIT); retry after {seconds}s"
+            )
+        }
+    });
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 fn unauthorized() -> Response {

@@ -97,6 +97,7 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
         .header_read_timeout(config.header_timeout)
         .max_header_size(MAX_HEADER_BYTES)
         .max_headers(100);
+    let connections = Arc::new(tokio::sync::Semaphore::new(config.limits.max_connections));
     let shutdown = crate::shutdown::signal();
     tokio::pin!(shutdown);
     loop {
@@ -114,6 +115,13 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
                 break;
             }
         };
+        let Ok(slot) = connections.clone().try_acquire_owned() else {
+            server.tools().metrics.connection_refused();
+            tracing::warn!(%peer, limit = config.limits.max_connections, "connection refused: MCP_MAX_CONNECTIONS open");
+            tokio::spawn(refuse_connection(stream));
+            continue;
+        };
+        let open = server.tools().metrics.connection_opened();
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let service = hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
@@ -130,6 +138,7 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
         });
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
+            let _held = (slot, open);
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "connection ended with an error");
             }
@@ -138,6 +147,24 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
     drop(listener);
     drain(graceful, &server, config.shutdown_grace).await;
     Ok(())
+}
+
+/// Answers a connection beyond MCP_MAX_CONNECTIONS with 503 and closes it,
+/// without reading its request.
+async fn refuse_connection(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    const BODY: &str = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32003,\"message\":\"server busy: \
+        too many open connections (MCP_MAX_CONNECTIONS); retry later\"}}";
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
+         connection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = stream.write_all(response.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
 }
 
 /// Lets in-flight calls finish within `grace`, then kills their commands

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use super::era::{Era, LEGACY_VERSIONS, META_SERVER_INFO, RpcError, SUPPORTED_VERSIONS, StandardHeaders, check_modern};
-use super::jsonrpc::{self, INVALID_PARAMS, INVALID_REQUEST, Incoming, METHOD_NOT_FOUND, Outgoing};
+use super::jsonrpc::{self, INVALID_PARAMS, INVALID_REQUEST, Incoming, METHOD_NOT_FOUND, Outgoing, SERVER_BUSY};
 use crate::audit::Caller;
-use crate::tools::{self, Notifier, Progress, ToolContext};
+use crate::tools::admission::RETRY_AFTER_SECONDS;
+use crate::tools::{self, CallError, Notifier, Progress, ToolContext};
 
 /// How long clients may cache `tools/list` and `server/discover`: the tool
 /// set never changes while a daemon runs.
@@ -252,12 +253,20 @@ impl Server {
             (Some(token), Some(notify)) => Some(Progress { token: token.clone(), notify }),
             _ => None,
         };
-        tools::call(&self.tools, name, arguments, progress, caller).await.map_err(|unknown| {
-            RpcError::new(
+        tools::call(&self.tools, name, arguments, progress, caller).await.map_err(|error| match error {
+            CallError::UnknownTool(unknown) => RpcError::new(
                 INVALID_PARAMS,
-                format!("Unknown tool: '{}'. Tools: {}", unknown.0, self.tool_names()),
+                format!("Unknown tool: '{unknown}'. Tools: {}", self.tool_names()),
                 invalid_status,
-            )
+            ),
+            // 503 in the era whose errors carry HTTP statuses; legacy
+            // clients read JSON-RPC errors only from a 200.
+            CallError::Busy(busy) => RpcError {
+                code: SERVER_BUSY,
+                message: busy.0,
+                data: Some(json!({ "retryAfterSeconds": RETRY_AFTER_SECONDS })),
+                http_status: if invalid_status == 400 { 503 } else { 200 },
+            },
         })
     }
 }

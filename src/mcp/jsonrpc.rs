@@ -9,6 +9,8 @@ pub(crate) const METHOD_NOT_FOUND: i64 = -32601;
 pub(crate) const INVALID_PARAMS: i64 = -32602;
 /// Missing or wrong token (go-mcp-commander's code, kept for its clients).
 pub(crate) const UNAUTHORIZED: i64 = -32001;
+/// No command slot and no room in the queue: retry later.
+pub(crate) const SERVER_BUSY: i64 = -32003;
 
 /// One incoming JSON value, classified.
 #[derive(Debug)]
@@ -85,6 +87,47 @@ pub(crate) fn result(id: Value, result: Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "result": result })
 }
 
+/// Longest `method` name and string `id` accepted.
+pub(crate) const MAX_NAME_BYTES: usize = 256;
+
+/// Refuses a message (or batch) nested deeper than `max_depth` arrays and
+/// objects, or whose `method` or string `id` is longer than
+/// [`MAX_NAME_BYTES`]; the reason names the limit. Iterative, so depth
+/// costs no stack.
+pub(crate) fn check_shape(message: &Value, max_depth: usize) -> Result<(), String> {
+    let mut stack = vec![(message, 1usize)];
+    while let Some((value, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(members) => Box::new(members.values()),
+            _ => continue,
+        };
+        if depth > max_depth {
+            return Err(format!(
+                "Invalid Request: the message nests arrays and objects deeper than {max_depth} levels (MCP_MAX_JSON_DEPTH)"
+            ));
+        }
+        stack.extend(children.map(|child| (child, depth + 1)));
+    }
+    let messages: Vec<&Value> = match message {
+        Value::Array(batch) => batch.iter().collect(),
+        single => vec![single],
+    };
+    for message in messages {
+        for member in ["method", "id"] {
+            if let Some(Value::String(text)) = message.get(member)
+                && text.len() > MAX_NAME_BYTES
+            {
+                return Err(format!(
+                    "Invalid Request: '{member}' is {} bytes long, longer than the {MAX_NAME_BYTES} accepted",
+                    text.len()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A response on its way out: a JSON value, or a result that never changes
 /// while the daemon runs (`tools/list`), serialized once at start.
 #[derive(Debug)]
@@ -153,6 +196,22 @@ mod tests {
         ] {
             assert!(matches!(classify(bad.clone()), Incoming::Invalid { .. }), "{bad}");
         }
+    }
+
+    #[test]
+    fn deep_nesting_and_long_names_are_refused_with_the_limit() {
+        let mut deep = json!(1);
+        for _ in 0..40 {
+            deep = json!([deep]);
+        }
+        let message = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":deep}});
+        assert!(check_shape(&message, 32).unwrap_err().contains("MCP_MAX_JSON_DEPTH"));
+        assert!(check_shape(&message, 64).is_ok());
+        let long = json!({"jsonrpc":"2.0","id":1,"method":"x".repeat(300)});
+        assert!(check_shape(&long, 32).unwrap_err().contains("'method' is 300 bytes"));
+        let batch = json!([{"jsonrpc":"2.0","id":"y".repeat(257),"method":"ping"}]);
+        assert!(check_shape(&batch, 32).unwrap_err().contains("'id'"));
+        assert!(check_shape(&json!({"jsonrpc":"2.0","id":1,"method":"ping"}), 2).is_ok());
     }
 
     #[test]

@@ -87,6 +87,11 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
                 continue;
             }
         };
+        if let Err(reason) = jsonrpc::check_shape(&message, config.limits.max_json_depth) {
+            server.protocol_error(&stdio_caller(), None, INVALID_REQUEST, &reason, 400).await;
+            send(&sender, jsonrpc::error(Value::Null, INVALID_REQUEST, &reason, None));
+            continue;
+        }
         if let Some(id) = jsonrpc::cancelled_request(&message) {
             // Dropping the call's future kills its command tree; no reply follows.
             if let Some(handle) = cancellable.remove(&id) {

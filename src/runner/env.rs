@@ -38,7 +38,23 @@ fn base_from(vars: impl Iterator<Item = (OsString, OsString)>, passthrough: &[St
 }
 
 /// Checks a variable from a call; returns why it is unacceptable.
+/// Most variables one call may set.
+pub(crate) const MAX_VARS: usize = 256;
+/// Longest name and value of a call's variable (the kernel refuses an
+/// `execve` string over 128 KiB).
+const MAX_NAME_BYTES: usize = 256;
+const MAX_VALUE_BYTES: usize = 32 * 1024;
+
 pub(crate) fn validate_request_var(name: &str, value: &str) -> Result<(), String> {
+    if name.len() > MAX_NAME_BYTES {
+        return Err(format!("an env name is {} bytes long; names are limited to {MAX_NAME_BYTES}", name.len()));
+    }
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(format!(
+            "env value of '{name}' is {} bytes long; values are limited to {MAX_VALUE_BYTES}",
+            value.len()
+        ));
+    }
     if name.is_empty() || name.contains('=') || name.contains('\0') {
         return Err(format!(
             "env name '{name}' is not a valid variable name (it must be non-empty without '=' or NUL)"

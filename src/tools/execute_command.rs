@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
+use super::admission::Busy;
 use super::record::{CallRecord, outcome_label};
 use super::{Progress, ToolContext, structured_result};
 use crate::audit::Caller;
@@ -109,14 +110,23 @@ pub(super) async fn call(
     arguments: &Value,
     progress: Option<Progress>,
     caller: &Caller,
-) -> Value {
+) -> Result<Value, Busy> {
     let mut record = CallRecord::new(context, caller, "execute_command", arguments);
     let input = match admit(context, arguments, &mut record).await {
         Ok(input) => input,
         Err(refusal) => {
             let result = failure(refusal.message.clone());
             record.finish(refusal.outcome, Some(&refusal.message)).await;
-            return result;
+            return Ok(result);
+        }
+    };
+    let metrics = &context.metrics;
+    let _slot = match context.admission.enter_counted(&|waiting| metrics.set_queued(waiting)).await {
+        Ok(slot) => slot,
+        Err(busy) => {
+            tracing::warn!(reason = %busy.0, "call refused: server busy");
+            record.finish("busy", Some(&busy.0)).await;
+            return Err(busy);
         }
     };
     let _in_flight = context.metrics.command_started();
@@ -140,12 +150,12 @@ pub(super) async fn call(
             let result = success(&outcome, input.timeout);
             record.outcome(&outcome);
             record.finish(outcome_label(&outcome), result["structuredContent"]["error"].as_str()).await;
-            result
+            Ok(result)
         }
         Err(error) => {
             let message = format!("command could not start: {error}");
             record.finish("error", Some(&message)).await;
-            failure(message)
+            Ok(failure(message))
         }
     }
 }
@@ -237,6 +247,9 @@ fn parse_input(context: &ToolContext, arguments: &Value) -> Result<Input, String
     let timeout = parse_timeout(arguments.get("timeout"), context.config.default_timeout, context.config.max_timeout)?;
     let env = match arguments.get("env") {
         None | Some(Value::Null) => Vec::new(),
+        Some(Value::Object(vars)) if vars.len() > env::MAX_VARS => {
+            return Err(format!("'env' sets {} variables; a call may set at most {}", vars.len(), env::MAX_VARS));
+        }
         Some(Value::Object(vars)) => vars
             .iter()
             .map(|(name, value)| {
@@ -278,6 +291,13 @@ fn parse_input(context: &ToolContext, arguments: &Value) -> Result<Input, String
 /// Resolves a requested directory (relative ones against the scratch
 /// directory) and checks that it is one.
 fn working_directory(scratch: &Path, requested: &str) -> Result<PathBuf, String> {
+    if requested.len() > libc::PATH_MAX as usize {
+        return Err(format!(
+            "working_directory is {} bytes long; paths are limited to {} bytes",
+            requested.len(),
+            libc::PATH_MAX
+        ));
+    }
     let path = scratch.join(requested);
     match std::fs::metadata(&path) {
         Ok(meta) if meta.is_dir() => Ok(path),

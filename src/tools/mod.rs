@@ -6,6 +6,7 @@
 //! `isError` (the model can read and fix them); only an unknown tool name
 //! is a protocol error.
 
+pub(crate) mod admission;
 mod background;
 mod execute_command;
 mod get_shell_info;
@@ -37,6 +38,8 @@ pub(crate) struct ToolContext {
     /// Where decisions are recorded.
     pub(crate) audit: Arc<crate::audit::Auditor>,
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
+    /// Command slots and the queue for them.
+    pub(crate) admission: Arc<admission::Admission>,
 }
 
 /// Longest a policy decision may take. The third-party shell parser has
@@ -79,8 +82,7 @@ impl ToolContext {
 /// parser's time is linear. Such a command is judged on the calling thread
 /// (a hand-off to a blocking thread would cost more than the decision).
 fn is_flat(command: &str) -> bool {
-    command.len() <= 256
-        && command.bytes().all(|b| b.is_ascii_alphanumeric() || b" _-./=,:@%+".contains(&b))
+    command.len() <= 256 && command.bytes().all(|b| b.is_ascii_alphanumeric() || b" _-./=,:@%+".contains(&b))
 }
 
 /// Delivers one JSON-RPC notification to the client of a call.
@@ -99,9 +101,14 @@ impl std::fmt::Debug for Progress {
     }
 }
 
-/// The call named a tool this server does not offer.
+/// A call that gets a protocol error instead of a result.
 #[derive(Debug)]
-pub(crate) struct UnknownTool(pub(crate) String);
+pub(crate) enum CallError {
+    /// The call named a tool this server does not offer.
+    UnknownTool(String),
+    /// No command slot was free, nor room in the queue.
+    Busy(admission::Busy),
+}
 
 /// The `tools` array of a `tools/list` result, built once at start.
 pub(crate) fn declarations(context: &ToolContext) -> Value {
@@ -125,9 +132,9 @@ pub(crate) async fn call(
     arguments: &Value,
     progress: Option<Progress>,
     caller: &Caller,
-) -> Result<Value, UnknownTool> {
+) -> Result<Value, CallError> {
     if name == "execute_command" {
-        return Ok(execute_command::call(context, arguments, progress, caller).await);
+        return execute_command::call(context, arguments, progress, caller).await.map_err(CallError::Busy);
     }
     let mut record = record::CallRecord::new(context, caller, name, arguments);
     let result = match name {
@@ -143,7 +150,7 @@ pub(crate) async fn call(
                 Some(result) => result,
                 None => {
                     record.discard();
-                    return Err(UnknownTool(other.to_string()));
+                    return Err(CallError::UnknownTool(other.to_string()));
                 }
             }
         }
