@@ -53,24 +53,42 @@ pub(crate) fn start(
             while let Some(event) = queue.blocking_recv() {
                 let mut line = chain.seal(event);
                 line.push('\n');
-                let mut ok = match stream {
+                let stream_result = match stream {
                     Stream::Stdout => write_all(&mut std::io::stdout().lock(), &line),
                     Stream::Stderr => write_all(&mut std::io::stderr().lock(), &line),
-                    Stream::Off => true,
+                    Stream::Off => Ok(()),
                 };
-                if let Some(file) = file.as_mut() {
-                    ok &= write_all(file, &line);
+                let file_result = file.as_mut().map_or(Ok(()), |file| write_all(file, &line));
+                let failure = [("stream", stream_result), ("MCP_AUDIT_FILE", file_result)]
+                    .into_iter()
+                    .find_map(|(place, result)| result.err().map(|error| (place, error)));
+                match failure {
+                    None => {
+                        stats.written.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some((place, error)) => {
+                        let failed = stats.write_errors.fetch_add(1, Ordering::Relaxed) + 1;
+                        // The first failure and then one in a thousand: a
+                        // closed stdout must not flood the operational log.
+                        if failed == 1 || failed % 1000 == 0 {
+                            tracing::error!(
+                                %place,
+                                %error,
+                                failed,
+                                "audit records cannot be written; the daemon keeps serving and counts them \
+                                 (mcp_commander_audit_write_errors_total)"
+                            );
+                        }
+                    }
                 }
-                let counter = if ok { &stats.written } else { &stats.write_errors };
-                counter.fetch_add(1, Ordering::Relaxed);
             }
         })
         .map_err(|e| format!("cannot start the audit writer: {e}"))?;
     Ok((sender, handle))
 }
 
-fn write_all(out: &mut impl Write, line: &str) -> bool {
-    out.write_all(line.as_bytes()).and_then(|()| out.flush()).is_ok()
+fn write_all(out: &mut impl Write, line: &str) -> std::io::Result<()> {
+    out.write_all(line.as_bytes()).and_then(|()| out.flush())
 }
 
 /// Opens the audit file for appending, readable by its owner only.

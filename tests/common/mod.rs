@@ -151,6 +151,11 @@ impl Drop for Daemon {
     /// SIGTERM first, so the daemon removes its scratch directory; SIGKILL
     /// if it is still there a moment later.
     fn drop(&mut self) {
+        // A test may have reaped the daemon already: its pid may now be
+        // another process's.
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return;
+        }
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(2);
