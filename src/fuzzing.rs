@@ -53,11 +53,19 @@ static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("the fuzzing runtime starts")
 });
 
+/// `MCP_FUZZ_SHOW=1` prints what each input got back, for triage.
+static SHOW: LazyLock<bool> = LazyLock::new(|| std::env::var_os("MCP_FUZZ_SHOW").is_some());
+
 /// Where the server's scratch directory is, removed when the process exits.
 static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
 
 /// The server and its router, built once.
 static HARNESS: LazyLock<(Arc<Server>, Router)> = LazyLock::new(|| {
+    // As the Rust runtime does before `main`, which libFuzzer's `main`
+    // replaces: a write to a command that closed its stdin must fail with
+    // EPIPE, not kill the process.
+    // SAFETY: sets a signal disposition to SIG_IGN; no handler runs.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     let _entered = RUNTIME.enter();
     let server = crate::wire_server(config()).expect("the fuzzing server starts");
     let _ = SCRATCH.set(server.tools().scratch_dir.clone());
@@ -108,14 +116,17 @@ struct Seen {
     head: bool,
     /// `/health`, whose JSON is not JSON-RPC.
     health: bool,
+    /// An HTTP/1.0 request.
+    http10: bool,
 }
 
 /// Feeds `bytes` to the router as one HTTP/1.1 connection (served by hyper
 /// with the daemon's limits) whose client then closes its sending side, and
 /// checks what comes back: no panic; every response starts with
-/// `HTTP/1.1 `; its framing holds; JSON bodies and event-stream messages
-/// (but `/health`'s) are JSON-RPC 2.0 messages; at most one response (an
-/// error of hyper's) answers no request the router saw.
+/// `HTTP/1.1 ` (`HTTP/1.0 ` to an HTTP/1.0 request); its framing holds;
+/// JSON bodies and event-stream messages (but `/health`'s) are JSON-RPC 2.0
+/// messages; at most one response (an error of hyper's) answers no request
+/// the router saw.
 pub fn http_request(bytes: &[u8]) {
     let (_, router) = &*HARNESS;
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -125,8 +136,11 @@ pub fn http_request(bytes: &[u8]) {
     // connection, while this one is served alone) is not looked for.
     let service = hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
         request.extensions_mut().insert(Peer(SocketAddr::from((Ipv4Addr::LOCALHOST, 40000))));
-        let head = request.method() == axum::http::Method::HEAD;
-        recorded.lock().expect("seen lock").push(Seen { head, health: request.uri().path() == "/health" });
+        recorded.lock().expect("seen lock").push(Seen {
+            head: request.method() == axum::http::Method::HEAD,
+            health: request.uri().path() == "/health",
+            http10: request.version() == axum::http::Version::HTTP_10,
+        });
         let router = router.clone();
         async move { Ok::<_, Infallible>(router.oneshot(request.map(axum::body::Body::new)).await.into_response()) }
     });
@@ -155,6 +169,9 @@ pub fn http_request(bytes: &[u8]) {
         tokio::time::timeout(INPUT_TIME, async { tokio::join!(connection, send, receive) }).await.is_ok()
     });
     let seen = seen.lock().expect("seen lock").clone();
+    if *SHOW {
+        eprintln!("-- {} requests, finished {finished}:\n{}", seen.len(), String::from_utf8_lossy(&output));
+    }
     check_responses(&output, &seen, finished);
 }
 
@@ -164,7 +181,11 @@ fn check_responses(output: &[u8], seen: &[Seen], complete: bool) {
     let mut rest = output;
     let mut answered = 0;
     while !rest.is_empty() {
-        assert!(rest.starts_with(b"HTTP/1.1 "), "a response does not start with HTTP/1.1: {:?}", shown(rest));
+        let request = seen.get(answered).copied();
+        // hyper answers an HTTP/1.0 request in HTTP/1.0, as it should.
+        let version_ok =
+            rest.starts_with(b"HTTP/1.1 ") || request.is_some_and(|r| r.http10) && rest.starts_with(b"HTTP/1.0 ");
+        assert!(version_ok, "a response does not start with HTTP/1.1: {:?}", shown(rest));
         let Some(end) = find(rest, b"\r\n\r\n") else {
             assert!(!complete, "the connection ended inside a response head: {:?}", shown(rest));
             return;
@@ -188,7 +209,6 @@ fn check_responses(output: &[u8], seen: &[Seen], complete: bool) {
         if status < 200 {
             continue;
         }
-        let request = seen.get(answered).copied();
         answered += 1;
         let chunked = header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
         let body: Vec<u8> = if request.is_some_and(|r| r.head) || status == 204 || status == 304 {
@@ -330,6 +350,13 @@ pub fn jsonrpc_message(bytes: &[u8]) {
         for headers in header_sets(&message) {
             let reply = RUNTIME
                 .block_on(async { tokio::time::timeout(INPUT_TIME, server.handle(message.clone(), &headers)).await });
+            if *SHOW {
+                eprintln!(
+                    "-- {:?}: {:?}",
+                    headers.protocol_version,
+                    reply.as_ref().map(|r| r.as_ref().map(|r| r.body.text()))
+                );
+            }
             if let Ok(reply) = reply {
                 check_reply(&message, reply.map(|r| (r.body.text(), r.http_status)));
             }

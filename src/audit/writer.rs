@@ -70,7 +70,7 @@ pub(crate) fn start(
                         let failed = stats.write_errors.fetch_add(1, Ordering::Relaxed) + 1;
                         // The first failure and then one in a thousand: a
                         // closed stdout must not flood the operational log.
-                        if failed == 1 || failed % 1000 == 0 {
+                        if failed == 1 || failed.is_multiple_of(1000) {
                             tracing::error!(
                                 %place,
                                 %error,
