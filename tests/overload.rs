@@ -256,3 +256,37 @@ fn oversized_and_deeply_nested_input_is_refused_with_the_limit_named() {
     // The daemon is still well.
     assert_eq!(daemon.post_with(&[], LIST).status, 200);
 }
+
+#[test]
+fn idle_keep_alive_and_slow_body_connections_are_closed_by_their_timeouts() {
+    let daemon = Daemon::start(&[("MCP_HEADER_TIMEOUT", "1s"), ("MCP_BODY_TIMEOUT", "1s")]);
+    let closed_after = |stream: &mut TcpStream| {
+        let started = Instant::now();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        (started.elapsed(), String::from_utf8_lossy(&answer).to_string())
+    };
+    // A connection that never sends a byte.
+    let mut idle = TcpStream::connect(("127.0.0.1", daemon.port)).unwrap();
+    let (took, answer) = closed_after(&mut idle);
+    assert!(took >= Duration::from_millis(800) && took < Duration::from_secs(3), "{took:?}");
+    assert!(answer.is_empty(), "{answer}");
+    // A keep-alive connection idle after one answered request.
+    let mut kept = TcpStream::connect(("127.0.0.1", daemon.port)).unwrap();
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{LIST}",
+        LIST.len()
+    );
+    kept.write_all(request.as_bytes()).unwrap();
+    let (took, answer) = closed_after(&mut kept);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(took < Duration::from_secs(3), "the idle keep-alive connection was closed after {took:?}");
+    // A body that never completes: 408 after the body timeout.
+    let mut slow = TcpStream::connect(("127.0.0.1", daemon.port)).unwrap();
+    slow.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{\"jsonrpc\"").unwrap();
+    let (took, answer) = closed_after(&mut slow);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("not received in time"), "{answer}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}
