@@ -210,10 +210,12 @@ fn check_responses(output: &[u8], seen: &[Seen], complete: bool) {
             continue;
         }
         answered += 1;
+        if request.is_some_and(|r| r.head) || status == 204 || status == 304 {
+            // No body, whatever Content-Type and Content-Length say.
+            continue;
+        }
         let chunked = header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-        let body: Vec<u8> = if request.is_some_and(|r| r.head) || status == 204 || status == 304 {
-            Vec::new()
-        } else if chunked {
+        let body: Vec<u8> = if chunked {
             let Some((body, used)) = dechunk(rest) else {
                 assert!(!complete, "the connection ended inside a chunked body: {:?}", shown(rest));
                 return;

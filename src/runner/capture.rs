@@ -15,6 +15,10 @@ use tokio::net::unix::pipe;
 
 use super::tap::OutputTap;
 
+/// First and largest read sizes.
+const SMALL_READ: usize = 4 * 1024;
+const LARGE_READ: usize = 64 * 1024;
+
 /// Share of the cap given to the head; the rest keeps the tail.
 const HEAD_PERCENT: usize = 60;
 
@@ -66,14 +70,20 @@ impl Capture {
         let Ok(mut receiver) = pipe::Receiver::from_owned_fd(fd) else {
             return;
         };
-        let mut buffer = vec![0u8; 64 * 1024];
+        // Most commands write a few lines: start small, grow for floods.
+        // `read_buf` reads into spare capacity, so nothing is zeroed.
+        let mut buffer = Vec::with_capacity(SMALL_READ);
         loop {
-            match receiver.read(&mut buffer).await {
+            buffer.clear();
+            match receiver.read_buf(&mut buffer).await {
                 Ok(0) | Err(_) => return,
                 Ok(n) => {
                     self.push(&buffer[..n]);
                     if let Some(tap) = tap {
                         tap.push(&buffer[..n]);
+                    }
+                    if n == buffer.capacity() && n < LARGE_READ {
+                        buffer = Vec::with_capacity(LARGE_READ);
                     }
                 }
             }

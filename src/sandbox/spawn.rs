@@ -128,7 +128,7 @@ impl Sandbox {
             rlimits: self.rlimits,
             uid: self.uid,
             gid: self.gid,
-            parent_pid: std::process::id() as c_int,
+            parent_pid: daemon_pid(),
             last_cap: self.last_cap,
             stage: 0,
             errno: 0,
@@ -150,6 +150,12 @@ impl Sandbox {
         }
         Ok((pid, stdin_write, stdout_read, stderr_read))
     }
+}
+
+/// The daemon's pid, read once (glibc does not cache it).
+fn daemon_pid() -> c_int {
+    static PID: std::sync::OnceLock<c_int> = std::sync::OnceLock::new();
+    *PID.get_or_init(|| std::process::id() as c_int)
 }
 
 /// A spawn that failed in the child (or before it existed, `Stage::None`).
@@ -181,7 +187,10 @@ fn clone_vfork(stack: &Stack, args: &mut ChildArgs, new_pid_namespace: bool) -> 
         let pid = libc::clone(
             child::child_main,
             stack.top(),
-            libc::CLONE_VM | libc::CLONE_VFORK | namespace | libc::SIGCHLD,
+            // Exit signal 0: the runner learns of the exit from the pidfd,
+            // so no SIGCHLD (a signal delivery, a wake-up of the signal
+            // driver and an orphan scan per command); reaped with __WALL.
+            libc::CLONE_VM | libc::CLONE_VFORK | namespace,
             args as *mut ChildArgs as *mut c_void,
         );
         let errno = Errno::last();
@@ -296,7 +305,7 @@ pub(crate) fn reap_with_usage(pid: Pid) -> io::Result<(Exit, Usage)> {
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
         // SAFETY: wait4 writes only the status and rusage we pass, both
         // live locals of the right types.
-        let reaped = unsafe { libc::wait4(pid.as_raw(), &mut status, 0, &mut usage) };
+        let reaped = unsafe { libc::wait4(pid.as_raw(), &mut status, libc::__WALL, &mut usage) };
         if reaped < 0 {
             let error = io::Error::last_os_error();
             if error.raw_os_error() == Some(libc::EINTR) {
@@ -331,7 +340,7 @@ pub(crate) fn reap_with_usage(pid: Pid) -> io::Result<(Exit, Usage)> {
 /// (or after SIGKILL), since this blocks until the leader is gone.
 pub(crate) fn reap(pid: Pid) -> io::Result<Exit> {
     loop {
-        match waitpid(pid, None) {
+        match waitpid(pid, Some(nix::sys::wait::WaitPidFlag::__WALL)) {
             Ok(WaitStatus::Exited(_, code)) => return Ok(Exit::Code(code)),
             Ok(WaitStatus::Signaled(_, signal, _)) => return Ok(Exit::Signal(signal)),
             Ok(_) => continue,
