@@ -52,8 +52,8 @@ pub(crate) enum Command {
     /// Print each sandbox layer as enforced, unavailable or disabled, then exit
     /// (non-zero if a required layer is missing).
     Doctor,
-    /// Benchmark: per-spawn cost of a bare `sh -c true` and of a fully sandboxed one,
-    /// measured in the same run, and their ratio.
+    /// Benchmark: per-spawn cost of `sh -c true` by fork+exec, by posix_spawn (the bare
+    /// baseline) and by the fully sandboxed spawner, measured in the same run.
     BenchSpawn {
         /// Spawns per round and variant.
         #[arg(long, default_value_t = 3000)]
