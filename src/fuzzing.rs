@@ -12,6 +12,7 @@
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -55,6 +56,9 @@ static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
 
 /// `MCP_FUZZ_SHOW=1` prints what each input got back, for triage.
 static SHOW: LazyLock<bool> = LazyLock::new(|| std::env::var_os("MCP_FUZZ_SHOW").is_some());
+
+/// The last bits of the next input's client address, in 127.0.0.0/8.
+static NEXT_PEER: AtomicU32 = AtomicU32::new(1);
 
 /// Where the server's scratch directory is, removed when the process exits.
 static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
@@ -132,10 +136,15 @@ pub fn http_request(bytes: &[u8]) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let recorded = seen.clone();
     let router = router.clone();
+    // Each input comes from an address of its own, so what the guard counts
+    // against an address (failed authentications) is the input's own doing
+    // and the input behaves the same whenever it runs.
+    let peer = Ipv4Addr::from(0x7f00_0000 | NEXT_PEER.fetch_add(1, Ordering::Relaxed) & 0x00ff_ffff);
+    let peer = SocketAddr::from((peer, 40000));
     // As in `http::serve`, but a cancelled call (which needs a second
     // connection, while this one is served alone) is not looked for.
     let service = hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
-        request.extensions_mut().insert(Peer(SocketAddr::from((Ipv4Addr::LOCALHOST, 40000))));
+        request.extensions_mut().insert(Peer(peer));
         recorded.lock().expect("seen lock").push(Seen {
             head: request.method() == axum::http::Method::HEAD,
             health: request.uri().path() == "/health",
@@ -240,13 +249,7 @@ fn check_responses(output: &[u8], seen: &[Seen], complete: bool) {
             "application/json" => {
                 let value: Value = serde_json::from_slice(&body)
                     .unwrap_or_else(|e| panic!("a {status} JSON body is not JSON ({e}): {:?}", shown(&body)));
-                match value {
-                    Value::Array(batch) => {
-                        assert!(!batch.is_empty(), "an empty batch answer");
-                        batch.iter().for_each(|message| check_outgoing(message, false));
-                    }
-                    message => check_outgoing(&message, false),
-                }
+                check_json_body(&value, false);
             }
             "text/event-stream" => check_event_stream(&body),
             _ => {}
@@ -255,15 +258,27 @@ fn check_responses(output: &[u8], seen: &[Seen], complete: bool) {
     assert!(answered <= seen.len() + 1, "{answered} responses to {} requests", seen.len());
 }
 
-/// Every `data:` of an event stream is one JSON-RPC message.
+/// Every `data:` of an event stream is one JSON-RPC message, or a batch
+/// of responses (2025-03-26 lets a stream carry them batched).
 fn check_event_stream(body: &[u8]) {
     let text = std::str::from_utf8(body).expect("an event stream is UTF-8");
     for line in text.lines() {
         if let Some(data) = line.strip_prefix("data:") {
             let value: Value = serde_json::from_str(data.trim_start())
                 .unwrap_or_else(|e| panic!("an event's data is not JSON ({e}): {data:?}"));
-            check_outgoing(&value, true);
+            check_json_body(&value, true);
         }
+    }
+}
+
+/// A JSON body or event: one message, or a non-empty batch of responses.
+fn check_json_body(value: &Value, notifications: bool) {
+    match value {
+        Value::Array(batch) => {
+            assert!(!batch.is_empty(), "an empty batch answer");
+            batch.iter().for_each(|message| check_outgoing(message, false));
+        }
+        message => check_outgoing(message, notifications),
     }
 }
 
