@@ -65,17 +65,12 @@ static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
 
 /// The server and its router, built once.
 static HARNESS: LazyLock<(Arc<Server>, Router)> = LazyLock::new(|| {
-    // As the Rust runtime does before `main`, which libFuzzer's `main`
-    // replaces: a write to a command that closed its stdin must fail with
-    // EPIPE, not kill the process.
-    // SAFETY: sets a signal disposition to SIG_IGN; no handler runs.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    // libFuzzer's `main` replaces Rust's, which would ignore SIGPIPE.
+    crate::sandbox::ignore_sigpipe();
     let _entered = RUNTIME.enter();
     let server = crate::wire_server(config()).expect("the fuzzing server starts");
     let _ = SCRATCH.set(server.tools().scratch_dir.clone());
-    // SAFETY: registers a function without arguments that touches only
-    // its own static; atexit has no other precondition.
-    unsafe { libc::atexit(remove_scratch) };
+    crate::sandbox::at_exit(remove_scratch);
     let router = crate::http::router(server.clone(), PORT);
     (server, router)
 });

@@ -428,3 +428,19 @@ pub(crate) fn empty_bounding_set() -> bool {
 pub(crate) fn protect_daemon() -> Result<(), String> {
     nix::sys::prctl::set_dumpable(false).map_err(|e| format!("PR_SET_DUMPABLE failed: {e}"))
 }
+
+/// Ignores SIGPIPE, as the Rust runtime does before `main`, for a process
+/// whose `main` is not Rust's (the fuzz targets'): a write to a command
+/// that closed its stdin then fails with EPIPE instead of killing us.
+pub(crate) fn ignore_sigpipe() {
+    // SAFETY: sets a signal disposition to SIG_IGN; no handler runs.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
+/// Runs `cleanup` when the process exits through `exit` (the fuzz
+/// targets' way out, which runs no destructors of statics).
+pub(crate) fn at_exit(cleanup: extern "C" fn()) {
+    // SAFETY: registers a function without arguments; atexit has no other
+    // precondition, and `cleanup` is a plain function that lives forever.
+    unsafe { libc::atexit(cleanup) };
+}
