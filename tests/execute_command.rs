@@ -69,6 +69,20 @@ fn a_command_that_ignores_sigterm_is_killed_after_the_grace() {
 }
 
 #[test]
+fn the_grace_ends_as_soon_as_the_tree_has_handled_sigterm() {
+    let daemon = Daemon::start(&[("MCP_KILL_GRACE", "5s")]);
+    // Children that exit on SIGTERM, one after saying goodbye: the call
+    // does not wait out the 5 s grace.
+    let command = "sh -c 'trap \"echo bye; exit 0\" TERM; sleep 30 & wait' & sleep 30";
+    let started = Instant::now();
+    let result = daemon.execute(json!({ "command": command, "timeout": "300ms" }));
+    let took = started.elapsed();
+    assert_eq!(result["timed_out"], true, "{result}");
+    assert!(took < Duration::from_secs(2), "the call took {took:?} with nothing left to wait for");
+    assert_eq!(result["stdout"], "bye\n", "the child's TERM trap ran: {result}");
+}
+
+#[test]
 fn background_children_do_not_outlive_a_finished_call() {
     let daemon = Daemon::with_token();
     let mark = marker("bg");

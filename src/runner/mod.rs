@@ -40,6 +40,9 @@ use capture::Capture;
 /// process that left the group can hold them open that long.
 const DRAIN_DEADLINE: Duration = Duration::from_millis(500);
 
+/// How often the end of a timed-out command's grace period is checked.
+const GRACE_POLL: Duration = Duration::from_millis(10);
+
 /// One command to run, already approved by policy.
 #[derive(Debug, Clone)]
 pub(crate) struct RunRequest {
@@ -142,9 +145,16 @@ impl Runner {
                 // The shell is PID 1 of its namespace and ignores SIGTERM:
                 // stop it so the script goes no further, let the rest of the
                 // group handle SIGTERM during the grace, then kill them all.
+                // The grace ends early once the rest of the group is gone.
                 sandbox::signal_leader(spawned.pid, Signal::SIGSTOP);
                 sandbox::kill_group(spawned.pid, Signal::SIGTERM);
-                tokio::time::sleep(settings.kill_grace).await;
+                let leader = spawned.pid.as_raw();
+                let _ = tokio::time::timeout(settings.kill_grace, async {
+                    while !sandbox::children_all_exited(leader) {
+                        tokio::time::sleep(GRACE_POLL).await;
+                    }
+                })
+                .await;
             } else if timed_out {
                 sandbox::kill_group(spawned.pid, Signal::SIGTERM);
                 sandbox::kill_group(spawned.pid, Signal::SIGCONT);

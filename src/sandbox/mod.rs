@@ -30,7 +30,7 @@ use nix::fcntl::OFlag;
 
 use child::Stage;
 pub(crate) use landlock::LandlockRules;
-pub(crate) use orphans::{become_subreaper, reap_orphans};
+pub(crate) use orphans::{become_subreaper, children_all_exited, reap_orphans};
 pub(crate) use seccomp::SeccompOptions;
 use spawn::SpawnError;
 pub(crate) use spawn::{Exit, SpawnSpec, Usage, kill_group, reap, reap_with_usage, signal_leader};

@@ -34,6 +34,20 @@ pub(crate) fn reap_orphans(is_leader: impl Fn(i32) -> bool) -> usize {
     reaped
 }
 
+/// Whether every child of `pid` has exited (is a zombie) or it has none.
+/// For a leader that is its namespace's init, every process of the
+/// command is its child or reparented to it, so this says the rest of the
+/// command is gone.
+pub(crate) fn children_all_exited(pid: i32) -> bool {
+    let Ok(children) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) else {
+        return true;
+    };
+    children.split_whitespace().all(|child| {
+        std::fs::read_to_string(format!("/proc/{child}/stat"))
+            .map_or(true, |stat| stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
+    })
+}
+
 /// A child whose process group is not its own: not a leader we spawned.
 fn is_orphan(pid: i32) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
