@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Daemon, TOKEN, eventually, open_call};
+use common::{Daemon, DaemonStdout, TOKEN, eventually, open_call};
 use serde_json::{Value, json};
 
 const SECRET_VALUE: &str = "hunter2-do-not-log";
@@ -233,26 +233,9 @@ fn with_an_hmac_key_a_chain_rebuilt_without_it_fails() {
 fn when_the_audit_cannot_keep_up_refuse_mode_runs_no_unrecorded_command() {
     // Nobody reads this daemon's stdout: once the pipe and the one-record
     // queue are full, no record can be written.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-commander"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("MCP_PORT", "0")
-        .env("MCP_AUDIT_BUFFER", "1")
-        .env("MCP_AUDIT_ON_FULL", "refuse")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let mut seen = String::new();
-    let port = loop {
-        let mut byte = [0u8; 1];
-        assert_eq!(stderr.read(&mut byte).unwrap(), 1, "daemon exited: {seen}");
-        seen.push(byte[0] as char);
-        if let Some(rest) = seen.split("address=").nth(1).filter(|r| r.contains(char::is_whitespace)) {
-            break rest.split_whitespace().next().unwrap().rsplit(':').next().unwrap().parse::<u16>().unwrap();
-        }
-    };
+    let daemon =
+        Daemon::start_with_stdout(&[("MCP_AUDIT_BUFFER", "1"), ("MCP_AUDIT_ON_FULL", "refuse")], DaemonStdout::Unread);
+    let port = daemon.port;
     let long = "x".repeat(4000);
     let mut refused = None;
     for _ in 0..200 {
@@ -275,8 +258,7 @@ fn when_the_audit_cannot_keep_up_refuse_mode_runs_no_unrecorded_command() {
             break;
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(daemon);
     let reply = refused.expect("commands kept running with the audit log stuck");
     assert!(reply.contains("\"isError\":true"), "{reply}");
 }

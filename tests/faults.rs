@@ -7,29 +7,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, eventually, execute_in_background, marker, processes_with, raw_request};
+use common::{
+    Daemon, DaemonStdout, call_body, eventually, execute_in_background, marker, metric, processes_with, raw_request,
+};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
-
-fn call(command: &str) -> String {
-    json!({"jsonrpc":"2.0","id":3,"method":"tools/call",
-        "params":{"name":"execute_command","arguments":{"command":command}}})
-    .to_string()
-}
-
-fn metric(port: u16, name: &str) -> f64 {
-    let text = raw_request(port, "GET", "/metrics", &[], b"").body;
-    text.lines()
-        .find(|line| line.starts_with(name) && line[name.len()..].starts_with(' '))
-        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0.0)
-}
 
 #[test]
 fn sigterm_under_load_finishes_calls_kills_trees_and_exits_zero_within_the_grace() {
@@ -81,50 +68,24 @@ fn owned_by_nobody(pid: u32) -> bool {
 
 #[test]
 fn a_closed_stdout_does_not_stop_the_daemon_and_lost_records_are_counted() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-commander"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("MCP_PORT", "0")
-        .env("MCP_LOG_LEVEL", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // The reader of the daemon's stdout (its audit records) goes away.
-    drop(child.stdout.take());
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let port: u16 = loop {
-        let line = lines.next().expect("daemon exited").unwrap();
-        if let Some(rest) = line.split("address=").nth(1) {
-            break rest.split_whitespace().next().unwrap().rsplit(':').next().unwrap().parse().unwrap();
-        }
-    };
-    let (sender, logged) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            let _ = sender.send(line);
-        }
-    });
+    let mut daemon = Daemon::start_with_stdout(&[], DaemonStdout::Closed);
+    let port = daemon.port;
     for i in 0..5 {
-        let response = raw_request(port, "POST", "/mcp", &[], call(&format!("echo {i}")).as_bytes());
+        let response = raw_request(port, "POST", "/mcp", &[], call_body(&format!("echo {i}")).as_bytes());
         assert_eq!(response.json()["result"]["structuredContent"]["stdout"], format!("{i}\n"), "{}", response.body);
     }
     assert!(
         eventually(Duration::from_secs(5), || metric(port, "mcp_commander_audit_write_errors_total") >= 5.0),
         "every record that could not be written is counted"
     );
-    let mut said = false;
-    while let Ok(line) = logged.recv_timeout(Duration::from_secs(2)) {
-        if line.contains("audit records cannot be written") {
-            said = true;
-            break;
-        }
-    }
-    assert!(said, "the operator is told on stderr");
+    assert!(
+        eventually(Duration::from_secs(5), || daemon.logged("audit records cannot be written")),
+        "the operator is told on stderr"
+    );
     assert_eq!(raw_request(port, "GET", "/health", &[], b"").status, 200);
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
-    assert!(child.wait().unwrap().success());
+    kill(Pid::from_raw(daemon.pid() as i32), Signal::SIGTERM).unwrap();
+    assert!(daemon.child.wait().unwrap().success());
 }
 
 /// A tmpfs of `size` mounted on a fresh directory, unmounted on drop.

@@ -10,24 +10,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, TOKEN, eventually, execute_in_background, raw_request};
+use common::{Daemon, TOKEN, call_body, eventually, execute_in_background, metric, raw_request};
 use serde_json::{Value, json};
 
 const LIST: &str = r#"{"jsonrpc":"2.0","method":"tools/list","id":1}"#;
-
-fn metric(daemon: &Daemon, name: &str) -> f64 {
-    let text = daemon.request("GET", "/metrics", &[], "").body;
-    text.lines()
-        .find(|line| line.starts_with(name) && line[name.len()..].starts_with(' '))
-        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0.0)
-}
-
-fn call(command: &str) -> String {
-    json!({"jsonrpc":"2.0","id":7,"method":"tools/call",
-        "params":{"name":"execute_command","arguments":{"command":command}}})
-    .to_string()
-}
 
 fn modern_call(daemon: &Daemon, command: &str) -> common::Response {
     let body = json!({"jsonrpc":"2.0","id":8,"method":"tools/call","params":{
@@ -46,14 +32,14 @@ fn calls_beyond_the_slots_and_the_queue_are_refused_as_busy_and_nothing_is_lost(
     let daemon = Daemon::start(&[("MCP_MAX_CONCURRENT_COMMANDS", "2"), ("MCP_COMMAND_QUEUE", "1")]);
     let running: Vec<_> = (0..3).map(|_| execute_in_background(daemon.port, "sleep 1.5; echo done")).collect();
     assert!(
-        eventually(Duration::from_secs(5), || metric(&daemon, "mcp_commander_commands_in_flight") == 2.0
-            && metric(&daemon, "mcp_commander_commands_queued") == 1.0),
+        eventually(Duration::from_secs(5), || metric(daemon.port, "mcp_commander_commands_in_flight") == 2.0
+            && metric(daemon.port, "mcp_commander_commands_queued") == 1.0),
         "two commands run and one waits"
     );
 
     // Legacy era: a JSON-RPC error with HTTP 200 (SDKs drop non-2xx bodies), Retry-After anyway.
     let started = Instant::now();
-    let legacy = daemon.post_with(&[], &call("echo never"));
+    let legacy = daemon.post_with(&[], &call_body("echo never"));
     assert!(started.elapsed() < Duration::from_millis(500), "a full queue refuses at once");
     assert_eq!(legacy.status, 200, "{}", legacy.body);
     assert_eq!(legacy.error_code(), -32003);
@@ -74,12 +60,12 @@ fn calls_beyond_the_slots_and_the_queue_are_refused_as_busy_and_nothing_is_lost(
         let result = &response.json()["result"]["structuredContent"];
         assert_eq!(result["stdout"], "done\n", "{}", response.body);
     }
-    assert_eq!(metric(&daemon, "mcp_commander_commands_queued"), 0.0);
+    assert_eq!(metric(daemon.port, "mcp_commander_commands_queued"), 0.0);
     let refused = daemon.record(|r| r["outcome"] == "busy");
     assert_eq!(refused["tool"], "execute_command");
     assert!(daemon.logged("server busy"));
     // Capacity is back.
-    let after = daemon.post_with(&[], &call("echo again"));
+    let after = daemon.post_with(&[], &call_body("echo again"));
     assert_eq!(after.json()["result"]["structuredContent"]["stdout"], "again\n", "{}", after.body);
 }
 
@@ -91,9 +77,9 @@ fn a_queued_call_gives_up_after_the_queue_timeout() {
         ("MCP_QUEUE_TIMEOUT", "300ms"),
     ]);
     let holder = execute_in_background(daemon.port, "sleep 2");
-    assert!(eventually(Duration::from_secs(5), || metric(&daemon, "mcp_commander_commands_in_flight") == 1.0));
+    assert!(eventually(Duration::from_secs(5), || metric(daemon.port, "mcp_commander_commands_in_flight") == 1.0));
     let started = Instant::now();
-    let refused = daemon.post_with(&[], &call("echo late"));
+    let refused = daemon.post_with(&[], &call_body("echo late"));
     let waited = started.elapsed();
     assert!(waited >= Duration::from_millis(250) && waited < Duration::from_millis(1500), "{waited:?}");
     assert_eq!(refused.error_code(), -32003);
@@ -107,7 +93,7 @@ fn connections_beyond_the_cap_get_503_and_the_served_ones_still_work() {
     let idle: Vec<TcpStream> = (0..7).map(|_| TcpStream::connect(("127.0.0.1", daemon.port)).unwrap()).collect();
     assert!(eventually(Duration::from_secs(5), || {
         // The metrics request itself holds the eighth connection.
-        metric(&daemon, "mcp_commander_connections_open") == 8.0
+        metric(daemon.port, "mcp_commander_connections_open") == 8.0
     }));
     // The eighth is served (once the metrics request has closed); the
     // ninth is answered 503 and closed without being read.
@@ -122,7 +108,7 @@ fn connections_beyond_the_cap_get_503_and_the_served_ones_still_work() {
     assert!(answer.contains("MCP_MAX_CONNECTIONS"), "{answer:?}");
     drop((idle, _eighth));
     assert!(eventually(Duration::from_secs(5), || daemon.post_with(&[], LIST).status == 200));
-    assert!(metric(&daemon, "mcp_commander_connections_refused_total") >= 1.0);
+    assert!(metric(daemon.port, "mcp_commander_connections_refused_total") >= 1.0);
 }
 
 #[test]
@@ -183,7 +169,7 @@ fn five_hundred_slow_loris_connections_do_not_starve_a_normal_client() {
             raw_request(daemon.port, "POST", "/mcp", &[("Content-Type", "application/json")], LIST.as_bytes());
         worst = worst.max(asked.elapsed());
         assert_eq!(response.status, 200);
-        let executed = daemon.post_with(&[], &call("echo served"));
+        let executed = daemon.post_with(&[], &call_body("echo served"));
         assert_eq!(executed.json()["result"]["structuredContent"]["stdout"], "served\n");
     }
     assert!(worst < Duration::from_millis(500), "a normal request waited {worst:?} behind slow clients");

@@ -23,9 +23,8 @@ use super::cancel::{CancelRegistry, Cancelled, Registration};
 use crate::audit::Caller;
 use crate::mcp::dispatch::{Reply, Server};
 use crate::mcp::era::{Era, LEGACY_VERSIONS, StandardHeaders};
-use crate::mcp::jsonrpc::{self, INVALID_REQUEST, Outgoing, PARSE_ERROR, SERVER_BUSY};
+use crate::mcp::jsonrpc::{self, INVALID_REQUEST, Outgoing, PARSE_ERROR};
 use crate::tools::Notifier;
-use crate::tools::admission::RETRY_AFTER_SECONDS;
 
 /// Most messages in one JSON-RPC batch: each may run a command, and the
 /// replies are held until all are done.
@@ -152,10 +151,11 @@ async fn answer(
             None => StatusCode::ACCEPTED.into_response(),
             Some(Reply { body: Outgoing::Value(body), http_status }) => {
                 let status = StatusCode::from_u16(http_status).unwrap_or(StatusCode::OK);
-                let busy = body.get("error").and_then(|e| e.get("code")) == Some(&Value::from(SERVER_BUSY));
+                // An error that says when to retry says it in the header too.
+                let retry_after = body.pointer("/error/data/retryAfterSeconds").and_then(Value::as_u64);
                 let mut response = respond(status, without_null_id(body, modern_header), framing);
-                if busy {
-                    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+                if let Some(seconds) = retry_after {
+                    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
                 }
                 response
             }

@@ -114,7 +114,7 @@ pub(crate) async fn guard(State(state): State<Arc<GuardState>>, mut request: Req
         return forbidden(&reason);
     }
     if !principals.is_empty() {
-        let client = client_address(&state, &request);
+        let client = client_address(&caller, &request);
         if let Some(left) = client.and_then(|client| state.failures.blocked(client)) {
             let seconds = left.as_secs().max(1);
             let why = format!("more than {} failed authentications; blocked for {seconds}s", state.failures.limit);
@@ -138,21 +138,17 @@ pub(crate) async fn guard(State(state): State<Arc<GuardState>>, mut request: Req
     next.run(request).await
 }
 
-/// The caller as far as the connection tells: request id, peer and, from
-/// a trusted proxy only, `X-Forwarded-For`.
 /// The address failures are counted against: the peer, or the address a
-/// trusted proxy (MCP_TRUSTED_PROXIES, the ALB) says it forwards for, so
-/// one client behind the balancer cannot lock out the others.
-fn client_address(state: &GuardState, request: &Request) -> Option<IpAddr> {
-    let peer = request.extensions().get::<Peer>()?.0.ip();
-    if !state.tools.audit.trusts(peer) {
-        return Some(peer);
-    }
-    let forwarded = request.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).next_back();
-    let last = forwarded.and_then(|list| list.rsplit(',').next()).map(str::trim);
-    Some(last.and_then(|address| address.parse().ok()).unwrap_or(peer))
+/// trusted proxy (MCP_TRUSTED_PROXIES, the ALB) says it forwards for (the
+/// rightmost entry of the caller's `forwarded_for`, set only for such a
+/// proxy), so one client behind the balancer cannot lock out the others.
+fn client_address(caller: &Caller, request: &Request) -> Option<IpAddr> {
+    let forwarded = caller.forwarded_for.as_deref().and_then(|list| list.rsplit(',').next()?.trim().parse().ok());
+    forwarded.or_else(|| Some(request.extensions().get::<Peer>()?.0.ip()))
 }
 
+/// The caller as far as the connection tells: request id, peer and, from
+/// a trusted proxy only, `X-Forwarded-For`.
 fn caller_of(state: &GuardState, request: &Request) -> Caller {
     let request_id = request.extensions().get::<RequestId>().map(|id| id.0.clone()).unwrap_or_default();
     let peer = request.extensions().get::<Peer>().map(|peer| peer.0);

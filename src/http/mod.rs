@@ -153,12 +153,18 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
 /// without reading its request.
 async fn refuse_connection(mut stream: tokio::net::TcpStream) {
     use tokio::io::AsyncWriteExt;
-    const BODY: &str = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32003,\"message\":\"server busy: \
-        too many open connections (MCP_MAX_CONNECTIONS); retry later\"}}";
+    let body = crate::mcp::jsonrpc::error(
+        serde_json::Value::Null,
+        crate::mcp::jsonrpc::SERVER_BUSY,
+        "server busy: too many open connections (MCP_MAX_CONNECTIONS); retry later",
+        None,
+    )
+    .to_string();
     let response = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
-         connection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
-        BODY.len()
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: {}\r\n\
+         connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        crate::tools::admission::RETRY_AFTER_SECONDS,
+        body.len()
     );
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         let _ = stream.write_all(response.as_bytes()).await;

@@ -14,6 +14,17 @@ use serde_json::{Value, json};
 
 pub const TOKEN: &str = "test-token-0123456789";
 
+/// What happens to the daemon's stdout, where its audit records go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DaemonStdout {
+    /// Read line by line into [`Daemon::audit`].
+    Read,
+    /// A pipe nobody reads: it fills up.
+    Unread,
+    /// The pipe's reading end is closed: writes fail.
+    Closed,
+}
+
 /// A running daemon, killed when dropped.
 pub struct Daemon {
     pub child: Child,
@@ -32,6 +43,16 @@ impl Daemon {
     }
 
     pub fn start_with_args(env: &[(&str, &str)], args: &[&str]) -> Daemon {
+        Self::launch(env, args, DaemonStdout::Read)
+    }
+
+    /// Starts the daemon with its stdout (the audit records) not read, or
+    /// closed.
+    pub fn start_with_stdout(env: &[(&str, &str)], stdout: DaemonStdout) -> Daemon {
+        Self::launch(env, &[], stdout)
+    }
+
+    fn launch(env: &[(&str, &str)], args: &[&str], stdout_mode: DaemonStdout) -> Daemon {
         let mut command = Command::new(env!("CARGO_BIN_EXE_mcp-commander"));
         command
             .args(args)
@@ -48,13 +69,19 @@ impl Daemon {
         }
         let mut child = command.spawn().expect("start mcp-commander");
         let audit = Arc::new(Mutex::new(Vec::new()));
-        if let Some(stdout) = child.stdout.take() {
-            let kept = audit.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    kept.lock().unwrap().push(line);
-                }
-            });
+        let stdout = child.stdout.take().unwrap();
+        match stdout_mode {
+            DaemonStdout::Read => {
+                let kept = audit.clone();
+                std::thread::spawn(move || {
+                    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                        kept.lock().unwrap().push(line);
+                    }
+                });
+            }
+            // Kept open for the daemon's life, never read.
+            DaemonStdout::Unread => child.stdout = Some(stdout),
+            DaemonStdout::Closed => drop(stdout),
         }
         let stderr = child.stderr.take().unwrap();
         let (sender, lines) = mpsc::channel();
@@ -170,12 +197,27 @@ impl Drop for Daemon {
     }
 }
 
+/// The body of a `tools/call` of `execute_command` running `command`.
+pub fn call_body(command: &str) -> String {
+    json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
+        "params":{"name":"execute_command","arguments":{"command": command}}})
+    .to_string()
+}
+
+/// The value of an unlabelled metric on the daemon at `port` (0 if absent).
+pub fn metric(port: u16, name: &str) -> f64 {
+    let text = raw_request(port, "GET", "/metrics", &[], b"").body;
+    text.lines()
+        .find(|line| line.starts_with(name) && line[name.len()..].starts_with(' '))
+        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// Starts an `execute_command` call on its own thread, for tests that act
 /// on the daemon while the call is in flight.
 pub fn execute_in_background(port: u16, command: &str) -> std::thread::JoinHandle<Response> {
-    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
-        "params":{"name":"execute_command","arguments":{"command": command}}});
-    std::thread::spawn(move || raw_request(port, "POST", "/mcp", &[], body.to_string().as_bytes()))
+    let body = call_body(command);
+    std::thread::spawn(move || raw_request(port, "POST", "/mcp", &[], body.as_bytes()))
 }
 
 /// Opens a connection and sends a `tools/call` of `execute_command` with
