@@ -65,6 +65,10 @@ pub fn main_entry() -> ExitCode {
         // Before any thread exists, so every thread and command inherits it.
         sandbox::empty_bounding_set();
     }
+    // Also before any thread exists: a mount namespace belongs to the thread
+    // that enters it. Only the daemon's own mounts (noexec writable roots,
+    // per-command /proc) live there; the host's view is unchanged.
+    sandbox::enter_private_namespace();
     if let Some(Command::Doctor) = &cli.command {
         return doctor::run(&config);
     }
@@ -206,6 +210,7 @@ pub(crate) fn sandbox_settings(config: &Config, scratch_dir: &Path) -> Result<Sa
             tcp_bind_ports: sandbox.tcp_bind_ports.clone(),
         },
         seccomp: SeccompOptions { allow_udp: sandbox.allow_udp },
+        allowed_sockets: sandbox.allowed_sockets.clone(),
     })
 }
 

@@ -355,6 +355,11 @@ pub(crate) struct RawSettings {
     #[arg(long, env = "MCP_TCP_BIND_PORTS", value_name = "LIST")]
     pub(crate) tcp_bind_ports: Option<String>,
 
+    /// UNIX socket files commands may connect to outside their writable roots (comma
+    /// list; a host service's socket allowed on purpose). [default: none]
+    #[arg(long, env = "MCP_ALLOWED_SOCKETS", value_name = "LIST")]
+    pub(crate) allowed_sockets: Option<String>,
+
     /// Allow commands to use UDP sockets. [default: false]
     #[arg(long, env = "MCP_ALLOW_UDP", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub(crate) allow_udp: Option<String>,

@@ -99,6 +99,7 @@ fn set(raw: &mut RawSettings, key: &str, value: &Value, path: &str) -> Result<()
         exec_dirs,
         tcp_connect_ports,
         tcp_bind_ports,
+        allowed_sockets,
         allow_udp,
         rlimit_cpu,
         rlimit_as,

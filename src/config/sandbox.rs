@@ -10,6 +10,10 @@ use crate::sandbox::{Layer, Rlimits};
 /// Programs run from these directories when no allowlist narrows them.
 const DEFAULT_EXEC_DIRS: &[&str] = &["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 
+/// Layers whose absence stops the start unless the operator says otherwise.
+pub(crate) const DEFAULT_REQUIRED: &[Layer] =
+    &[Layer::Landlock, Layer::Seccomp, Layer::NoNewPrivs, Layer::Rlimits, Layer::Sockets, Layer::Noexec];
+
 /// Validated sandbox configuration; paths exist and are canonical.
 #[derive(Debug, Clone)]
 pub(crate) struct SandboxConfig {
@@ -22,13 +26,15 @@ pub(crate) struct SandboxConfig {
     pub(crate) exec_dirs: Vec<PathBuf>,
     pub(crate) tcp_connect_ports: Vec<u16>,
     pub(crate) tcp_bind_ports: Vec<u16>,
+    /// UNIX socket files reachable outside the writable roots.
+    pub(crate) allowed_sockets: Vec<PathBuf>,
     pub(crate) allow_udp: bool,
     pub(crate) rlimits: Rlimits,
 }
 
 pub(crate) fn resolve(raw: &RawSettings) -> Result<SandboxConfig, String> {
     let require = match raw.sandbox_require.as_deref() {
-        None => vec![Layer::Landlock, Layer::Seccomp, Layer::NoNewPrivs, Layer::Rlimits],
+        None => DEFAULT_REQUIRED.to_vec(),
         Some(list) => layers(list, "--sandbox-require / MCP_SANDBOX_REQUIRE")?,
     };
     let disable = layers(raw.sandbox_disable.as_deref().unwrap_or(""), "--sandbox-disable / MCP_SANDBOX_DISABLE")?;
@@ -63,6 +69,7 @@ pub(crate) fn resolve(raw: &RawSettings) -> Result<SandboxConfig, String> {
         exec_dirs: paths(raw.exec_dirs.as_deref(), DEFAULT_EXEC_DIRS, "--exec-dirs / MCP_EXEC_DIRS", false)?,
         tcp_connect_ports: ports(raw.tcp_connect_ports.as_deref(), "--tcp-connect-ports / MCP_TCP_CONNECT_PORTS")?,
         tcp_bind_ports: ports(raw.tcp_bind_ports.as_deref(), "--tcp-bind-ports / MCP_TCP_BIND_PORTS")?,
+        allowed_sockets: paths(raw.allowed_sockets.as_deref(), &[], "--allowed-sockets / MCP_ALLOWED_SOCKETS", true)?,
         allow_udp: parse_bool(raw.allow_udp.as_deref(), "--allow-udp / MCP_ALLOW_UDP")?,
         rlimits,
     })

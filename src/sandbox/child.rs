@@ -12,6 +12,9 @@
 //! Order matters and is fixed here:
 //! 1. reset every signal disposition (handlers are the daemon's code);
 //! 2. `setpgid(0, 0)`: the command leads its own process group;
+//!    with a private procfs, mount one of the new PID namespace on `/proc`
+//!    (the child is in a new mount namespace; needs CAP_SYS_ADMIN, so
+//!    before the uid switch);
 //! 3. rlimits, before the uid switch (RLIMIT_NPROC is checked there);
 //! 4. drop the capability bounding set and ambient set (needs CAP_SETPCAP,
 //!    so before the uid switch);
@@ -39,6 +42,9 @@ pub(super) const STEP_SECCOMP: u32 = 1 << 6;
 /// The child is the first process of a new PID namespace: its parent is
 /// outside it, so `getppid` answers 0.
 pub(super) const STEP_PID_NAMESPACE: u32 = 1 << 7;
+/// The child is in a new mount namespace too, and mounts a procfs of its
+/// own PID namespace on `/proc`.
+pub(super) const STEP_PRIVATE_PROC: u32 = 1 << 8;
 
 /// Where the child failed; stored in [`ChildArgs::stage`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +64,7 @@ pub(crate) enum Stage {
     Landlock = 11,
     Seccomp = 12,
     Exec = 13,
+    ProcMount = 14,
 }
 
 impl Stage {
@@ -78,6 +85,7 @@ impl Stage {
             Landlock,
             Seccomp,
             Exec,
+            ProcMount,
         ]
         .get(raw as usize)
         .copied()
@@ -101,6 +109,7 @@ impl Stage {
             Stage::Landlock => "landlock_restrict_self",
             Stage::Seccomp => "seccomp filter",
             Stage::Exec => "execve",
+            Stage::ProcMount => "mount of the command's own /proc",
         }
     }
 }
@@ -236,6 +245,12 @@ pub(super) extern "C" fn child_main(arg: *mut c_void) -> c_int {
             signal += 1;
         }
         check!(args, Stage::ProcessGroup, sys(libc::SYS_setpgid, 0, 0, 0, 0));
+        if steps & STEP_PRIVATE_PROC != 0 {
+            let flags = (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC) as usize;
+            let (proc, target) = (c"proc".as_ptr() as usize, c"/proc".as_ptr() as usize);
+            // The fifth argument (data) is the zero `sys` always passes.
+            check!(args, Stage::ProcMount, sys(libc::SYS_mount, proc, target, proc, flags));
+        }
         if steps & STEP_RLIMITS != 0 {
             for (resource, limit) in (*args).rlimits.iter() {
                 check!(

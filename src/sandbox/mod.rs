@@ -15,25 +15,35 @@
 //! [`reap`] is called, so the group id cannot be reused while the runner
 //! still signals it.
 
+mod bpf;
+mod broker;
 mod child;
 pub(crate) mod landlock;
+mod mounts;
+mod notify;
 mod orphans;
 mod seccomp;
+mod sockets;
 mod spawn;
 
 use std::ffi::c_int;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 
 use child::Stage;
 pub(crate) use landlock::LandlockRules;
+pub(crate) use mounts::enter_private_namespace;
 pub(crate) use orphans::{become_subreaper, children_all_exited, reap_orphans};
 pub(crate) use seccomp::SeccompOptions;
+use sockets::SocketRules;
 use spawn::SpawnError;
-pub(crate) use spawn::{Exit, SpawnSpec, Usage, kill_group, reap, reap_with_usage, signal_leader};
+pub(crate) use spawn::{
+    Exit, SpawnSpec, Usage, failed_at_working_directory, kill_group, reap, reap_with_usage, signal_leader,
+};
 
 const CAP_SETPCAP: u32 = 8;
 const CAP_SYS_ADMIN: u32 = 21;
@@ -47,18 +57,24 @@ pub(crate) enum Layer {
     User,
     Landlock,
     Seccomp,
+    Sockets,
+    Noexec,
     PidNamespace,
+    PrivateProc,
 }
 
 impl Layer {
-    pub(crate) const ALL: [Layer; 7] = [
+    pub(crate) const ALL: [Layer; 10] = [
         Layer::Rlimits,
         Layer::NoNewPrivs,
         Layer::Capabilities,
         Layer::User,
         Layer::Landlock,
         Layer::Seccomp,
+        Layer::Sockets,
+        Layer::Noexec,
         Layer::PidNamespace,
+        Layer::PrivateProc,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -69,7 +85,10 @@ impl Layer {
             Layer::User => "user",
             Layer::Landlock => "landlock",
             Layer::Seccomp => "seccomp",
+            Layer::Sockets => "sockets",
+            Layer::Noexec => "noexec",
             Layer::PidNamespace => "pid_namespace",
+            Layer::PrivateProc => "private_proc",
         }
     }
 
@@ -120,6 +139,9 @@ pub(crate) struct SandboxSettings {
     pub(crate) rlimits: Rlimits,
     pub(crate) landlock: LandlockRules,
     pub(crate) seccomp: SeccompOptions,
+    /// UNIX socket files commands may connect to outside their writable
+    /// roots.
+    pub(crate) allowed_sockets: Vec<PathBuf>,
 }
 
 /// The prepared sandbox. Invariant: immutable after `prepare`; the fds and
@@ -131,6 +153,8 @@ pub(crate) struct Sandbox {
     /// Owns the instructions `program` points into.
     _filter: Option<seccomp::Filter>,
     program: libc::sock_fprog,
+    /// What the socket broker allows this sandbox's commands, when it runs.
+    sockets: Option<Arc<SocketRules>>,
     rlimits: [(c_int, libc::rlimit); 6],
     uid: u32,
     gid: u32,
@@ -275,16 +299,50 @@ impl Sandbox {
                 Ok(detail)
             }),
         ));
+        let mut sockets = None;
+        layers.push((
+            Layer::Sockets,
+            state(on(Layer::Sockets), || {
+                broker::start()?;
+                let rules = socket_rules(settings, (steps & child::STEP_SWITCH_USER != 0).then_some((uid, gid)));
+                let detail = describe_sockets(&rules);
+                sockets = Some(Arc::new(rules));
+                Ok(detail)
+            }),
+        ));
+        layers.push((
+            Layer::Noexec,
+            state(on(Layer::Noexec), || mounts::ensure_noexec(&settings.landlock.writable_roots)),
+        ));
         layers.push((
             Layer::PidNamespace,
             state(on(Layer::PidNamespace), || {
-                if capability_mask("CapEff").is_none_or(|mask| mask & (1 << CAP_SYS_ADMIN) == 0) {
+                if !has_capability(CAP_SYS_ADMIN) {
                     return Err("the daemon lacks CAP_SYS_ADMIN (usual in containers); a command's background \
                             processes outlive a daemon killed by SIGKILL"
                         .into());
                 }
                 steps |= child::STEP_PID_NAMESPACE;
                 Ok("one per command: when the daemon dies, the kernel kills the whole command tree".to_string())
+            }),
+        ));
+        layers.push((
+            Layer::PrivateProc,
+            state(on(Layer::PrivateProc), || {
+                if steps & child::STEP_PID_NAMESPACE == 0 {
+                    return Err("it needs the pid_namespace layer; a command sees the host's /proc (every \
+                                process, with its command line)"
+                        .into());
+                }
+                if !mounts::has_private_namespace() {
+                    return Err("the daemon has no mount namespace of its own (it starts one only as root \
+                                with CAP_SYS_ADMIN); a command sees the host's /proc"
+                        .into());
+                }
+                steps |= child::STEP_PRIVATE_PROC;
+                Ok("one mount namespace per command with a procfs of its own PID namespace: ps and /proc show \
+                    only the command's processes"
+                    .to_string())
             }),
         ));
         let program = match &filter {
@@ -298,6 +356,7 @@ impl Sandbox {
             ruleset,
             _filter: filter,
             program,
+            sockets,
             rlimits,
             uid,
             gid,
@@ -364,6 +423,7 @@ impl Sandbox {
                     Stage::NoNewPrivs => Some(Layer::NoNewPrivs),
                     Stage::Landlock => Some(Layer::Landlock),
                     Stage::Seccomp => Some(Layer::Seccomp),
+                    Stage::ProcMount => Some(Layer::PrivateProc),
                     Stage::None if self.steps & child::STEP_PID_NAMESPACE != 0 => Some(Layer::PidNamespace),
                     _ => None,
                 };
@@ -391,6 +451,47 @@ fn refusal(layer: Layer, reason: &str) -> String {
         layer.name(),
         layer.name()
     )
+}
+
+/// What the broker lets commands of these settings reach.
+fn socket_rules(settings: &SandboxSettings, credentials: Option<(u32, u32)>) -> SocketRules {
+    let (unix_dirs, unix_sockets) =
+        SocketRules::unix_reach(&settings.landlock.writable_roots, &settings.allowed_sockets);
+    SocketRules {
+        tcp_connect_ports: settings.landlock.tcp_connect_ports.clone(),
+        tcp_bind_ports: settings.landlock.tcp_bind_ports.clone(),
+        unix_dirs,
+        unix_sockets,
+        credentials,
+    }
+}
+
+fn describe_sockets(rules: &SocketRules) -> String {
+    let ports = |ports: &[u16]| {
+        if ports.is_empty() {
+            "none".to_string()
+        } else {
+            ports.iter().map(u16::to_string).collect::<Vec<_>>().join(",")
+        }
+    };
+    let listed = if rules.unix_sockets.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<String> = rules.unix_sockets.iter().map(|p| p.display().to_string()).collect();
+        format!(" and {}", names.join(", "))
+    };
+    format!(
+        "connect and listen performed by the daemon on its copy of the address: TCP connect to ports {}, TCP \
+         listen on ports {} (never on an unbound socket), UNIX sockets only beneath the writable roots{listed} \
+         (checked as the command's user), abstract UNIX sockets refused",
+        ports(&rules.tcp_connect_ports),
+        ports(&rules.tcp_bind_ports)
+    )
+}
+
+/// Whether the calling thread holds `capability` in its effective set.
+fn has_capability(capability: u32) -> bool {
+    capability_mask("CapEff").is_some_and(|mask| mask & (1 << capability) != 0)
 }
 
 /// Highest capability number the kernel knows.

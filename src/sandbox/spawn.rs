@@ -71,7 +71,7 @@ impl Sandbox {
     pub(crate) fn spawn(&self, spec: &SpawnSpec) -> io::Result<Spawned> {
         let (pid, stdin, stdout, stderr) = self
             .spawn_raw(spec)
-            .map_err(|error| io::Error::new(io::Error::from_raw_os_error(error.errno).kind(), error.to_string()))?;
+            .map_err(|error| io::Error::new(io::Error::from_raw_os_error(error.errno).kind(), error))?;
         match pidfd_open(pid).and_then(ExitWatch::new) {
             Ok(exit) => Ok(Spawned { pid, exit, stdin, stdout, stderr }),
             Err(error) => {
@@ -112,6 +112,9 @@ impl Sandbox {
             None => Stack::new(),
         });
         let stack = stack.map_err(os_error)?;
+        if self.sockets.is_some() {
+            super::broker::cover_this_thread().map_err(os_error)?;
+        }
         let mut args = ChildArgs {
             steps: self.steps,
             path: path.as_ptr(),
@@ -133,11 +136,20 @@ impl Sandbox {
             stage: 0,
             errno: 0,
         };
-        let new_namespace = self.steps & child::STEP_PID_NAMESPACE != 0;
-        let pid = clone_vfork(&stack, &mut args, new_namespace);
+        let mut namespaces = 0;
+        if self.steps & child::STEP_PID_NAMESPACE != 0 {
+            namespaces |= libc::CLONE_NEWPID;
+        }
+        if self.steps & child::STEP_PRIVATE_PROC != 0 {
+            namespaces |= libc::CLONE_NEWNS;
+        }
+        let pid = clone_vfork(&stack, &mut args, namespaces);
         // The child has exec'd or exited: the stack is free for the next one.
         STACK.with(|cached| cached.set(Some(stack)));
         let pid = pid.map_err(os_error)?;
+        if let Some(rules) = &self.sockets {
+            super::broker::register(pid.as_raw(), rules.clone());
+        }
         drop((stdin_read, stdout_write, stderr_write));
         // SAFETY: the child has exec'd or exited (CLONE_VFORK), so nothing
         // writes `args` any more; volatile because the write came from
@@ -167,14 +179,31 @@ pub(crate) struct SpawnError {
 
 impl std::fmt::Display for SpawnError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.stage == Stage::WorkingDirectory {
+            // One message whatever the errno: "no such file" against
+            // "permission denied" would tell a caller what exists where the
+            // command user cannot look.
+            return f.write_str(WORKING_DIRECTORY_UNUSABLE);
+        }
         write!(f, "{} failed: {}", self.stage.describe(), Errno::from_raw(self.errno).desc())
     }
 }
 
+impl std::error::Error for SpawnError {}
+
+/// The error of a working directory the command cannot enter, for any cause.
+const WORKING_DIRECTORY_UNUSABLE: &str =
+    "the working directory does not exist, is not a directory, or cannot be entered by the command's user";
+
+/// Whether a spawn failed because the command could not enter its working
+/// directory (checked by the command's own `chdir`, as its user).
+pub(crate) fn failed_at_working_directory(error: &io::Error) -> bool {
+    error.get_ref().and_then(|e| e.downcast_ref::<SpawnError>()).is_some_and(|e| e.stage == Stage::WorkingDirectory)
+}
+
 /// Clones the child on `stack` with all signals blocked in this thread, so
 /// no daemon signal handler can run on the child's side of shared memory.
-fn clone_vfork(stack: &Stack, args: &mut ChildArgs, new_pid_namespace: bool) -> Result<Pid, Errno> {
-    let namespace = if new_pid_namespace { libc::CLONE_NEWPID } else { 0 };
+fn clone_vfork(stack: &Stack, args: &mut ChildArgs, namespaces: c_int) -> Result<Pid, Errno> {
     let mut all = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
     let mut previous = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
     // SAFETY: sigfillset initialises `all`; pthread_sigmask only touches this
@@ -190,7 +219,7 @@ fn clone_vfork(stack: &Stack, args: &mut ChildArgs, new_pid_namespace: bool) -> 
             // Exit signal 0: the runner learns of the exit from the pidfd,
             // so no SIGCHLD (a signal delivery, a wake-up of the signal
             // driver and an orphan scan per command); reaped with __WALL.
-            libc::CLONE_VM | libc::CLONE_VFORK | namespace,
+            libc::CLONE_VM | libc::CLONE_VFORK | namespaces,
             args as *mut ChildArgs as *mut c_void,
         );
         let errno = Errno::last();
@@ -226,7 +255,11 @@ impl Stack {
             if base == libc::MAP_FAILED {
                 return Err(Errno::last());
             }
-            libc::mprotect(base, 4096, libc::PROT_NONE);
+            if libc::mprotect(base, 4096, libc::PROT_NONE) != 0 {
+                let errno = Errno::last();
+                libc::munmap(base, CHILD_STACK_BYTES);
+                return Err(errno);
+            }
             Ok(Stack { base })
         }
     }
@@ -327,6 +360,7 @@ pub(crate) fn reap_with_usage(pid: Pid) -> io::Result<(Exit, Usage)> {
             std::time::Duration::from_secs(t.tv_sec.max(0) as u64)
                 + std::time::Duration::from_micros(t.tv_usec.max(0) as u64)
         };
+        super::broker::unregister(pid.as_raw());
         let usage = Usage {
             user: time(usage.ru_utime),
             system: time(usage.ru_stime),
@@ -340,7 +374,11 @@ pub(crate) fn reap_with_usage(pid: Pid) -> io::Result<(Exit, Usage)> {
 /// (or after SIGKILL), since this blocks until the leader is gone.
 pub(crate) fn reap(pid: Pid) -> io::Result<Exit> {
     loop {
-        match waitpid(pid, Some(nix::sys::wait::WaitPidFlag::__WALL)) {
+        let status = waitpid(pid, Some(nix::sys::wait::WaitPidFlag::__WALL));
+        if matches!(status, Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..))) {
+            super::broker::unregister(pid.as_raw());
+        }
+        match status {
             Ok(WaitStatus::Exited(_, code)) => return Ok(Exit::Code(code)),
             Ok(WaitStatus::Signaled(_, signal, _)) => return Ok(Exit::Signal(signal)),
             Ok(_) => continue,

@@ -130,6 +130,7 @@ pub(super) async fn call(
         }
     };
     let _in_flight = context.metrics.command_started();
+    let working_directory = input.cwd.display().to_string();
     let request = RunRequest {
         command: input.command,
         cwd: input.cwd,
@@ -151,6 +152,14 @@ pub(super) async fn call(
             record.outcome(&outcome);
             record.finish(outcome_label(&outcome), result["structuredContent"]["error"].as_str()).await;
             Ok(result)
+        }
+        Err(error) if crate::sandbox::failed_at_working_directory(&error) => {
+            let message = format!(
+                "working_directory '{working_directory}' does not exist, is not a directory, or cannot be entered \
+                 by the command's user"
+            );
+            record.finish("error", Some(&message)).await;
+            Ok(failure(message))
         }
         Err(error) => {
             let message = format!("command could not start: {error}");
@@ -289,7 +298,9 @@ fn parse_input(context: &ToolContext, arguments: &Value) -> Result<Input, String
 }
 
 /// Resolves a requested directory (relative ones against the scratch
-/// directory) and checks that it is one.
+/// directory). Whether the command can enter it is found by its own
+/// `chdir`, as its user: a check here, with the daemon's rights, would tell
+/// a caller whether a path it cannot see exists.
 fn working_directory(scratch: &Path, requested: &str) -> Result<PathBuf, String> {
     if requested.len() > libc::PATH_MAX as usize {
         return Err(format!(
@@ -298,12 +309,7 @@ fn working_directory(scratch: &Path, requested: &str) -> Result<PathBuf, String>
             libc::PATH_MAX
         ));
     }
-    let path = scratch.join(requested);
-    match std::fs::metadata(&path) {
-        Ok(meta) if meta.is_dir() => Ok(path),
-        Ok(_) => Err(format!("working_directory '{requested}' is not a directory")),
-        Err(error) => Err(format!("working_directory '{requested}' cannot be used: {error}")),
-    }
+    Ok(scratch.join(requested))
 }
 
 fn parse_timeout(value: Option<&Value>, default: Duration, max: Duration) -> Result<Duration, String> {
