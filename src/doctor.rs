@@ -35,6 +35,7 @@ pub(crate) fn run(config: &Config) -> ExitCode {
             LayerState::Enforced(detail) => ("enforced", detail.as_str()),
             LayerState::Unavailable(reason) => ("unavailable", reason.as_str()),
             LayerState::Disabled => ("disabled", "switched off by MCP_SANDBOX_DISABLE"),
+            LayerState::NotEnabled(reason) => ("off", reason.as_str()),
         };
         if required && !matches!(state, LayerState::Enforced(_)) {
             missing.push(layer.name());

@@ -61,6 +61,10 @@ pub fn main_entry() -> ExitCode {
         }
     };
     logging::init(config.log_level, config.log_format);
+    // A token or key passed on the command line (or in the environment)
+    // must not stay readable in /proc/<pid>/cmdline or environ.
+    let secrets = [cli.settings.auth_token.as_deref(), cli.settings.audit_hmac_key.as_deref()];
+    sandbox::scrub_secrets(&secrets.iter().flatten().map(|s| s.trim().as_bytes()).collect::<Vec<_>>());
     if !config.sandbox.disable.contains(&sandbox::Layer::Capabilities) {
         // Before any thread exists, so every thread and command inherits it.
         sandbox::empty_bounding_set();
@@ -200,6 +204,7 @@ pub(crate) fn sandbox_settings(config: &Config, scratch_dir: &Path) -> Result<Sa
     Ok(SandboxSettings {
         require: sandbox.require.clone(),
         disable: sandbox.disable.clone(),
+        enable: sandbox.enable.clone(),
         run_as: sandbox.run_as,
         rlimits: sandbox.rlimits,
         landlock: LandlockRules {

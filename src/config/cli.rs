@@ -320,13 +320,19 @@ pub(crate) struct RawSettings {
     pub(crate) config: Option<String>,
 
     /// Sandbox layers whose absence stops the start (comma list of rlimits, no_new_privs,
-    /// capabilities, user, landlock, seccomp). [default: landlock,seccomp,no_new_privs,rlimits]
+    /// capabilities, user, landlock, seccomp, sockets, noexec, pid_namespace, private_proc).
+    /// [default: landlock,seccomp,no_new_privs,rlimits,sockets,noexec]
     #[arg(long, env = "MCP_SANDBOX_REQUIRE", value_name = "LIST")]
     pub(crate) sandbox_require: Option<String>,
 
     /// Sandbox layers to switch off (same names). Never needed on a supported kernel.
     #[arg(long, env = "MCP_SANDBOX_DISABLE", value_name = "LIST")]
     pub(crate) sandbox_disable: Option<String>,
+
+    /// Opt-in sandbox layers to switch on (comma list): private_proc (each command gets a
+    /// mount namespace and a procfs of its own PID namespace). [default: none]
+    #[arg(long, env = "MCP_SANDBOX_ENABLE", value_name = "LIST")]
+    pub(crate) sandbox_enable: Option<String>,
 
     /// User (and group) commands run as when the daemon runs as root: name or uid,
     /// optionally `user:group`. [default: nobody:nogroup]

@@ -93,6 +93,7 @@ fn set(raw: &mut RawSettings, key: &str, value: &Value, path: &str) -> Result<()
         max_json_depth,
         sandbox_require,
         sandbox_disable,
+        sandbox_enable,
         run_as,
         read_paths,
         writable_roots,

@@ -19,6 +19,8 @@ pub(crate) const DEFAULT_REQUIRED: &[Layer] =
 pub(crate) struct SandboxConfig {
     pub(crate) require: Vec<Layer>,
     pub(crate) disable: Vec<Layer>,
+    /// Opt-in layers switched on.
+    pub(crate) enable: Vec<Layer>,
     /// uid and gid for commands when the daemon runs as root.
     pub(crate) run_as: Option<(u32, u32)>,
     pub(crate) read_paths: Vec<PathBuf>,
@@ -38,6 +40,15 @@ pub(crate) fn resolve(raw: &RawSettings) -> Result<SandboxConfig, String> {
         Some(list) => layers(list, "--sandbox-require / MCP_SANDBOX_REQUIRE")?,
     };
     let disable = layers(raw.sandbox_disable.as_deref().unwrap_or(""), "--sandbox-disable / MCP_SANDBOX_DISABLE")?;
+    let enable = layers(raw.sandbox_enable.as_deref().unwrap_or(""), "--sandbox-enable / MCP_SANDBOX_ENABLE")?;
+    if let Some(layer) = enable.iter().find(|layer| !layer.is_opt_in()) {
+        return Err(format!(
+            "invalid layer '{}' in --sandbox-enable / MCP_SANDBOX_ENABLE: it is on unless disabled; only opt-in \
+             layers ({}) are enabled here",
+            layer.name(),
+            Layer::ALL.iter().filter(|l| l.is_opt_in()).map(|l| l.name()).collect::<Vec<_>>().join(", ")
+        ));
+    }
     let defaults = Rlimits::default();
     let count = |text: Option<&str>, default: u64, name: &str| -> Result<u64, String> {
         match text.map(str::trim).filter(|t| !t.is_empty()) {
@@ -63,6 +74,7 @@ pub(crate) fn resolve(raw: &RawSettings) -> Result<SandboxConfig, String> {
     Ok(SandboxConfig {
         require,
         disable,
+        enable,
         run_as: run_as(raw.run_as.as_deref())?,
         read_paths: paths(raw.read_paths.as_deref(), &["/"], "--read-paths / MCP_READ_PATHS", true)?,
         writable_roots: paths(raw.writable_roots.as_deref(), &[], "--writable-roots / MCP_WRITABLE_ROOTS", true)?,

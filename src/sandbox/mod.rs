@@ -92,6 +92,12 @@ impl Layer {
         }
     }
 
+    /// Layers that cost more than the spawn budget: off unless the operator
+    /// enables (or requires) them.
+    pub(crate) fn is_opt_in(self) -> bool {
+        matches!(self, Layer::PrivateProc)
+    }
+
     pub(crate) fn parse(name: &str) -> Option<Layer> {
         Layer::ALL.into_iter().find(|layer| layer.name() == name.trim().to_ascii_lowercase())
     }
@@ -103,6 +109,9 @@ pub(crate) enum LayerState {
     Enforced(String),
     Unavailable(String),
     Disabled,
+    /// An opt-in layer the operator did not enable; the text says what a
+    /// command has without it.
+    NotEnabled(String),
 }
 
 /// Resource limits applied to every command (soft = hard).
@@ -134,6 +143,8 @@ pub(crate) struct SandboxSettings {
     pub(crate) require: Vec<Layer>,
     /// Layers switched off by the operator.
     pub(crate) disable: Vec<Layer>,
+    /// Opt-in layers switched on by the operator.
+    pub(crate) enable: Vec<Layer>,
     /// uid and gid commands run as when the daemon is root.
     pub(crate) run_as: Option<(u32, u32)>,
     pub(crate) rlimits: Rlimits,
@@ -197,6 +208,8 @@ impl Sandbox {
 
     fn build(settings: &SandboxSettings, disabled: &[Layer]) -> Result<Sandbox, String> {
         let on = |layer: Layer| !settings.disable.contains(&layer) && !disabled.contains(&layer);
+        let opted_in =
+            |layer: Layer| !layer.is_opt_in() || settings.enable.contains(&layer) || settings.require.contains(&layer);
         let mut layers = Vec::new();
         let mut steps = 0;
         let r = settings.rlimits;
@@ -328,22 +341,30 @@ impl Sandbox {
         ));
         layers.push((
             Layer::PrivateProc,
-            state(on(Layer::PrivateProc), || {
-                if steps & child::STEP_PID_NAMESPACE == 0 {
-                    return Err("it needs the pid_namespace layer; a command sees the host's /proc (every \
+            if !opted_in(Layer::PrivateProc) {
+                LayerState::NotEnabled(format!(
+                    "opt-in (MCP_SANDBOX_ENABLE=private_proc; it costs a mount namespace and a procfs per command); \
+                     without it {}",
+                    mounts::proc_view()
+                ))
+            } else {
+                state(on(Layer::PrivateProc), || {
+                    if steps & child::STEP_PID_NAMESPACE == 0 {
+                        return Err("it needs the pid_namespace layer; a command sees the host's /proc (every \
                                 process, with its command line)"
-                        .into());
-                }
-                if !mounts::has_private_namespace() {
-                    return Err("the daemon has no mount namespace of its own (it starts one only as root \
+                            .into());
+                    }
+                    if !mounts::has_private_namespace() {
+                        return Err("the daemon has no mount namespace of its own (it starts one only as root \
                                 with CAP_SYS_ADMIN); a command sees the host's /proc"
-                        .into());
-                }
-                steps |= child::STEP_PRIVATE_PROC;
-                Ok("one mount namespace per command with a procfs of its own PID namespace: ps and /proc show \
-                    only the command's processes"
-                    .to_string())
-            }),
+                            .into());
+                    }
+                    steps |= child::STEP_PRIVATE_PROC;
+                    Ok("one mount namespace per command with a procfs of its own PID namespace: ps and /proc \
+                        show only the command's processes"
+                        .to_string())
+                })
+            },
         ));
         let program = match &filter {
             Some(f) => libc::sock_fprog { len: f.program.len() as u16, filter: f.program.as_ptr() as *mut _ },
@@ -390,7 +411,7 @@ impl Sandbox {
             match state {
                 LayerState::Enforced(_) => {}
                 LayerState::Unavailable(reason) => return Err(refusal(*layer, reason)),
-                LayerState::Disabled => {
+                LayerState::Disabled | LayerState::NotEnabled(_) => {
                     return Err(format!(
                         "sandbox layer '{}' is both required and disabled; remove it from one of \
                          MCP_SANDBOX_REQUIRE / MCP_SANDBOX_DISABLE",
@@ -528,6 +549,38 @@ pub(crate) fn empty_bounding_set() -> bool {
 /// to processes of its own uid (commands that keep the daemon's uid).
 pub(crate) fn protect_daemon() -> Result<(), String> {
     nix::sys::prctl::set_dumpable(false).map_err(|e| format!("PR_SET_DUMPABLE failed: {e}"))
+}
+
+/// Overwrites every occurrence of each secret in the process's original
+/// argument and environment blocks, which `/proc/<pid>/cmdline` and
+/// `/proc/<pid>/environ` show: a token given as `--auth-token` (or in
+/// `MCP_AUTH_TOKEN`) is then readable from no `/proc` file. Call once the
+/// configuration is resolved; later reads of the arguments see `*`s.
+pub(crate) fn scrub_secrets(secrets: &[&[u8]]) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return };
+    // Fields after the command name, which is in parentheses and may hold
+    // spaces: field 3 (state) is the first after ')'.
+    let Some(tail) = stat.rsplit_once(')').map(|(_, tail)| tail) else { return };
+    let fields: Vec<usize> = tail.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect();
+    // arg_start, arg_end, env_start, env_end are fields 48-51.
+    let field = |n: usize| fields.get(n - 3).copied().unwrap_or(0);
+    for (start, end) in [(field(48), field(49)), (field(50), field(51))] {
+        if start == 0 || end <= start {
+            continue;
+        }
+        // SAFETY: [start, end) is this process's own argument (or
+        // environment) block on its initial stack, mapped writable for the
+        // whole life of the process; the kernel reports its bounds. Nothing
+        // else writes it, and only bytes inside it are changed.
+        let block = unsafe { std::slice::from_raw_parts_mut(start as *mut u8, end - start) };
+        for secret in secrets.iter().filter(|s| !s.is_empty()) {
+            let mut at = 0;
+            while let Some(found) = block[at..].windows(secret.len()).position(|w| w == *secret) {
+                block[at + found..at + found + secret.len()].fill(b'*');
+                at += found + secret.len();
+            }
+        }
+    }
 }
 
 /// Ignores SIGPIPE, as the Rust runtime does before `main`, for a process

@@ -53,6 +53,14 @@ pub(crate) fn has_private_namespace() -> bool {
     PRIVATE_NAMESPACE.load(Ordering::SeqCst)
 }
 
+/// What a command sees in `/proc` without a procfs of its own.
+pub(crate) fn proc_view() -> &'static str {
+    "a command's /proc is the host's (or the container's): every process and its command line, by host pid \
+     (the daemon wipes its token from its own); environment, memory, fds and cwd only of processes of its own \
+     uid that are dumpable (the daemon is not); /proc/net lists every socket of the network namespace; in a \
+     PID namespace of its own, ps looks itself up by a pid that names another process there"
+}
+
 /// Makes every directory in `roots` (and every mount beneath it) `noexec`,
 /// or confirms it already is; the report names how each is covered.
 pub(crate) fn ensure_noexec(roots: &[PathBuf]) -> Result<String, String> {

@@ -26,7 +26,13 @@
 //!   placement of any process but the caller (`prlimit64`, `setpriority`,
 //!   `sched_set*`, `ioprio_set`, `migrate_pages`, `move_pages` with a pid
 //!   other than 0, and the per-user forms), so `prlimit --pid $PPID` cannot
-//!   starve the daemon while `nice`, `ulimit` and `taskset cmd` still work.
+//!   starve the daemon while `nice`, `ulimit` and `taskset cmd` still work;
+//! - `prctl(PR_SET_DUMPABLE, 0)`: a command stays inspectable by the socket
+//!   broker, which takes its sockets and reads its addresses with the same
+//!   access checks as ptrace (a daemon without CAP_SYS_PTRACE could not
+//!   otherwise broker an ssh-agent). Between commands the flag would guard
+//!   nothing: Landlock already refuses ptrace access (`/proc/<pid>/mem`,
+//!   `environ`, `fd`) across sandboxes.
 //!
 //! Foreign-ABI calls (x32, or an unexpected architecture) are denied too.
 //!
@@ -160,6 +166,8 @@ enum Check {
     /// `(which, who)`: no per-user form, and `who` must be 0.
     SelfWhoPriority,
     SelfWhoIoprio,
+    /// `prctl(PR_SET_DUMPABLE, 0)`.
+    Undumpable,
 }
 
 impl Check {
@@ -188,6 +196,7 @@ fn checks() -> Vec<(libc::c_long, Check)> {
         (libc::SYS_move_pages, Check::SelfOnly),
         (libc::SYS_setpriority, Check::SelfWhoPriority),
         (libc::SYS_ioprio_set, Check::SelfWhoIoprio),
+        (libc::SYS_prctl, Check::Undumpable),
     ]
 }
 
@@ -268,6 +277,15 @@ pub(crate) fn prepare(options: SeccompOptions) -> Result<Filter, String> {
     };
     ops.extend(block(Check::SelfWhoPriority, self_who(PRIO_USER)));
     ops.extend(block(Check::SelfWhoIoprio, self_who(IOPRIO_WHO_USER)));
+    ops.extend(block(
+        Check::Undumpable,
+        vec![
+            Op::Load(bpf::offset_arg(0)),
+            Op::JumpIfEqual(libc::PR_SET_DUMPABLE as u32, Next, Allow),
+            Op::Load(bpf::offset_arg(1)),
+            Op::JumpIfEqual(0, Deny, Allow),
+        ],
+    ));
     Ok(Filter { program: bpf::assemble(&ops)? })
 }
 
@@ -337,6 +355,14 @@ mod tests {
         assert_eq!(decide(libc::SYS_ioprio_set, [1, 0, 0, 0, 0, 0]), ALLOW);
         assert_eq!(decide(libc::SYS_ioprio_set, [1, 4242, 0, 0, 0, 0]), EPERM);
         assert_eq!(decide(libc::SYS_ioprio_set, [IOPRIO_WHO_USER as u64, 0, 0, 0, 0, 0]), EPERM);
+    }
+
+    #[test]
+    fn a_command_cannot_make_itself_undumpable_but_prctl_otherwise_works() {
+        let dumpable = libc::PR_SET_DUMPABLE as u64;
+        assert_eq!(decide(libc::SYS_prctl, [dumpable, 0, 0, 0, 0, 0]), EPERM);
+        assert_eq!(decide(libc::SYS_prctl, [dumpable, 1, 0, 0, 0, 0]), ALLOW);
+        assert_eq!(decide(libc::SYS_prctl, [libc::PR_SET_NAME as u64, 0, 0, 0, 0, 0]), ALLOW);
     }
 
     #[test]

@@ -103,7 +103,16 @@ fn socket_of(call: &Call) -> Result<OwnedFd, Errno> {
     if !call.still_waiting() {
         return Err(Errno::ESRCH);
     }
-    notify::take_descriptor(&pidfd, call.arg(0))
+    notify::take_descriptor(&pidfd, call.arg(0)).map_err(|errno| {
+        if errno == Errno::EPERM {
+            tracing::warn!(
+                pid = call.pid(),
+                "sandbox refused a socket call it cannot inspect (the process is not dumpable, or the daemon may \
+                 not trace it)"
+            );
+        }
+        errno
+    })
 }
 
 fn connect(call: &Call) -> Result<Step, Errno> {

@@ -52,6 +52,7 @@ pub(super) fn call(context: &ToolContext) -> Value {
                 LayerState::Enforced(detail) => format!("enforced: {detail}"),
                 LayerState::Unavailable(reason) => format!("unavailable: {reason}"),
                 LayerState::Disabled => "disabled".to_string(),
+                LayerState::NotEnabled(reason) => format!("not enabled: {reason}"),
             };
             (layer.name().to_string(), Value::String(text))
         })

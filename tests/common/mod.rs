@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+mod modes;
+pub use modes::*;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -33,6 +36,8 @@ pub struct Daemon {
     pub log: Arc<Mutex<Vec<String>>>,
     /// Lines the daemon wrote to stdout (its audit records) so far.
     pub audit: Arc<Mutex<Vec<String>>>,
+    /// How it runs.
+    pub mode: Mode,
 }
 
 impl Daemon {
@@ -43,22 +48,31 @@ impl Daemon {
     }
 
     pub fn start_with_args(env: &[(&str, &str)], args: &[&str]) -> Daemon {
-        Self::launch(env, args, DaemonStdout::Read)
+        Self::launch(Command::new(env!("CARGO_BIN_EXE_mcp-commander")), env, args, DaemonStdout::Read)
+    }
+
+    /// Starts the daemon in `mode` (as root on the host, or as the image runs
+    /// it), with `env` added and the test token set.
+    pub fn start_in(mode: Mode, env: &[(&str, &str)]) -> Daemon {
+        let mut command = mode.command();
+        command.env("MCP_AUTH_TOKEN", TOKEN);
+        let mut daemon = Self::launch(command, env, &[], DaemonStdout::Read);
+        daemon.mode = mode;
+        daemon
     }
 
     /// Starts the daemon with its stdout (the audit records) not read, or
     /// closed.
     pub fn start_with_stdout(env: &[(&str, &str)], stdout: DaemonStdout) -> Daemon {
-        Self::launch(env, &[], stdout)
+        Self::launch(Command::new(env!("CARGO_BIN_EXE_mcp-commander")), env, &[], stdout)
     }
 
-    fn launch(env: &[(&str, &str)], args: &[&str], stdout_mode: DaemonStdout) -> Daemon {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_mcp-commander"));
+    fn launch(mut command: Command, env: &[(&str, &str)], args: &[&str], stdout_mode: DaemonStdout) -> Daemon {
+        if command.get_program() == env!("CARGO_BIN_EXE_mcp-commander") {
+            command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("HOME", "/root");
+        }
         command
             .args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", "/root")
             .env("MCP_PORT", "0")
             .env("MCP_LOG_LEVEL", "info")
             .stdin(Stdio::null())
@@ -93,12 +107,13 @@ impl Daemon {
                 let _ = sender.send(line);
             }
         });
-        let mut daemon = Daemon { child, port: 0, log, audit };
+        let mut daemon = Daemon { child, port: 0, log, audit, mode: Mode::Host };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let line: String = lines
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .expect("daemon did not report its address");
+            let line: String =
+                lines.recv_timeout(deadline.saturating_duration_since(Instant::now())).unwrap_or_else(|_| {
+                    panic!("daemon did not report its address; it logged: {:?}", daemon.log.lock().unwrap())
+                });
             if let Some(rest) = line.split("address=").nth(1) {
                 let address = rest.split_whitespace().next().unwrap();
                 daemon.port = address.rsplit(':').next().unwrap().parse().unwrap();
