@@ -103,7 +103,7 @@ fn socket_of(call: &Call) -> Result<OwnedFd, Errno> {
     if !call.still_waiting() {
         return Err(Errno::ESRCH);
     }
-    notify::take_descriptor(&pidfd, call.arg(0)).map_err(|errno| {
+    notify::take_descriptor(&pidfd, call.arg(0)).inspect_err(|&errno| {
         if errno == Errno::EPERM {
             tracing::warn!(
                 pid = call.pid(),
@@ -111,7 +111,6 @@ fn socket_of(call: &Call) -> Result<OwnedFd, Errno> {
                  not trace it)"
             );
         }
-        errno
     })
 }
 
