@@ -48,7 +48,7 @@ impl Daemon {
     }
 
     pub fn start_with_args(env: &[(&str, &str)], args: &[&str]) -> Daemon {
-        Self::launch(Command::new(env!("CARGO_BIN_EXE_mcp-commander")), env, args, DaemonStdout::Read)
+        Self::launch(plain_command(), env, args, DaemonStdout::Read)
     }
 
     /// Starts the daemon in `mode` (as root on the host, or as the image runs
@@ -64,13 +64,15 @@ impl Daemon {
     /// Starts the daemon with its stdout (the audit records) not read, or
     /// closed.
     pub fn start_with_stdout(env: &[(&str, &str)], stdout: DaemonStdout) -> Daemon {
-        Self::launch(Command::new(env!("CARGO_BIN_EXE_mcp-commander")), env, &[], stdout)
+        Self::launch(plain_command(), env, &[], stdout)
+    }
+
+    /// Starts the daemon from `command` (a [`Mode::command`]) with `args`.
+    pub fn launch_command(command: Command, env: &[(&str, &str)], args: &[&str]) -> Daemon {
+        Self::launch(command, env, args, DaemonStdout::Read)
     }
 
     fn launch(mut command: Command, env: &[(&str, &str)], args: &[&str], stdout_mode: DaemonStdout) -> Daemon {
-        if command.get_program() == env!("CARGO_BIN_EXE_mcp-commander") {
-            command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("HOME", "/root");
-        }
         command
             .args(args)
             .env("MCP_PORT", "0")
@@ -212,6 +214,13 @@ impl Drop for Daemon {
     }
 }
 
+/// The daemon's binary with a clean environment holding the test's PATH.
+fn plain_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mcp-commander"));
+    command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("HOME", "/root");
+    command
+}
+
 /// The body of a `tools/call` of `execute_command` running `command`.
 pub fn call_body(command: &str) -> String {
     json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
@@ -232,7 +241,7 @@ pub fn metric(port: u16, name: &str) -> f64 {
 /// on the daemon while the call is in flight.
 pub fn execute_in_background(port: u16, command: &str) -> std::thread::JoinHandle<Response> {
     let body = call_body(command);
-    std::thread::spawn(move || raw_request(port, "POST", "/mcp", &[], body.as_bytes()))
+    std::thread::spawn(move || raw_request(port, "POST", "/mcp", &[("X-MCP-Auth-Token", TOKEN)], body.as_bytes()))
 }
 
 /// Opens a connection and sends a `tools/call` of `execute_command` with
