@@ -19,7 +19,7 @@ pub(crate) fn run(config: &Config) -> ExitCode {
         settings.require.clear();
         Sandbox::prepare(&settings, &config.shell)
     });
-    let _ = std::fs::remove_dir_all(&scratch);
+    crate::sandbox::remove_dir(&scratch);
     let sandbox = match report {
         Ok(sandbox) => sandbox,
         Err(error) => {

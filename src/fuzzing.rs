@@ -77,7 +77,7 @@ static HARNESS: LazyLock<(Arc<Server>, Router)> = LazyLock::new(|| {
 
 extern "C" fn remove_scratch() {
     if let Some(dir) = SCRATCH.get() {
-        let _ = std::fs::remove_dir_all(dir);
+        crate::sandbox::remove_dir(dir);
     }
 }
 

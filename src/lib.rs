@@ -111,7 +111,7 @@ pub fn main_entry() -> ExitCode {
             jobs.kill_all();
         }
         reaper.inspect(|task| task.abort());
-        let _ = std::fs::remove_dir_all(&tools.scratch_dir);
+        sandbox::remove_dir(&tools.scratch_dir);
         tools.audit.flush(std::time::Duration::from_secs(2));
         outcome
     });
@@ -138,7 +138,7 @@ pub(crate) fn wire_server(config: Config) -> Result<Arc<Server>, String> {
     let scratch_dir = create_scratch_dir(command_owner(sandbox_config))?;
     let settings = sandbox_settings(&config, &scratch_dir)?;
     let sandbox = Sandbox::prepare(&settings, &config.shell).inspect_err(|_| {
-        let _ = std::fs::remove_dir_all(&scratch_dir);
+        sandbox::remove_dir(&scratch_dir);
     })?;
     for (layer, state) in sandbox.layers() {
         tracing::info!(layer = layer.name(), state = ?state, "sandbox layer");

@@ -36,7 +36,7 @@ use nix::fcntl::OFlag;
 
 use child::Stage;
 pub(crate) use landlock::LandlockRules;
-pub(crate) use mounts::enter_private_namespace;
+pub(crate) use mounts::{enter_private_namespace, remove_dir};
 pub(crate) use orphans::{become_subreaper, children_all_exited, reap_orphans};
 pub(crate) use seccomp::SeccompOptions;
 use sockets::SocketRules;

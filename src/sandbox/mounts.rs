@@ -61,6 +61,20 @@ pub(crate) fn proc_view() -> &'static str {
      PID namespace of its own, ps looks itself up by a pid that names another process there"
 }
 
+/// Removes a directory the daemon may have bind-mounted onto itself (a
+/// scratch directory made noexec): the mount goes first, lazily, or the
+/// removal fails with EBUSY.
+pub(crate) fn remove_dir(path: &Path) {
+    if has_private_namespace() {
+        if let Ok(target) = CString::new(path.as_os_str().as_bytes()) {
+            // SAFETY: umount2 reads one live C string; MNT_DETACH on a path
+            // that is not a mount point fails harmlessly with EINVAL.
+            unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+        }
+    }
+    let _ = std::fs::remove_dir_all(path);
+}
+
 /// Makes every directory in `roots` (and every mount beneath it) `noexec`,
 /// or confirms it already is; the report names how each is covered.
 pub(crate) fn ensure_noexec(roots: &[PathBuf]) -> Result<String, String> {

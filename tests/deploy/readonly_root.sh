@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The release binary on a read-only root, as ECS runs it with
-# readonlyRootFilesystem: bubblewrap binds / read-only, mounts a tmpfs on
-# /tmp and maps the daemon to an unprivileged uid (10001, the image's USER).
+# readonlyRootFilesystem: bubblewrap binds / read-only, binds a tmpfs
+# mounted noexec,nosuid,nodev (as the task definition's) on /tmp and maps
+# the daemon to an unprivileged uid (10001, the image's USER).
 # It must serve initialize, tools/list and execute_command end to end, pass
 # its own health check, and leave a verifiable audit trail.
 #
@@ -13,7 +14,12 @@ token="read-only-root-token"
 # The binary is bound into the jail's /tmp: wherever the checkout lives
 # (perhaps under the host's /tmp, which the tmpfs hides), it is found.
 jailed=/tmp/.bin/mcp-commander
-jail=(bwrap --unshare-user --uid 10001 --gid 10001 --ro-bind / / --tmpfs /tmp --ro-bind "$bin" "$jailed"
+mkdir -p "$work/tmp"
+# bubblewrap's own --tmpfs cannot be noexec: a tmpfs mounted in a private
+# mount namespace is bound instead (bubblewrap keeps its noexec flag).
+jail=(unshare --mount --propagation private -- sh -c
+  'mount -t tmpfs -o noexec,nosuid,nodev,mode=1777 tmpfs "$0" && exec "$@"' "$work/tmp"
+  bwrap --unshare-user --uid 10001 --gid 10001 --ro-bind / / --bind "$work/tmp" /tmp --ro-bind "$bin" "$jailed"
   --dev /dev --proc /proc --die-with-parent)
 "${jail[@]}" --setenv MCP_PORT 0 --setenv MCP_AUTH_TOKEN "$token" -- "$jailed" >"$work/audit" 2>"$work/log" &
 pid=$!
@@ -37,8 +43,10 @@ call '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' | grep -q '"execute_comman
 reply=$(call '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"execute_command","arguments":{"command":"id -u; echo kept > f && cat f; touch /etc/ro-test"}}}')
 echo "$reply" | grep -q '"stdout":"10001\\nkept\\n"' || fail "execute_command did not run as 10001 in a writable scratch dir: $reply"
 echo "$reply" | grep -q 'Read-only file system' || fail "the root was writable: $reply"
+reply=$(call '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"execute_command","arguments":{"command":"cp /usr/bin/id ./id && /lib64/ld-linux-x86-64.so.2 ./id"}}}')
+echo "$reply" | grep -q 'failed to map segment' || fail "a program written to the noexec /tmp ran: $reply"
 "${jail[@]}" --setenv MCP_PORT "$port" -- "$jailed" healthcheck >/dev/null || fail "healthcheck"
 kill "$pid"
 wait "$pid" 2>/dev/null || true
 "$bin" audit verify "$work/audit" >/dev/null || fail "audit trail: $("$bin" audit verify "$work/audit")"
-echo "read-only root as uid 10001: initialize, tools/list, execute_command (scratch writable, / read-only), healthcheck, audit chain OK"
+echo "read-only root as uid 10001: initialize, tools/list, execute_command (scratch writable and noexec, / read-only), healthcheck, audit chain OK"
