@@ -65,12 +65,12 @@ pub(crate) fn proc_view() -> &'static str {
 /// scratch directory made noexec): the mount goes first, lazily, or the
 /// removal fails with EBUSY.
 pub(crate) fn remove_dir(path: &Path) {
-    if has_private_namespace() {
-        if let Ok(target) = CString::new(path.as_os_str().as_bytes()) {
-            // SAFETY: umount2 reads one live C string; MNT_DETACH on a path
-            // that is not a mount point fails harmlessly with EINVAL.
-            unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
-        }
+    if has_private_namespace()
+        && let Ok(target) = CString::new(path.as_os_str().as_bytes())
+    {
+        // SAFETY: umount2 reads one live C string; MNT_DETACH on a path that
+        // is not a mount point fails harmlessly with EINVAL.
+        unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
     }
     let _ = std::fs::remove_dir_all(path);
 }
