@@ -62,6 +62,11 @@ fn launch() -> Result<Broker, String> {
         return Err("the kernel lacks seccomp user notification (Linux 5.0) or uses another layout".into());
     }
     notify::can_inspect_processes()?;
+    if !super::mounts::proc_is_own() {
+        return Err("the /proc mounted here belongs to another PID namespace (the broker finds a command's \
+                    working directory there): mount a procfs of the daemon's own PID namespace"
+            .into());
+    }
     // SAFETY: eventfd takes two integers and returns a new fd or -1.
     let wake = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
     if wake < 0 {
@@ -203,9 +208,12 @@ fn answer(listener: Arc<OwnedFd>, notification: Notification) {
 }
 
 /// Whether `tid` is one of the daemon's own threads (a covered thread's own
-/// `connect` or `listen`).
+/// `connect` or `listen`). Only the daemon's threads and its commands are
+/// under the filter, and a command leads a process group of its own that it
+/// cannot leave, so the daemon's group tells them apart.
 fn is_daemon_thread(tid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/self/task/{tid}")).exists()
+    let group = nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(tid as i32)));
+    group.is_ok() && group == nix::unistd::getpgid(None)
 }
 
 /// The calling thread's seccomp mode (0: none).

@@ -45,7 +45,33 @@ pub(crate) fn enter_private_namespace() -> bool {
         return false;
     }
     PRIVATE_NAMESPACE.store(true, Ordering::SeqCst);
+    if !proc_is_own() {
+        // Started in a PID namespace without a procfs of it (`unshare --pid`
+        // alone): pids in /proc would name other processes.
+        // SAFETY: mount reads static C strings; the data is null.
+        let mounted = unsafe {
+            libc::mount(
+                c"proc".as_ptr(),
+                c"/proc".as_ptr(),
+                c"proc".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                std::ptr::null(),
+            )
+        };
+        if mounted != 0 {
+            tracing::warn!(error = %Errno::last(), "cannot mount a procfs of the daemon's own PID namespace");
+        }
+    }
     true
+}
+
+/// Whether `/proc` belongs to the daemon's PID namespace (its `self` is the
+/// daemon's own pid).
+pub(crate) fn proc_is_own() -> bool {
+    std::fs::read_link("/proc/self")
+        .ok()
+        .and_then(|link| link.to_str()?.parse::<u32>().ok())
+        .is_some_and(|pid| pid == std::process::id())
 }
 
 /// Whether mounts the daemon makes stay its own (and its commands').

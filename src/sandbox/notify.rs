@@ -148,22 +148,16 @@ pub(super) fn pidfd(tid: u32) -> Result<OwnedFd, Errno> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
     let mut fd = unsafe { libc::syscall(libc::SYS_pidfd_open, tid as libc::pid_t, PIDFD_THREAD) };
     if fd < 0 && Errno::last() == Errno::EINVAL {
-        // Before 6.9 only a process's leader has a pidfd; its fd table is
-        // the thread's.
-        let process = thread_group(tid).ok_or(Errno::ESRCH)?;
+        // Before 6.9 only a process's leader has a pidfd: a call from another
+        // thread fails closed rather than guessing its process.
         // SAFETY: as above.
-        fd = unsafe { libc::syscall(libc::SYS_pidfd_open, process, 0) };
+        fd = unsafe { libc::syscall(libc::SYS_pidfd_open, tid as libc::pid_t, 0) };
     }
     if fd < 0 {
         return Err(Errno::last());
     }
     // SAFETY: a new fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
-}
-
-fn thread_group(tid: u32) -> Option<libc::pid_t> {
-    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
-    status.lines().find_map(|line| line.strip_prefix("Tgid:"))?.trim().parse().ok()
 }
 
 /// A duplicate of the caller's descriptor `fd`: the same open file (the

@@ -36,7 +36,10 @@ for path in sorted((root / "deploy").glob("task-definition-*.json")):
     check(path, container.get("user", "root").split(":")[0] not in ("root", "0"), "runs as root")
     check(path, linux.get("initProcessEnabled") is True, "no init process")
     check(path, linux.get("capabilities", {}).get("drop") == ["ALL"], "capabilities not all dropped")
-    check(path, not linux.get("capabilities", {}).get("add"), "capabilities added")
+    # SYS_PTRACE only lets the runtime's seccomp profile allow pidfd_getfd,
+    # which the daemon's socket broker needs; uid 10001 never holds it.
+    check(path, linux.get("capabilities", {}).get("add") == ["SYS_PTRACE"], "capabilities other than SYS_PTRACE added")
+    environment = {e["name"]: e["value"] for e in container.get("environment", [])}
     secrets = {s["name"]: s["valueFrom"] for s in container.get("secrets", [])}
     for name in ("MCP_AUTH_TOKEN", "MCP_ALLOWED_COMMANDS"):
         check(path, secrets.get(name, "").startswith("arn:aws:secretsmanager:"), f"{name} not from Secrets Manager")
@@ -51,10 +54,15 @@ for path in sorted((root / "deploy").glob("task-definition-*.json")):
         mounts = {m["containerPath"]: m["sourceVolume"] for m in container.get("mountPoints", [])}
         check(path, mounts.get("/tmp") in volumes, "no ephemeral volume on /tmp")
         check(path, "tmpfs" not in linux, "tmpfs is not supported on Fargate")
+        # Fargate has no tmpfs, so /tmp cannot be noexec: the definition must
+        # say so itself, or the daemon (rightly) refuses to start.
+        check(path, environment.get("MCP_SANDBOX_DISABLE") == "noexec", "noexec not explicitly given up on Fargate")
+        check(path, "noexec" not in environment.get("MCP_SANDBOX_REQUIRE", "noexec"), "noexec still required")
     else:
         tmpfs = {t["containerPath"]: t for t in linux.get("tmpfs", [])}
         check(path, "/tmp" in tmpfs and tmpfs["/tmp"]["size"] > 0, "no sized tmpfs on /tmp")
         check(path, "noexec" in tmpfs.get("/tmp", {}).get("mountOptions", []), "/tmp is executable")
+        check(path, "MCP_SANDBOX_DISABLE" not in environment, "a sandbox layer disabled on EC2")
         check(path, "no-new-privileges" in container.get("dockerSecurityOptions", []), "no no-new-privileges")
         check(path, any(u["name"] == "nproc" for u in container.get("ulimits", [])), "no nproc ulimit")
 
