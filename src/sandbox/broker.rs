@@ -208,12 +208,11 @@ fn answer(listener: Arc<OwnedFd>, notification: Notification) {
 }
 
 /// Whether `tid` is one of the daemon's own threads (a covered thread's own
-/// `connect` or `listen`). Only the daemon's threads and its commands are
-/// under the filter, and a command leads a process group of its own that it
-/// cannot leave, so the daemon's group tells them apart.
+/// `connect` or `listen`): listed among the daemon's tasks. `/proc` is the
+/// daemon's PID namespace's (checked when the broker starts), and the
+/// caller still waits on its call, so its tid is not yet anyone else's.
 fn is_daemon_thread(tid: u32) -> bool {
-    let group = nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(tid as i32)));
-    group.is_ok() && group == nix::unistd::getpgid(None)
+    std::path::Path::new(&format!("/proc/self/task/{tid}")).exists()
 }
 
 /// The calling thread's seccomp mode (0: none).

@@ -163,7 +163,11 @@ pub(super) fn pidfd(tid: u32) -> Result<OwnedFd, Errno> {
 /// A duplicate of the caller's descriptor `fd`: the same open file (the
 /// same socket), so what the broker does to it the caller sees.
 pub(super) fn take_descriptor(pidfd: &OwnedFd, fd: u64) -> Result<OwnedFd, Errno> {
-    let fd = i32::try_from(fd).map_err(|_| Errno::EBADF)?;
+    // The kernel reads an `int` descriptor: the low 32 bits.
+    let fd = fd as u32 as i32;
+    if fd < 0 {
+        return Err(Errno::EBADF);
+    }
     // SAFETY: pidfd_getfd takes a pidfd, a target fd number and flags and
     // returns a new fd (close-on-exec) or -1.
     let copy = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
