@@ -228,8 +228,43 @@ fn a_command_sees_its_own_processes_where_the_daemon_can_mount_a_procfs() {
         let line = text.lines().find(|l| l.contains("private_proc")).unwrap_or_default().to_string();
         assert!(line.contains(&format!("private_proc  {state}")), "{}: {line}", mode.name());
         if state == "off" {
-            assert!(line.contains("every process and its command line"), "{}: {line}", mode.name());
+            assert!(line.contains("every process with its command line"), "{}: {line}", mode.name());
         }
+    }
+}
+
+#[test]
+fn a_host_process_of_the_commands_own_uid_keeps_its_environment_memory_and_descriptors() {
+    for (mode, uid) in [(Mode::Host, 65534u32), (Mode::Image, common::IMAGE_UID)] {
+        let uid_arg = format!("--reuid={uid}");
+        let gid_arg = format!("--regid={uid}");
+        let mut host = std::process::Command::new("setpriv")
+            .args([uid_arg.as_str(), gid_arg.as_str(), "--clear-groups", "env", "HOST_SECRET=hunter2", "sleep", "30"])
+            .current_dir("/var/tmp")
+            .spawn()
+            .unwrap();
+        let pid = host.id();
+        assert!(eventually(Duration::from_secs(2), || std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| c.starts_with("sleep"))));
+        for probe in [
+            format!("cat /proc/{pid}/environ"),
+            format!("readlink /proc/{pid}/cwd"),
+            format!("readlink /proc/{pid}/fd/0"),
+            format!("head -c 16 /proc/{pid}/mem"),
+            format!("grep -c . /proc/{pid}/maps"),
+        ] {
+            let outcome = run(mode, &[], &probe);
+            assert!(!outcome.ok(), "{}: `{probe}` read another process: {outcome:?}", mode.name());
+            assert!(!outcome.stdout.contains("hunter2") && !outcome.stdout.contains("/var/tmp"), "{outcome:?}");
+        }
+        let twin = run(
+            mode,
+            &[],
+            &format!("cat /proc/{pid}/cmdline; echo; cat /proc/self/environ | tr '\\0' '\\n' | grep -c PATH"),
+        );
+        assert!(twin.ok() && twin.stdout.starts_with("sleep"), "{}: {twin:?}", mode.name());
+        let _ = host.kill();
+        let _ = host.wait();
     }
 }
 

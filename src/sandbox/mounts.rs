@@ -81,10 +81,11 @@ pub(crate) fn has_private_namespace() -> bool {
 
 /// What a command sees in `/proc` without a procfs of its own.
 pub(crate) fn proc_view() -> &'static str {
-    "a command's /proc is the host's (or the container's): every process and its command line, by host pid \
-     (the daemon wipes its token from its own); environment, memory, fds and cwd only of processes of its own \
-     uid that are dumpable (the daemon is not); /proc/net lists every socket of the network namespace; in a \
-     PID namespace of its own, ps looks itself up by a pid that names another process there"
+    "a command's /proc is the host's (or the container's): every process with its command line and status, \
+     by host pid (the daemon wipes its token from its own); of no process outside its own sandbox the \
+     environment, memory, cwd or fd targets (Landlock refuses that ptrace access), though the fd numbers of \
+     its own uid's processes can be listed; /proc/net lists every socket of the network namespace; in a PID \
+     namespace of its own, ps looks itself up by a pid that names another process there"
 }
 
 /// Removes a directory the daemon may have bind-mounted onto itself (a
