@@ -193,3 +193,45 @@ fn doctor_health_and_shell_info_report_the_noexec_layer() {
         assert!(info["sandbox"]["noexec"].as_str().unwrap().starts_with("enforced"), "{}: {info}", mode.name());
     }
 }
+
+const COMPUTED: &str = r#"
+import mmap
+kind = sys.argv[1]
+open("code.bin", "wb").write(b"\xb8\x2a\x00\x00\x00\xc3")  # mov eax, 42; ret
+code = open("code.bin", "rb").read()
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+anonymous = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+def run():
+    if kind == "write-and-execute":
+        address = libc.mmap(None, 4096, mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC, anonymous, -1, 0)
+        check(-1 if address in (None, ctypes.c_void_p(-1).value) else 0)
+    else:
+        address = libc.mmap(None, 4096, mmap.PROT_READ | mmap.PROT_WRITE, anonymous, -1, 0)
+    ctypes.memmove(address, code, len(code))
+    if kind == "write-then-protect":
+        check(libc.mprotect(address, 4096, mmap.PROT_READ | mmap.PROT_EXEC))
+    print("ran", ctypes.CFUNCTYPE(ctypes.c_int)(address)())
+attempt(run)
+"#;
+
+#[test]
+fn with_mdwe_machine_code_a_program_computes_never_runs() {
+    for mode in MODES {
+        for kind in ["write-and-execute", "write-then-protect"] {
+            let strict = run(mode, &[("MCP_SANDBOX_ENABLE", "mdwe")], &script("computed", COMPUTED, &[kind]));
+            assert_eq!(strict.verdict(), "ERR EACCES", "{}: {kind}: {strict:?}", mode.name());
+            // Without the opt-in layer an allowed interpreter runs what it is
+            // given (SECURITY.md): the test shows the route is real.
+            let default = run(mode, &[], &script("computed", COMPUTED, &[kind]));
+            assert!(default.stdout.contains("ran 42"), "{}: {kind}: {default:?}", mode.name());
+        }
+        let twin = run(
+            mode,
+            &[("MCP_SANDBOX_ENABLE", "mdwe")],
+            "ls / >/dev/null && /usr/bin/python3 -c 'import json, ctypes; print(json.dumps(sum(range(10))))' && sh -c 'echo sh'",
+        );
+        assert_eq!(twin.stdout, "45\nsh\n", "{}: {twin:?}", mode.name());
+    }
+}

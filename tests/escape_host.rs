@@ -198,6 +198,50 @@ fn other_processes_limits_and_scheduling_cannot_be_changed() {
     assert!(scheduling(other).contains("Max open files            5"), "{}", scheduling(other));
 }
 
+const FORK_LOOP: &str = r#"
+import time
+while True:
+    try:
+        os.fork() or time.sleep(20) or os._exit(0)
+    except OSError:
+        break
+print("full", flush=True)
+time.sleep(6)
+"#;
+
+#[test]
+fn in_the_images_mode_a_fork_loop_leaves_the_daemon_serving() {
+    // The task definition's nproc ulimit (4096), above the commands' own
+    // RLIMIT_NPROC (512): their processes run out first. uid 10002 keeps
+    // this loop away from the other image-mode tests' uid.
+    let command = common::image_command(10002, Some(4096));
+    let daemon = Daemon::launch_command(command, &[], &[]);
+    let fork_loop = script("forks", FORK_LOOP, &[]);
+    let looping = common::execute_in_background(daemon.port, &fork_loop);
+    let of_uid = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|entry| {
+                std::fs::read_to_string(entry.path().join("status"))
+                    .is_ok_and(|status| status.lines().any(|l| l.starts_with("Uid:\t10002\t")))
+            })
+            .count()
+    };
+    assert!(eventually(Duration::from_secs(10), || of_uid() >= 400), "the loop did not fork: {} processes", of_uid());
+    std::thread::sleep(Duration::from_millis(500));
+    // The daemon's own work (its threads, the policy check on a blocking
+    // thread for a quoted command, the spawn) still goes on. Commands that
+    // fork fail while the loop holds the uid's share: calls sharing one uid
+    // share its process limit.
+    for command in ["echo alive", "echo 'alive'", "printf '%s\\n' \"alive\""] {
+        let result = daemon.execute(json!({ "command": command }));
+        assert_eq!(result["stdout"], "alive\n", "`{command}` while the uid is full: {result}");
+    }
+    assert!(!daemon.logged("OS can't spawn"), "the daemon ran out of threads");
+    let _ = looping.join();
+}
+
 #[test]
 fn a_command_sees_its_own_processes_where_the_daemon_can_mount_a_procfs() {
     let own = run(

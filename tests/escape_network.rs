@@ -289,6 +289,12 @@ elif kind == "datagram":
     attempt(lambda: socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"x", target))
 elif kind == "socketpair-datagram":
     attempt(lambda: socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)[0].sendto(b"x", target))
+elif kind == "raw-datagram":  # the kernel makes a UNIX SOCK_RAW socket a datagram socket
+    attempt(lambda: socket.socket(socket.AF_UNIX, socket.SOCK_RAW).sendto(b"x", target))
+elif kind == "socketpair-raw":
+    attempt(lambda: socket.socketpair(socket.AF_UNIX, socket.SOCK_RAW)[0].sendto(b"x", target))
+elif kind == "unknown-type":
+    attempt(lambda: socket.socket(socket.AF_UNIX, 7).sendto(b"x", target))
 elif kind == "own-server":
     for kind_, file in [(socket.SOCK_STREAM, "own.sock"), (socket.SOCK_SEQPACKET, "own-seq.sock")]:
         server = socket.socket(socket.AF_UNIX, kind_)
@@ -316,6 +322,9 @@ fn unix_sockets_of_host_services_are_out_of_reach_by_every_route() {
             ("abstract", host.abstract_name.clone()),
             ("datagram", host.socket("dgram.sock")),
             ("socketpair-datagram", host.socket("dgram.sock")),
+            ("raw-datagram", host.socket("dgram.sock")),
+            ("socketpair-raw", host.socket("dgram.sock")),
+            ("unknown-type", host.socket("dgram.sock")),
         ] {
             let outcome = run(mode, &[], &script("unix", UNIX, &[kind, &target]));
             assert!(outcome.verdict().starts_with("ERR"), "{}: {kind} reached {target}: {outcome:?}", mode.name());
@@ -375,4 +384,108 @@ fn agents_and_servers_on_sockets_in_the_writable_roots_keep_working() {
     );
     assert_eq!(own.stdout.matches("read b'own\\n'").count(), 2, "{own:?}");
     assert!(Path::new(&root.join("own.sock")).exists());
+}
+
+const PEERS: &str = r#"
+kind, path = sys.argv[1], sys.argv[2]
+SO_PEERCRED = 17
+def peer(s):
+    pid, uid, gid = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, SO_PEERCRED, 12))
+    return uid, gid
+server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+server.bind(path); server.listen(8)
+if kind == "self":
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.connect(path)
+    accepted, _ = server.accept()
+    print("client sees", peer(client), "server sees", peer(accepted), "own", (os.getuid(), os.getgid()))
+else:
+    print("listening", flush=True)
+    accepted, _ = server.accept()
+    accepted.send(b"ok")
+    accepted.recv(1)
+"#;
+
+/// The peer credentials (uid, gid) a UNIX stream socket reports.
+fn peer_credentials(stream: &std::os::unix::net::UnixStream) -> (u32, u32) {
+    use std::os::fd::AsRawFd;
+    let mut credentials = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut length = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `length` bytes into `credentials`.
+    let result = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut credentials).cast(),
+            &mut length,
+        )
+    };
+    assert_eq!(result, 0, "SO_PEERCRED");
+    (credentials.uid, credentials.gid)
+}
+
+#[test]
+fn sockets_a_command_listens_on_or_connects_carry_its_own_uid_not_the_daemons() {
+    for (mode, uid) in [(Mode::Host, 65534u32), (Mode::Image, common::IMAGE_UID)] {
+        let own = run(mode, &[], &script("peers", PEERS, &["self", "own.sock"]));
+        let expected = format!("client sees ({uid}, {uid}) server sees ({uid}, {uid}) own ({uid}, {uid})");
+        assert!(own.stdout.contains(&expected), "{}: {own:?}", mode.name());
+    }
+    // A host client of a socket a command listens on (in a writable root)
+    // sees the command's uid: the daemon performed the listen, as nobody.
+    let root = fresh_dir("peer-root", 0o777);
+    let path = root.join("served.sock");
+    let command = script("peers", PEERS, &["serve", &path.display().to_string()]);
+    let daemon = Daemon::start_in(Mode::Host, &[("MCP_WRITABLE_ROOTS", &root.display().to_string())]);
+    let served = common::execute_in_background(daemon.port, &command);
+    assert!(eventually(Duration::from_secs(5), || path.exists()), "the command did not listen");
+    let mut stream = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    let mut greeting = [0u8; 2];
+    std::io::Read::read_exact(&mut stream, &mut greeting).unwrap();
+    assert_eq!(peer_credentials(&stream), (65534, 65534), "the listener carries the daemon's credentials");
+    stream.write_all(b"x").unwrap();
+    drop(stream);
+    let _ = served.join();
+}
+
+const CROWD: &str = r#"
+import threading, time
+kind = sys.argv[1]
+name = "%s-%s.sock" % (kind, os.urandom(4).hex())  # calls share the scratch directory
+server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+server.bind(name); server.listen(0)
+def stuck():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(name)
+    except OSError:
+        pass
+    time.sleep(30)
+if kind == "crowd":
+    # More than any daemon-wide cap on waiting calls would allow.
+    for _ in range(300):
+        threading.Thread(target=stuck, daemon=True).start()
+    print("crowding", flush=True)
+    time.sleep(8)
+else:
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    attempt(lambda: client.connect(name))
+"#;
+
+#[test]
+fn one_commands_waiting_socket_calls_do_not_hold_up_anothers() {
+    for mode in MODES {
+        let daemon = Daemon::start_in(mode, &[]);
+        let mark = common::marker("crowd");
+        let crowd =
+            common::execute_in_background(daemon.port, &format!("{} # {mark}", script("crowd", CROWD, &["crowd"])));
+        assert!(eventually(Duration::from_secs(5), || !common::processes_with(&mark).is_empty()));
+        std::thread::sleep(Duration::from_millis(1500));
+        for _ in 0..3 {
+            let other = daemon.execute(serde_json::json!({ "command": script("crowd", CROWD, &["single"]) }));
+            assert_eq!(other["stdout"], "OK\n", "{}: another call's connect waited or failed: {other}", mode.name());
+        }
+        let _ = crowd.join();
+    }
 }

@@ -330,7 +330,9 @@ pub(crate) struct RawSettings {
     pub(crate) sandbox_disable: Option<String>,
 
     /// Opt-in sandbox layers to switch on (comma list): private_proc (each command gets a
-    /// mount namespace and a procfs of its own PID namespace). [default: none]
+    /// mount namespace and a procfs of its own PID namespace), mdwe (no memory both writable
+    /// and executable: computed machine code never runs; JIT compilers stop working).
+    /// [default: none]
     #[arg(long, env = "MCP_SANDBOX_ENABLE", value_name = "LIST")]
     pub(crate) sandbox_enable: Option<String>,
 

@@ -28,9 +28,11 @@ use super::sockets::{self, SocketRules};
 /// register it (the leader can run before `clone` has returned to us).
 const REGISTRATION_WAIT: Duration = Duration::from_millis(200);
 
-/// Helper threads for calls that block (a blocking connect) at most at once;
-/// beyond, such a call fails with EAGAIN.
-const MAX_HELPERS: usize = 64;
+/// Helper threads for calls that wait (a blocking connect) at most at once,
+/// per command and in all; beyond, such a call fails with EAGAIN, so one
+/// command's waiting calls never hold up another's.
+const MAX_HELPERS_PER_COMMAND: usize = 8;
+const MAX_HELPERS: usize = 256;
 
 /// The broker. Invariant: started once per process, from a thread with no
 /// seccomp filter, so that its own system calls (it connects and listens
@@ -43,7 +45,9 @@ struct Broker {
     new_listeners: Mutex<Vec<OwnedFd>>,
     /// Written to wake the broker thread for `new_listeners`.
     wake: OwnedFd,
+    /// Helper threads running, in all and per command group.
     helpers: AtomicUsize,
+    helpers_of: Mutex<HashMap<i32, usize>>,
 }
 
 static BROKER: OnceLock<Result<Broker, String>> = OnceLock::new();
@@ -85,6 +89,7 @@ fn launch() -> Result<Broker, String> {
         new_listeners: Mutex::new(Vec::new()),
         wake,
         helpers: AtomicUsize::new(0),
+        helpers_of: Mutex::new(HashMap::new()),
     })
 }
 
@@ -120,15 +125,15 @@ pub(crate) fn unregister(leader: i32) {
     }
 }
 
-/// The rules of the command that `tid` belongs to.
-fn rules_for(broker: &Broker, tid: u32) -> Option<Arc<SocketRules>> {
+/// The process group and rules of the command that `tid` belongs to.
+fn rules_for(broker: &Broker, tid: u32) -> Option<(i32, Arc<SocketRules>)> {
     let group = nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(tid as i32))).ok()?.as_raw();
     let commands = broker.commands.lock().expect("broker commands");
     let (commands, _) = broker
         .registered
         .wait_timeout_while(commands, REGISTRATION_WAIT, |commands| !commands.contains_key(&group))
         .expect("broker commands");
-    commands.get(&group).cloned()
+    commands.get(&group).map(|rules| (group, rules.clone()))
 }
 
 /// The broker thread: polls every listener and answers each notification.
@@ -182,7 +187,7 @@ fn answer(listener: Arc<OwnedFd>, notification: Notification) {
         return;
     }
     let Some(broker) = broker() else { return notify::reply(fd, id, Answer::Fail(Errno::EACCES)) };
-    let Some(rules) = rules_for(broker, notification.pid) else {
+    let Some((group, rules)) = rules_for(broker, notification.pid) else {
         tracing::warn!(pid = notification.pid, "a socket call from no registered command was refused");
         return notify::reply(fd, id, Answer::Fail(Errno::EACCES));
     };
@@ -190,20 +195,46 @@ fn answer(listener: Arc<OwnedFd>, notification: Notification) {
     match sockets::decide(&call) {
         sockets::Step::Done(answer) => notify::reply(fd, id, answer),
         sockets::Step::Blocking(work) => {
-            if broker.helpers.fetch_add(1, Ordering::SeqCst) >= MAX_HELPERS {
-                broker.helpers.fetch_sub(1, Ordering::SeqCst);
+            if !broker.take_helper(group) {
+                tracing::info!(pid = notification.pid, "a waiting socket call was refused: the command has too many");
                 return notify::reply(fd, id, Answer::Fail(Errno::EAGAIN));
             }
             let spawned = std::thread::Builder::new().name("socket-broker-call".into()).spawn(move || {
                 let answer = work(&call);
                 notify::reply(listener.as_raw_fd(), id, answer);
-                broker.helpers.fetch_sub(1, Ordering::SeqCst);
+                broker.release_helper(group);
             });
             if spawned.is_err() {
-                broker.helpers.fetch_sub(1, Ordering::SeqCst);
+                broker.release_helper(group);
                 notify::reply(fd, id, Answer::Fail(Errno::EAGAIN));
             }
         }
+    }
+}
+
+impl Broker {
+    /// Counts one more helper for `group`, unless it or the daemon has as
+    /// many as allowed.
+    fn take_helper(&self, group: i32) -> bool {
+        let mut of = self.helpers_of.lock().expect("broker helpers");
+        let mine = of.entry(group).or_insert(0);
+        if *mine >= MAX_HELPERS_PER_COMMAND || self.helpers.load(Ordering::SeqCst) >= MAX_HELPERS {
+            return false;
+        }
+        *mine += 1;
+        self.helpers.fetch_add(1, Ordering::SeqCst);
+        true
+    }
+
+    fn release_helper(&self, group: i32) {
+        let mut of = self.helpers_of.lock().expect("broker helpers");
+        if let Some(mine) = of.get_mut(&group) {
+            *mine -= 1;
+            if *mine == 0 {
+                of.remove(&group);
+            }
+        }
+        self.helpers.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -15,6 +15,7 @@
 //! [`reap`] is called, so the group id cannot be reused while the runner
 //! still signals it.
 
+mod as_user;
 mod bpf;
 mod broker;
 mod child;
@@ -61,10 +62,11 @@ pub(crate) enum Layer {
     Noexec,
     PidNamespace,
     PrivateProc,
+    Mdwe,
 }
 
 impl Layer {
-    pub(crate) const ALL: [Layer; 10] = [
+    pub(crate) const ALL: [Layer; 11] = [
         Layer::Rlimits,
         Layer::NoNewPrivs,
         Layer::Capabilities,
@@ -75,6 +77,7 @@ impl Layer {
         Layer::Noexec,
         Layer::PidNamespace,
         Layer::PrivateProc,
+        Layer::Mdwe,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -89,13 +92,14 @@ impl Layer {
             Layer::Noexec => "noexec",
             Layer::PidNamespace => "pid_namespace",
             Layer::PrivateProc => "private_proc",
+            Layer::Mdwe => "mdwe",
         }
     }
 
-    /// Layers that cost more than the spawn budget: off unless the operator
-    /// enables (or requires) them.
+    /// Layers off unless the operator enables (or requires) them: one costs
+    /// more than the spawn budget, the other breaks JIT compilers.
     pub(crate) fn is_opt_in(self) -> bool {
-        matches!(self, Layer::PrivateProc)
+        matches!(self, Layer::PrivateProc | Layer::Mdwe)
     }
 
     pub(crate) fn parse(name: &str) -> Option<Layer> {
@@ -259,6 +263,9 @@ impl Sandbox {
                 None => Err("no unprivileged user is configured".to_string()),
             }),
         ));
+        if steps & child::STEP_SWITCH_USER == 0 {
+            warn_if_commands_can_starve_the_daemon(r.processes);
+        }
         let bounding_set_empty = capability_mask("CapBnd") == Some(0);
         let can_drop_bounding_set = capability_mask("CapEff").is_some_and(|mask| mask & (1 << CAP_SETPCAP) != 0);
         layers.push((
@@ -364,6 +371,19 @@ impl Sandbox {
                         show only the command's processes"
                         .to_string())
                 })
+            },
+        ));
+        layers.push((
+            Layer::Mdwe,
+            if !opted_in(Layer::Mdwe) {
+                LayerState::NotEnabled(
+                    "opt-in (MCP_SANDBOX_ENABLE=mdwe; JIT compilers such as node's and java's stop working); \
+                     without it an allowed program that computes machine code (python's ctypes, perl, a JIT) \
+                     can run it from its own anonymous memory, still under every other layer"
+                        .into(),
+                )
+            } else {
+                state(on(Layer::Mdwe), deny_write_execute)
             },
         ));
         let program = match &filter {
@@ -508,6 +528,43 @@ fn describe_sockets(rules: &SocketRules) -> String {
         ports(&rules.tcp_connect_ports),
         ports(&rules.tcp_bind_ports)
     )
+}
+
+/// Memory-Deny-Write-Execute (Linux 6.3) for the daemon's memory and so for
+/// every command, which inherits it through `clone` and keeps it across
+/// `execve`: no mapping both writable and executable, none made executable
+/// later. Set on the daemon itself, once: the spawner's children share the
+/// daemon's memory until they exec, so a child could not set it alone.
+fn deny_write_execute() -> Result<String, String> {
+    let refuse_exec_gain = libc::PR_MDWE_REFUSE_EXEC_GAIN as libc::c_ulong;
+    // SAFETY: prctl(PR_SET_MDWE) takes integers and touches no memory of ours.
+    if unsafe { libc::prctl(libc::PR_SET_MDWE, refuse_exec_gain, 0, 0, 0) } != 0 {
+        return Err(format!("the kernel refuses PR_SET_MDWE (Linux 6.3 or later): {}", Errno::last().desc()));
+    }
+    Ok("no command maps memory both writable and executable, or makes any executable later: machine code a \
+        program computes or copies never runs; JIT compilers fail or fall back"
+        .into())
+}
+
+/// Commands that keep the daemon's uid count their processes against the
+/// same per-uid total as the daemon's threads; the kernel checks each
+/// forking task's own RLIMIT_NPROC, so the daemon's must stay well above
+/// the commands' or one call's fork loop leaves the daemon no thread.
+fn warn_if_commands_can_starve_the_daemon(command_limit: u64) {
+    let mut own = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes one rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NPROC, &mut own) } != 0 || own.rlim_cur == libc::RLIM_INFINITY {
+        return;
+    }
+    if own.rlim_cur < 2 * command_limit {
+        tracing::warn!(
+            daemon = own.rlim_cur,
+            commands = command_limit,
+            "commands share the daemon's uid and its process limit is not well above theirs \
+             (MCP_RLIMIT_NPROC): one call's processes can leave the daemon unable to start threads; raise the \
+             daemon's nproc limit (the container's ulimit) or lower MCP_RLIMIT_NPROC"
+        );
+    }
 }
 
 /// Whether the calling thread holds `capability` in its effective set.

@@ -14,9 +14,11 @@
 //!
 //! Denied by argument:
 //! - sockets other than UNIX stream/seqpacket and TCP (UDP, raw, packet,
-//!   netlink, vsock, MPTCP, SCTP; UDP can be allowed), and UNIX datagram
-//!   sockets (also from `socketpair`), the one UNIX type that sends to any
-//!   path named in `sendto`/`sendmsg` without a `connect` the daemon sees;
+//!   netlink, vsock, MPTCP, SCTP; UDP can be allowed), and every other UNIX
+//!   type (also from `socketpair`): a datagram socket sends to any path
+//!   named in `sendto`/`sendmsg` without a `connect` the daemon sees, and
+//!   the kernel makes `SOCK_RAW` (or any unknown type it maps) one, so only
+//!   the two listed types pass;
 //! - `MSG_FASTOPEN` in `sendto`, `sendmsg` and `sendmmsg`: TCP Fast Open
 //!   opens a connection without `connect()`, where Landlock looks;
 //! - `clone` with namespace flags (`clone3`, whose flags sit in memory a
@@ -235,7 +237,8 @@ pub(crate) fn prepare(options: SeccompOptions) -> Result<Filter, String> {
             Op::Mark(unix),
             Op::Load(bpf::offset_arg(1)),
             Op::And(0xf),
-            Op::JumpIfEqual(libc::SOCK_DGRAM as u32, Deny, Allow),
+            Op::JumpIfEqual(libc::SOCK_STREAM as u32, Allow, Next),
+            Op::JumpIfEqual(libc::SOCK_SEQPACKET as u32, Allow, Deny),
             Op::Mark(inet),
             Op::Load(bpf::offset_arg(1)),
             Op::And(0xf),
@@ -255,7 +258,8 @@ pub(crate) fn prepare(options: SeccompOptions) -> Result<Filter, String> {
             Op::JumpIfEqual(libc::AF_UNIX as u32, Next, Deny),
             Op::Load(bpf::offset_arg(1)),
             Op::And(0xf),
-            Op::JumpIfEqual(libc::SOCK_DGRAM as u32, Deny, Allow),
+            Op::JumpIfEqual(libc::SOCK_STREAM as u32, Allow, Next),
+            Op::JumpIfEqual(libc::SOCK_SEQPACKET as u32, Allow, Deny),
         ],
     ));
     ops.extend(block(
@@ -335,6 +339,10 @@ mod tests {
         let cloexec = libc::SOCK_CLOEXEC as u64;
         assert_eq!(decide(libc::SYS_socket, [unix, libc::SOCK_DGRAM as u64 | cloexec, 0, 0, 0, 0]), EPERM);
         assert_eq!(decide(libc::SYS_socketpair, [unix, libc::SOCK_DGRAM as u64, 0, 0, 0, 0]), EPERM);
+        for kind in [libc::SOCK_RAW, libc::SOCK_RDM, 0, 7, 15] {
+            assert_eq!(decide(libc::SYS_socket, [unix, kind as u64, 0, 0, 0, 0]), EPERM, "UNIX type {kind}");
+            assert_eq!(decide(libc::SYS_socketpair, [unix, kind as u64, 0, 0, 0, 0]), EPERM, "UNIX pair type {kind}");
+        }
         assert_eq!(decide(libc::SYS_socket, [unix, libc::SOCK_STREAM as u64 | cloexec, 0, 0, 0, 0]), ALLOW);
         assert_eq!(decide(libc::SYS_socket, [unix, libc::SOCK_SEQPACKET as u64, 0, 0, 0, 0]), ALLOW);
         assert_eq!(decide(libc::SYS_socketpair, [unix, libc::SOCK_STREAM as u64, 0, 0, 0, 0]), ALLOW);

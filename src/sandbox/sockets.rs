@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
+use super::as_user;
 use super::notify::{self, Answer, Notification};
 
 /// The largest socket address the kernel accepts (`sockaddr_storage`).
@@ -158,15 +159,28 @@ fn unix_connect(call: &Call, socket: OwnedFd, address: Vec<u8>, family: Option<i
         tracing::info!(pid = call.pid(), "sandbox refused a connection to an abstract UNIX socket");
         return Step::Done(Answer::Fail(Errno::EACCES));
     }
-    let path = path[..path.iter().position(|&b| b == 0).unwrap_or(path.len())].to_vec();
-    Step::Blocking(Box::new(move |call| {
-        unix_path_connect(call, &socket, &path).map_or_else(Answer::Fail, |()| Answer::Value(0))
-    }))
+    let path = &path[..path.iter().position(|&b| b == 0).unwrap_or(path.len())];
+    let found = match unix_socket_file(call, path) {
+        Ok(found) => found,
+        Err(errno) => return Step::Done(Answer::Fail(errno)),
+    };
+    let through = unix_address(format!("/proc/self/fd/{}", found.as_raw_fd()).as_bytes());
+    let connect = || with_nonblocking(&socket, || raw_connect(&socket, &through));
+    match as_user::as_user(call.rules.credentials, connect) {
+        // A full backlog, and a blocking caller: it waits for room, on a
+        // helper thread.
+        Ok(Err(Errno::EAGAIN)) if !is_nonblocking(&socket).unwrap_or(true) => {
+            Step::Blocking(Box::new(move |call| wait_for_room(call, &socket, &found, &through)))
+        }
+        Ok(result) => Step::Done(answer(result)),
+        Err(errno) => Step::Done(Answer::Fail(errno)),
+    }
 }
 
-/// On a helper thread: resolves `path` as the command would, checks where
-/// it leads, and connects to the socket file found.
-fn unix_path_connect(call: &Call, socket: &OwnedFd, path: &[u8]) -> Result<(), Errno> {
+/// Resolves `path` as the command would (from its working directory, with
+/// its uid and groups, no magic links) and returns an `O_PATH` descriptor
+/// of the socket file found, once its real path is allowed.
+fn unix_socket_file(call: &Call, path: &[u8]) -> Result<OwnedFd, Errno> {
     let base = if path.starts_with(b"/") {
         None
     } else {
@@ -175,33 +189,43 @@ fn unix_path_connect(call: &Call, socket: &OwnedFd, path: &[u8]) -> Result<(), E
     if !call.still_waiting() {
         return Err(Errno::ESRCH);
     }
-    if let Some((uid, gid)) = call.rules.credentials {
-        become_user(uid, gid)?;
-    }
     let dirfd = base.as_ref().map_or(libc::AT_FDCWD, |fd| fd.as_raw_fd());
-    let found = open_path(dirfd, path, libc::RESOLVE_NO_MAGICLINKS)?;
+    let found = as_user::as_user(call.rules.credentials, || open_path(dirfd, path, libc::RESOLVE_NO_MAGICLINKS))??;
     if !is_socket_file(&found)? {
         return Err(Errno::ECONNREFUSED);
     }
-    let through = format!("/proc/self/fd/{}", found.as_raw_fd());
-    let real = std::fs::read_link(&through).map_err(|_| Errno::EACCES)?;
+    let real = std::fs::read_link(format!("/proc/self/fd/{}", found.as_raw_fd())).map_err(|_| Errno::EACCES)?;
     if !call.rules.allows_unix(&real) {
-        tracing::info!(pid = call.pid(), socket = %real.display(), "sandbox refused a connection to a UNIX socket outside the writable roots");
+        tracing::info!(
+            pid = call.pid(),
+            socket = %real.display(),
+            "sandbox refused a connection to a UNIX socket outside the writable roots"
+        );
         return Err(Errno::EACCES);
     }
-    let address = unix_address(through.as_bytes());
+    Ok(found)
+}
+
+/// On a helper thread: retries a UNIX connect whose listener's backlog is
+/// full, as a blocking connect would wait, until it goes through, the
+/// socket's send timeout, or the caller's end.
+fn wait_for_room(call: &Call, socket: &OwnedFd, found: &OwnedFd, through: &[u8]) -> Answer {
+    // `through` names `found` by its descriptor number: it stays open here.
+    let _ = found;
+    if let Err(errno) = as_user::become_user(call.rules.credentials) {
+        return Answer::Fail(errno);
+    }
     let started = Instant::now();
     let limit = send_timeout(socket);
     loop {
-        match with_nonblocking(socket, || raw_connect(socket, &address)) {
-            // A full backlog: a blocking caller would wait for room.
-            Err(Errno::EAGAIN) if !is_nonblocking(socket)? => {
+        std::thread::sleep(Duration::from_millis(10));
+        match with_nonblocking(socket, || raw_connect(socket, through)) {
+            Err(Errno::EAGAIN) => {
                 if !call.still_waiting() || limit.is_some_and(|limit| started.elapsed() >= limit) {
-                    return Err(Errno::EAGAIN);
+                    return Answer::Fail(Errno::EAGAIN);
                 }
-                std::thread::sleep(Duration::from_millis(10));
             }
-            other => return other,
+            other => return answer(other),
         }
     }
 }
@@ -251,8 +275,11 @@ fn listen(call: &Call) -> Result<Step, Errno> {
     }
     let backlog = call.arg(1) as i32;
     // SAFETY: listen takes a socket fd we own and an integer.
-    let result = unsafe { libc::listen(socket.as_raw_fd(), backlog) };
-    Ok(Step::Done(answer(if result == 0 { Ok(()) } else { Err(Errno::last()) })))
+    let listen = || if unsafe { libc::listen(socket.as_raw_fd(), backlog) } == 0 { Ok(()) } else { Err(Errno::last()) };
+    // A UNIX listener records who listened as its peer credentials: the
+    // command's uid, not the daemon's.
+    let credentials = if domain == libc::AF_UNIX { call.rules.credentials } else { None };
+    Ok(Step::Done(answer(as_user::as_user(credentials, listen)?)))
 }
 
 fn answer(result: Result<(), Errno>) -> Answer {
@@ -363,20 +390,6 @@ fn is_socket_file(fd: &OwnedFd) -> Result<bool, Errno> {
         return Err(Errno::last());
     }
     Ok(stat.st_mode & libc::S_IFMT == libc::S_IFSOCK)
-}
-
-/// Takes the command's uid and gid, with no supplementary groups, on this
-/// thread only (raw system calls: glibc's wrappers would change every
-/// thread of the daemon). Called on a helper thread that ends afterwards.
-fn become_user(uid: u32, gid: u32) -> Result<(), Errno> {
-    let step = |result: libc::c_long| if result == 0 { Ok(()) } else { Err(Errno::last()) };
-    // SAFETY: setgroups(0, NULL), setresgid and setresuid take integers (and
-    // a null list) and change this thread's credentials only.
-    unsafe {
-        step(libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()))?;
-        step(libc::syscall(libc::SYS_setresgid, gid, gid, gid))?;
-        step(libc::syscall(libc::SYS_setresuid, uid, uid, uid))
-    }
 }
 
 impl SocketRules {

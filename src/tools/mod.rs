@@ -57,10 +57,22 @@ impl ToolContext {
             return self.config.policy.check(command, scope);
         }
         let (context, command, cwd) = (self.clone(), command.to_string(), cwd.to_path_buf());
-        let check = tokio::task::spawn_blocking(move || {
-            let scope = crate::policy::Scope { cwd: &cwd, writable_roots: &context.writable_roots };
-            context.config.policy.check(&command, scope)
-        });
+        // tokio panics when the system refuses it a new thread (the process
+        // limit of the daemon's uid reached, which commands sharing that uid
+        // can do): the call is refused instead of dropped.
+        let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            tokio::task::spawn_blocking(move || {
+                let scope = crate::policy::Scope { cwd: &cwd, writable_roots: &context.writable_roots };
+                context.config.policy.check(&command, scope)
+            })
+        }));
+        let Ok(check) = spawned else {
+            tracing::error!("no thread for a policy check: the daemon's process limit is reached");
+            let reason = "the daemon cannot start a thread to check this command: its uid has reached its process \
+                          limit (RLIMIT_NPROC); retry once commands have ended"
+                .to_string();
+            return crate::policy::Decision::Deny { rule: "input".into(), command: String::new(), reason };
+        };
         let reason = match tokio::time::timeout(CHECK_DEADLINE, check).await {
             Ok(Ok(decision)) => return decision,
             Ok(Err(_)) => "the policy check failed on this command".to_string(),

@@ -40,20 +40,7 @@ impl Mode {
                 command.env_clear().env("PATH", "/usr/local/bin:/usr/bin:/bin").env("HOME", "/root");
                 command
             }
-            Mode::Image => {
-                let tmp = scratch_dir("tmp");
-                let script = "mount -t tmpfs -o noexec,nosuid,nodev,mode=1777,size=256m tmpfs \"$0\" && \
-                              TMPDIR=\"$0\" HOME=\"$0\" exec setpriv --reuid=10001 --regid=10001 --clear-groups \
-                              --inh-caps=-all --bounding-set=-all -- \"$@\"";
-                let mut command = Command::new("unshare");
-                command
-                    .args(["--mount", "--propagation", "private", "--", "sh", "-c", script])
-                    .arg(&tmp)
-                    .arg(image_binary())
-                    .env_clear()
-                    .env("PATH", "/usr/local/bin:/usr/bin:/bin");
-                command
-            }
+            Mode::Image => image_command(IMAGE_UID, None),
         }
     }
 
@@ -63,6 +50,29 @@ impl Mode {
             Mode::Image => "image (uid 10001, no capabilities, noexec /tmp)",
         }
     }
+}
+
+/// The image's mode with the daemon as `uid` (a test that exhausts the
+/// uid's processes takes one no other test uses), under an nproc limit
+/// when given, as the task definition's ulimit sets it.
+pub fn image_command(uid: u32, nproc: Option<u64>) -> Command {
+    let tmp = scratch_dir("tmp");
+    let script = "mount -t tmpfs -o noexec,nosuid,nodev,mode=1777,size=256m tmpfs \"$0\" && \
+                  TMPDIR=\"$0\" HOME=\"$0\" exec setpriv --reuid=\"$1\" --regid=\"$1\" --clear-groups \
+                  --inh-caps=-all --bounding-set=-all -- \"$2\" \"${@:3}\"";
+    let mut command = Command::new("unshare");
+    command.args(["--mount", "--propagation", "private", "--"]);
+    if let Some(limit) = nproc {
+        command.args(["prlimit".to_string(), format!("--nproc={limit}:{limit}"), "--".to_string()]);
+    }
+    command
+        .args(["bash", "-c", script])
+        .arg(&tmp)
+        .arg(uid.to_string())
+        .arg(image_binary())
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin");
+    command
 }
 
 /// What one `mcp-commander run` gave.

@@ -64,7 +64,12 @@ for path in sorted((root / "deploy").glob("task-definition-*.json")):
         check(path, "noexec" in tmpfs.get("/tmp", {}).get("mountOptions", []), "/tmp is executable")
         check(path, "MCP_SANDBOX_DISABLE" not in environment, "a sandbox layer disabled on EC2")
         check(path, "no-new-privileges" in container.get("dockerSecurityOptions", []), "no no-new-privileges")
-        check(path, any(u["name"] == "nproc" for u in container.get("ulimits", [])), "no nproc ulimit")
+        nproc = next((u["softLimit"] for u in container.get("ulimits", []) if u["name"] == "nproc"), None)
+        check(path, nproc is not None, "no nproc ulimit")
+        # Commands share the daemon's uid: their RLIMIT_NPROC must run out
+        # before the daemon's own, or one call starves the daemon of threads.
+        command_nproc = int(environment.get("MCP_RLIMIT_NPROC", "512"))
+        check(path, nproc is None or nproc >= 2 * command_nproc, "nproc ulimit not above MCP_RLIMIT_NPROC")
 
 if failures:
     print("\n".join(failures))
