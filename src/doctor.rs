@@ -8,18 +8,19 @@ use crate::config::Config;
 use crate::sandbox::{LayerState, Sandbox};
 
 pub(crate) fn run(config: &Config) -> ExitCode {
-    let scratch = match crate::create_scratch_dir(crate::command_owner(&config.sandbox)) {
+    let state_dir = match crate::principals::workspaces::create_state_dir() {
         Ok(dir) => dir,
         Err(error) => {
             eprintln!("mcp-commander doctor: {error}");
             return ExitCode::FAILURE;
         }
     };
-    let report = crate::sandbox_settings(config, &scratch).and_then(|mut settings| {
+    let report = crate::principals::plan(config, &state_dir).and_then(|plan| {
+        let mut settings = crate::sandbox_settings(config, plan.cells, &state_dir);
         settings.require.clear();
         Sandbox::prepare(&settings, &config.shell)
     });
-    crate::sandbox::remove_dir(&scratch);
+    crate::sandbox::remove_dir(&state_dir);
     let sandbox = match report {
         Ok(sandbox) => sandbox,
         Err(error) => {

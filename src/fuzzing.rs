@@ -69,7 +69,7 @@ static HARNESS: LazyLock<(Arc<Server>, Router)> = LazyLock::new(|| {
     crate::sandbox::ignore_sigpipe();
     let _entered = RUNTIME.enter();
     let server = crate::wire_server(config()).expect("the fuzzing server starts");
-    let _ = SCRATCH.set(server.tools().scratch_dir.clone());
+    let _ = SCRATCH.set(server.tools().spaces.state_dir().to_path_buf());
     crate::sandbox::at_exit(remove_scratch);
     let router = crate::http::router(server.clone(), PORT);
     (server, router)

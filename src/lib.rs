@@ -18,6 +18,7 @@ mod logging;
 mod mcp;
 mod metrics;
 mod policy;
+mod principals;
 mod run_once;
 mod runner;
 mod sandbox;
@@ -34,7 +35,7 @@ use config::cli::{Cli, Command};
 use config::{Config, resolve};
 use mcp::dispatch::Server;
 use runner::{Runner, RunnerSettings};
-use sandbox::{LandlockRules, Sandbox, SandboxSettings, SeccompOptions};
+use sandbox::{Sandbox, SandboxSettings, SeccompOptions};
 use tools::ToolContext;
 
 /// The whole program: `src/main.rs` only calls this.
@@ -94,6 +95,11 @@ pub fn main_entry() -> ExitCode {
             Some(Command::BenchSpawn { .. }) => None,
             _ => Some(tokio::spawn(reap_orphans_forever(tools.runner.live_groups().clone()))),
         };
+        let sweeper = tools
+            .config
+            .separation
+            .idle_limit
+            .map(|limit| tokio::spawn(tools.spaces.clone().empty_idle_workspaces(limit)));
         let outcome = match &cli.command {
             Some(Command::BenchSpawn { count, threads }) => {
                 Ok(bench::spawn::run(tools.runner.sandbox(), &tools.config.shell, *count, *threads))
@@ -111,7 +117,8 @@ pub fn main_entry() -> ExitCode {
             jobs.kill_all();
         }
         reaper.inspect(|task| task.abort());
-        sandbox::remove_dir(&tools.scratch_dir);
+        sweeper.inspect(|task| task.abort());
+        sandbox::remove_dir(tools.spaces.state_dir());
         tools.audit.flush(std::time::Duration::from_secs(2));
         outcome
     });
@@ -134,15 +141,22 @@ fn build_server(config: Config) -> Result<Arc<Server>, String> {
 /// [`build_server`] without hardening the daemon process itself (the fuzz
 /// targets keep their process debuggable).
 pub(crate) fn wire_server(config: Config) -> Result<Arc<Server>, String> {
-    let sandbox_config = &config.sandbox;
-    let scratch_dir = create_scratch_dir(command_owner(sandbox_config))?;
-    let settings = sandbox_settings(&config, &scratch_dir)?;
-    let sandbox = Sandbox::prepare(&settings, &config.shell).inspect_err(|_| {
-        sandbox::remove_dir(&scratch_dir);
-    })?;
+    let state_dir = principals::workspaces::create_state_dir()?;
+    let built = wire(config, &state_dir);
+    if built.is_err() {
+        sandbox::remove_dir(&state_dir);
+    }
+    built
+}
+
+fn wire(config: Config, state_dir: &Path) -> Result<Arc<Server>, String> {
+    let plan = principals::plan(&config, state_dir)?;
+    let settings = sandbox_settings(&config, plan.cells.clone(), state_dir);
+    let sandbox = Sandbox::prepare(&settings, &config.shell)?;
     for (layer, state) in sandbox.layers() {
         tracing::info!(layer = layer.name(), state = ?state, "sandbox layer");
     }
+    let spaces = Arc::new(principals::Spaces::new(plan, &sandbox, &config.shell, state_dir)?);
     let runner = Runner::new(RunnerSettings {
         shell: config.shell.clone(),
         shell_arg: config.shell_arg.clone(),
@@ -151,7 +165,6 @@ pub(crate) fn wire_server(config: Config) -> Result<Arc<Server>, String> {
         sandbox: Arc::new(sandbox),
     });
     let jobs = config.background.map(|limits| runner::JobTable::new(runner.clone(), limits));
-    let writable_roots = Arc::new(settings.landlock.writable_roots.clone());
     let audit = Arc::new(audit::Auditor::start(&config.audit)?);
     let layers = runner
         .sandbox()
@@ -161,28 +174,49 @@ pub(crate) fn wire_server(config: Config) -> Result<Arc<Server>, String> {
         .collect();
     let metrics = Arc::new(metrics::Metrics::new(layers, audit.stats.clone()));
     let admission = Arc::new(tools::admission::Admission::new(&config.limits));
-    let context =
-        ToolContext { config: Arc::new(config), runner, scratch_dir, writable_roots, jobs, audit, metrics, admission };
+    let context = ToolContext { config: Arc::new(config), runner, spaces, jobs, audit, metrics, admission };
     Ok(Arc::new(Server::new(context)))
 }
 
-/// What the kernel enforces for every command: reads below the read paths,
-/// writes below the scratch directory and the writable roots, execution of
-/// the shell, its loader and the allowed programs (or the exec dirs when no
-/// allowlist is set), TCP only on the listed ports.
-pub(crate) fn sandbox_settings(config: &Config, scratch_dir: &Path) -> Result<SandboxSettings, String> {
+/// The sandbox for every principal's cell: the layers and limits all share,
+/// and the state directory (every workspace) with the writable roots as the
+/// directories that must not hold running code.
+pub(crate) fn sandbox_settings(
+    config: &Config,
+    cells: Vec<sandbox::CellSettings>,
+    state_dir: &Path,
+) -> SandboxSettings {
     let sandbox = &config.sandbox;
+    let mut noexec = vec![state_dir.to_path_buf()];
+    noexec.extend(cells.iter().flat_map(|cell| cell.landlock.writable_roots.iter().skip(1).cloned()));
+    noexec.sort();
+    noexec.dedup();
+    SandboxSettings {
+        require: sandbox.require.clone(),
+        disable: sandbox.disable.clone(),
+        enable: sandbox.enable.clone(),
+        rlimits: sandbox.rlimits,
+        seccomp: SeccompOptions { allow_udp: sandbox.allow_udp },
+        noexec,
+        cells,
+    }
+}
+
+/// What the kernel lets `policy`'s commands execute: the shell and its
+/// loader, and the allowed programs with theirs (the exec dirs when no
+/// allowlist is set).
+pub(crate) fn executables(config: &Config, policy: &policy::Policy) -> Result<Vec<PathBuf>, String> {
     let shell =
         std::fs::canonicalize(&config.shell).map_err(|e| format!("MCP_SHELL {}: {e}", config.shell.display()))?;
     let mut exec_paths = vec![shell.clone()];
-    let programs = if config.policy.allow_all() { sandbox.exec_dirs.clone() } else { config.policy.allowed_programs() };
+    let programs = if policy.allow_all() { config.sandbox.exec_dirs.clone() } else { policy.allowed_programs() };
     for program in std::iter::once(&shell).chain(programs.iter()) {
         exec_paths.push(program.clone());
         exec_paths.extend(sandbox::landlock::elf_interpreter(program));
     }
     exec_paths.sort();
     exec_paths.dedup();
-    for (binary, names) in config.policy.shared_binaries() {
+    for (binary, names) in policy.shared_binaries() {
         tracing::warn!(
             binary = %binary.display(),
             names = names.join(", "),
@@ -198,25 +232,7 @@ pub(crate) fn sandbox_settings(config: &Config, scratch_dir: &Path) -> Result<Sa
             );
         }
     }
-    let mut writable_roots = vec![scratch_dir.to_path_buf()];
-    writable_roots.extend(sandbox.writable_roots.iter().cloned());
-    writable_roots.extend(["/dev/null", "/dev/zero", "/dev/full"].iter().map(PathBuf::from).filter(|p| p.exists()));
-    Ok(SandboxSettings {
-        require: sandbox.require.clone(),
-        disable: sandbox.disable.clone(),
-        enable: sandbox.enable.clone(),
-        run_as: sandbox.run_as,
-        rlimits: sandbox.rlimits,
-        landlock: LandlockRules {
-            read_paths: sandbox.read_paths.clone(),
-            writable_roots,
-            exec_paths,
-            tcp_connect_ports: sandbox.tcp_connect_ports.clone(),
-            tcp_bind_ports: sandbox.tcp_bind_ports.clone(),
-        },
-        seccomp: SeccompOptions { allow_udp: sandbox.allow_udp },
-        allowed_sockets: sandbox.allowed_sockets.clone(),
-    })
+    Ok(exec_paths)
 }
 
 /// The real path of the interpreter named on a script's `#!` line.
@@ -227,29 +243,6 @@ fn script_interpreter(program: &Path) -> Option<PathBuf> {
     let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
     let interpreter = std::str::from_utf8(line).ok()?.split_whitespace().next()?;
     std::fs::canonicalize(interpreter).ok()
-}
-
-/// Creates the default working directory of commands under the system
-/// temporary directory, with an unpredictable name, owned by the user
-/// commands run as (mode 0700).
-pub(crate) fn create_scratch_dir(run_as: Option<(u32, u32)>) -> Result<PathBuf, String> {
-    let template = std::env::temp_dir().join("mcp-commander-XXXXXX");
-    let dir = nix::unistd::mkdtemp(&template).map_err(|error| {
-        format!(
-            "cannot create the scratch directory in {}: {error} (set TMPDIR to a writable directory, e.g. a tmpfs)",
-            std::env::temp_dir().display()
-        )
-    })?;
-    if let Some((uid, gid)) = run_as.filter(|_| nix::unistd::geteuid().is_root()) {
-        nix::unistd::chown(&dir, Some(uid.into()), Some(gid.into()))
-            .map_err(|e| format!("cannot give the scratch directory {} to uid {uid}: {e}", dir.display()))?;
-    }
-    Ok(dir)
-}
-
-/// The uid/gid commands run as when it differs from the daemon's.
-pub(crate) fn command_owner(sandbox: &config::sandbox::SandboxConfig) -> Option<(u32, u32)> {
-    sandbox.run_as.filter(|_| !sandbox.disable.contains(&sandbox::Layer::User))
 }
 
 /// Reaps re-parented orphans whenever a child exits.

@@ -13,8 +13,9 @@ use crate::sandbox::Exit;
 pub(crate) async fn run(server: &Server, timeout: Option<&str>, command: &str) -> Result<ExitCode, String> {
     let tools = server.tools();
     let config = &tools.config;
+    let space = tools.spaces.local();
     let redact = |text: &str| tools.audit.redact_command(text);
-    if let Some(message) = tools.check(command, &tools.scratch_dir).await.message_redacted(&redact) {
+    if let Some(message) = tools.check(space, command, &space.workspace).await.message_redacted(&redact) {
         eprintln!("mcp-commander run: {message}");
         return Ok(ExitCode::from(126));
     }
@@ -23,8 +24,9 @@ pub(crate) async fn run(server: &Server, timeout: Option<&str>, command: &str) -
         None => config.default_timeout,
     };
     let request = RunRequest {
+        cell: space.cell,
         command: command.to_string(),
-        cwd: tools.scratch_dir.clone(),
+        cwd: space.workspace.clone(),
         env: Vec::new(),
         timeout,
         max_output_bytes: config.max_output_bytes,

@@ -27,6 +27,16 @@ fn stable(record: &Value) -> Value {
     for key in ["ts", "seq", "chain", "prev", "hash", "request_id", "remote", "duration_ms", "working_directory"] {
         record.as_object_mut().unwrap().remove(key);
     }
+    // The principal's uid and workspace: present, a number and a path.
+    if record.get("event").and_then(Value::as_str) == Some("tool_call")
+        && record.get("tool") == Some(&"execute_command".into())
+    {
+        assert!(record.get("uid").is_some_and(Value::is_u64), "no uid in {record}");
+        assert!(record.get("workspace").and_then(Value::as_str).is_some_and(|w| w.starts_with('/')), "{record}");
+    }
+    for key in ["uid", "workspace"] {
+        record.as_object_mut().unwrap().remove(key);
+    }
     for key in ["cpu_user_ms", "cpu_system_ms", "max_rss_kib"] {
         assert!(record.get(key).is_none_or(Value::is_u64), "{key} is a count");
         record.as_object_mut().unwrap().remove(key);

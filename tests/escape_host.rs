@@ -210,11 +210,11 @@ time.sleep(6)
 "#;
 
 #[test]
-fn in_the_images_mode_a_fork_loop_leaves_the_daemon_serving() {
+fn with_a_shared_uid_a_fork_loop_leaves_the_daemon_serving() {
     // The task definition's nproc ulimit (4096), above the commands' own
     // RLIMIT_NPROC (512): their processes run out first. uid 10002 keeps
     // this loop away from the other image-mode tests' uid.
-    let command = common::image_command(10002, Some(4096));
+    let command = common::shared_uid_command(10002, Some(4096));
     let daemon = Daemon::launch_command(command, &[], &[]);
     let fork_loop = script("forks", FORK_LOOP, &[]);
     let looping = common::execute_in_background(daemon.port, &fork_loop);
@@ -228,7 +228,14 @@ fn in_the_images_mode_a_fork_loop_leaves_the_daemon_serving() {
             })
             .count()
     };
-    assert!(eventually(Duration::from_secs(10), || of_uid() >= 400), "the loop did not fork: {} processes", of_uid());
+    if !eventually(Duration::from_secs(10), || of_uid() >= 400) {
+        panic!(
+            "the loop did not fork: {} processes; the call gave {:?}; log {:?}",
+            of_uid(),
+            looping.join().unwrap().body,
+            daemon.log.lock().unwrap()
+        );
+    }
     std::thread::sleep(Duration::from_millis(500));
     // The daemon's own work (its threads, the policy check on a blocking
     // thread for a quoted command, the spawn) still goes on. Commands that
@@ -279,7 +286,8 @@ fn a_command_sees_its_own_processes_where_the_daemon_can_mount_a_procfs() {
 
 #[test]
 fn a_host_process_of_the_commands_own_uid_keeps_its_environment_memory_and_descriptors() {
-    for (mode, uid) in [(Mode::Host, 65534u32), (Mode::Image, common::IMAGE_UID)] {
+    for mode in MODES {
+        let uid = common::command_uid(mode);
         let uid_arg = format!("--reuid={uid}");
         let gid_arg = format!("--regid={uid}");
         let mut host = std::process::Command::new("setpriv")

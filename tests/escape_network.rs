@@ -129,14 +129,15 @@ fn tcp_fast_open_reaches_no_port_by_any_send_call() {
             }
         }
     }
-    assert_eq!(v4.accepted.load(Ordering::SeqCst), 2, "only the two twins' connections may arrive");
-    assert_eq!(v6.accepted.load(Ordering::SeqCst), 2);
+    let twins = MODES.len();
+    assert_eq!(v4.accepted.load(Ordering::SeqCst), twins, "only the twins' connections may arrive (one a mode)");
+    assert_eq!(v6.accepted.load(Ordering::SeqCst), twins);
     // Control: Landlock alone does not see Fast Open.
     let control = script("fast-open", FAST_OPEN, &["sendto", "4", "127.0.0.1", &v4.port.to_string()]);
     let outcome = run(Mode::Host, WITHOUT_SECCOMP_AND_BROKER, &control);
     assert_eq!(outcome.verdict(), "OK", "{outcome:?}");
     assert!(
-        eventually(Duration::from_secs(3), || v4.accepted.load(Ordering::SeqCst) == 3),
+        eventually(Duration::from_secs(3), || v4.accepted.load(Ordering::SeqCst) == twins + 1),
         "the control did not connect"
     );
 }
@@ -338,7 +339,7 @@ fn unix_sockets_of_host_services_are_out_of_reach_by_every_route() {
         let allowed = run(mode, &[("MCP_ALLOWED_SOCKETS", &stream)], &script("unix", UNIX, &["absolute", &stream]));
         assert!(allowed.stdout.contains("read b'host\\n'"), "{}: allowed socket: {allowed:?}", mode.name());
     }
-    assert_eq!(host.events().matches("accepted stream.sock").count(), 2, "{}", host.events());
+    assert_eq!(host.events().matches("accepted stream.sock").count(), MODES.len(), "{}", host.events());
     // Control: without the broker, the host socket answers.
     let outcome = run(Mode::Host, WITHOUT_SECCOMP_AND_BROKER, &script("unix", UNIX, &["absolute", &stream]));
     assert!(outcome.stdout.contains("read b'host\\n'"), "{outcome:?}");
@@ -427,23 +428,26 @@ fn peer_credentials(stream: &std::os::unix::net::UnixStream) -> (u32, u32) {
 
 #[test]
 fn sockets_a_command_listens_on_or_connects_carry_its_own_uid_not_the_daemons() {
-    for (mode, uid) in [(Mode::Host, 65534u32), (Mode::Image, common::IMAGE_UID)] {
+    for mode in MODES {
+        let uid = common::command_uid(mode);
         let own = run(mode, &[], &script("peers", PEERS, &["self", "own.sock"]));
         let expected = format!("client sees ({uid}, {uid}) server sees ({uid}, {uid}) own ({uid}, {uid})");
         assert!(own.stdout.contains(&expected), "{}: {own:?}", mode.name());
     }
     // A host client of a socket a command listens on (in a writable root)
-    // sees the command's uid: the daemon performed the listen, as nobody.
+    // sees the command's uid: the daemon performed the listen as that uid.
     let root = fresh_dir("peer-root", 0o777);
     let path = root.join("served.sock");
     let command = script("peers", PEERS, &["serve", &path.display().to_string()]);
     let daemon = Daemon::start_in(Mode::Host, &[("MCP_WRITABLE_ROOTS", &root.display().to_string())]);
+    let uid =
+        daemon.call_tool("get_shell_info", serde_json::json!({}))["structuredContent"]["uid"].as_u64().unwrap() as u32;
     let served = common::execute_in_background(daemon.port, &command);
     assert!(eventually(Duration::from_secs(5), || path.exists()), "the command did not listen");
     let mut stream = std::os::unix::net::UnixStream::connect(&path).unwrap();
     let mut greeting = [0u8; 2];
     std::io::Read::read_exact(&mut stream, &mut greeting).unwrap();
-    assert_eq!(peer_credentials(&stream), (65534, 65534), "the listener carries the daemon's credentials");
+    assert_eq!(peer_credentials(&stream), (uid, uid), "the listener carries the daemon's credentials");
     stream.write_all(b"x").unwrap();
     drop(stream);
     let _ = served.join();

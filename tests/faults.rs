@@ -55,14 +55,24 @@ fn sigterm_under_load_finishes_calls_kills_trees_and_exits_zero_within_the_grace
     }
     assert!(processes_with(&mark).is_empty(), "a command tree outlived the daemon");
     assert!(
-        eventually(Duration::from_secs(2), || processes_with("sleep 60").iter().all(|pid| !owned_by_nobody(*pid))),
+        eventually(Duration::from_secs(2), || processes_with("sleep 60")
+            .iter()
+            .all(|pid| !owned_by_a_command_uid(*pid))),
         "a sleeping child of a killed command survived"
     );
 }
 
-fn owned_by_nobody(pid: u32) -> bool {
+/// Whether `pid` runs under one of the uids the daemon gives principals'
+/// commands (MCP_COMMAND_UIDS' default range).
+fn owned_by_a_command_uid(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| {
-        status.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("65534"))
+        status.lines().any(|l| {
+            l.starts_with("Uid:")
+                && l.split_whitespace()
+                    .nth(1)
+                    .and_then(|u| u.parse::<u32>().ok())
+                    .is_some_and(|u| (20000..=29999).contains(&u))
+        })
     })
 }
 

@@ -96,7 +96,7 @@ const CORPUS: &[(&str, &str, bool)] = &[
     ("path", "/bin/id", RUNS),
     ("path", "//usr//bin//id", RUNS),
     ("path", "/usr/bin/../bin/id", RUNS),
-    ("path", "../../usr/bin/id", RUNS),
+    ("path", "../../../../usr/bin/id", RUNS),
     ("path", "/usr/./bin/id", RUNS),
     ("path", "cd /usr/bin && ./id", RUNS),
     ("path", "cd /usr && bin/id", RUNS),

@@ -55,7 +55,7 @@ pub(crate) fn run(sandbox: &Sandbox, shell: &Path, count: usize, threads: usize)
         assert!(status.is_ok_and(|s| s.success()), "bare spawn failed");
     };
     let sandboxed = || {
-        let exit = sandbox.run_blocking(&spec);
+        let exit = sandbox.run_blocking(crate::sandbox::CellId(0), &spec);
         assert!(matches!(exit, Ok(crate::sandbox::Exit::Code(0))), "sandboxed spawn failed: {exit:?}");
     };
     println!("spawn benchmark: {total} spawns of `{} -c true` per round, {threads} threads", shell.display());

@@ -1,25 +1,15 @@
-//! Resolves the audit, identity and metrics settings: where records go,
-//! the HMAC key, redaction, back-pressure, trusted proxies, the named
-//! tokens of `MCP_TOKENS_FILE` and where `/metrics` is served.
+//! Resolves the audit and metrics settings: where records go, the HMAC
+//! key, redaction, back-pressure, trusted proxies and where `/metrics` is
+//! served.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
 use super::cli::RawSettings;
 use super::{parse_number, parse_timeout, split_list};
 use crate::audit::chain::Hasher;
 use crate::audit::{AuditSettings, OnFull, Stream, parse_network};
-
-/// A named token: requests carrying it are recorded under `name`.
-#[derive(Debug, Clone)]
-pub(crate) struct Principal {
-    pub(crate) name: String,
-    /// SHA-256 of the token.
-    pub(crate) digest: [u8; 32],
-}
 
 /// Where `/metrics` is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,50 +91,6 @@ pub(crate) fn hasher(raw: &RawSettings) -> Result<Hasher, String> {
         return Err("the audit HMAC key must be at least 16 bytes (MCP_AUDIT_HMAC_KEY / _FILE)".into());
     }
     Ok(Hasher::Hmac(key))
-}
-
-/// The principals of `MCP_TOKENS_FILE`, or the single `MCP_AUTH_TOKEN`
-/// under its fingerprint.
-pub(crate) fn principals(raw: &RawSettings, auth_token: Option<&str>) -> Result<Vec<Principal>, String> {
-    let Some(path) = raw.tokens_file.as_deref().map(str::trim).filter(|p| !p.is_empty()) else {
-        return Ok(auth_token.map(single).into_iter().collect());
-    };
-    if auth_token.is_some() {
-        return Err("set MCP_AUTH_TOKEN or MCP_TOKENS_FILE, not both".into());
-    }
-    let name = "--tokens-file / MCP_TOKENS_FILE";
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{name} {path}: {e}"))?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| format!("{name} {path}: {e}"))?;
-    let entries = table
-        .get("principal")
-        .and_then(|p| p.as_array())
-        .ok_or_else(|| format!("{name} {path}: expected [[principal]] tables with name and token_sha256"))?;
-    let mut principals = Vec::new();
-    for entry in entries {
-        let field = |key: &str| entry.get(key).and_then(|v| v.as_str()).map(str::trim).filter(|v| !v.is_empty());
-        let (Some(principal), Some(digest)) = (field("name"), field("token_sha256")) else {
-            return Err(format!("{name} {path}: every [[principal]] needs name and token_sha256"));
-        };
-        let digest: [u8; 32] = hex::decode(digest).ok().and_then(|d| d.try_into().ok()).ok_or_else(|| {
-            format!("{name} {path}: token_sha256 of '{principal}' is not 64 hex digits (sha256sum of the token)")
-        })?;
-        if principals.iter().any(|p: &Principal| p.name == principal || p.digest == digest) {
-            return Err(format!("{name} {path}: '{principal}' repeats a name or a token"));
-        }
-        principals.push(Principal { name: principal.to_string(), digest });
-    }
-    if principals.is_empty() {
-        return Err(format!("{name} {path}: no principal is defined"));
-    }
-    Ok(principals)
-}
-
-/// The single token, named by the first 12 hex digits of its digest's
-/// digest: stable, and useless to anyone who wants the token.
-fn single(token: &str) -> Principal {
-    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-    let fingerprint = hex::encode(Sha256::digest(digest));
-    Principal { name: format!("token:{}", &fingerprint[..12]), digest }
 }
 
 pub(crate) fn metrics_place(raw: &RawSettings, allow_unauthenticated: bool) -> Result<MetricsPlace, String> {

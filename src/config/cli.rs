@@ -302,10 +302,27 @@ pub(crate) struct RawSettings {
     #[arg(long, env = "MCP_TRUSTED_PROXIES", value_name = "LIST")]
     pub(crate) trusted_proxies: Option<String>,
 
-    /// TOML file of named tokens ([[principal]] name = "...", token_sha256 = "hex"),
-    /// so audit records say who ran what; replaces MCP_AUTH_TOKEN's single token.
+    /// TOML file of named tokens ([[principal]] name = "...", token_sha256 = "hex", and
+    /// optionally allowed_commands, writable_roots, tcp_connect_ports, tcp_bind_ports and uid),
+    /// so audit records say who ran what and each principal's commands run apart;
+    /// replaces MCP_AUTH_TOKEN's single token.
     #[arg(long, env = "MCP_TOKENS_FILE", value_name = "FILE")]
     pub(crate) tokens_file: Option<String>,
+
+    /// uids (and gids) principals' commands run under, one each, stable by name.
+    /// [default: 20000-29999]
+    #[arg(long, env = "MCP_COMMAND_UIDS", value_name = "LOW-HIGH")]
+    pub(crate) command_uids: Option<String>,
+
+    /// Run every principal's commands under one uid (MCP_RUN_AS as root, else the daemon's
+    /// own): gives up keeping principals apart, and from the daemon, by uid. [default: false]
+    #[arg(long, env = "MCP_SHARED_UID", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub(crate) shared_uid: Option<String>,
+
+    /// Empty a principal's workspace after this long without a call (`off`: keep it for
+    /// the daemon's lifetime). [default: 24h]
+    #[arg(long, env = "MCP_WORKSPACE_IDLE_LIMIT", value_name = "DURATION")]
+    pub(crate) workspace_idle_limit: Option<String>,
 
     /// Where /metrics (Prometheus text) is served: `main` (the MCP listener, behind the
     /// token), an address such as 127.0.0.1:9464 (a listener of its own, no token), or

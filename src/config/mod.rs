@@ -10,6 +10,7 @@ pub(crate) mod cli;
 pub(crate) mod duration;
 mod file;
 pub(crate) mod limits;
+pub(crate) mod principals;
 pub(crate) mod sandbox;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -88,7 +89,12 @@ pub(crate) struct Config {
     /// Audit outputs, key, redaction and back-pressure.
     pub(crate) audit: crate::audit::AuditSettings,
     /// The accepted tokens, by name; empty means no authentication.
-    pub(crate) principals: Vec<audit::Principal>,
+    pub(crate) principals: Vec<principals::Principal>,
+    /// Uids, the shared-uid opt-out and the workspaces' idle limit.
+    pub(crate) separation: principals::Separation,
+    /// The daemon's own files (tokens, HMAC key, audit log, configuration),
+    /// canonical: no command may read them.
+    pub(crate) daemon_files: Vec<PathBuf>,
     /// Where `/metrics` is served.
     pub(crate) metrics: audit::MetricsPlace,
     /// Concurrency, queue, connection, authentication-failure and JSON limits.
@@ -112,7 +118,8 @@ pub(crate) fn resolve(raw: &RawSettings, serving_http: bool) -> Result<Config, S
     let auth_token = raw.auth_token.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
     let allow_unauthenticated =
         parse_bool(raw.allow_unauthenticated.as_deref(), "--allow-unauthenticated / MCP_ALLOW_UNAUTHENTICATED")?;
-    let principals = audit::principals(raw, auth_token.as_deref())?;
+    let principals = principals::principals(raw, auth_token.as_deref())?;
+    let separation = principals::separation(raw)?;
     if serving_http && principals.is_empty() && !ip.is_loopback() && !allow_unauthenticated {
         return Err(format!(
             "refusing to listen on {listen} without authentication: set MCP_AUTH_TOKEN (or --auth-token), \
@@ -200,12 +207,26 @@ pub(crate) fn resolve(raw: &RawSettings, serving_http: bool) -> Result<Config, S
 
     let audit = audit::audit_settings(raw, serving_http)?;
     let metrics = audit::metrics_place(raw, allow_unauthenticated)?;
+    let daemon_files = [
+        raw.tokens_file.as_deref(),
+        raw.audit_hmac_key_file.as_deref(),
+        raw.audit_file.as_deref(),
+        raw.config.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(str::trim)
+    .filter(|path| !path.is_empty())
+    .filter_map(|path| std::fs::canonicalize(path).ok())
+    .collect();
 
     Ok(Config {
         listen,
         auth_token,
         audit,
         principals,
+        separation,
+        daemon_files,
         metrics,
         policy,
         default_timeout,

@@ -25,7 +25,7 @@ use subtle::ConstantTimeEq;
 use super::{Peer, RequestId};
 use crate::audit::{Caller, event};
 use crate::config::Config;
-use crate::config::audit::Principal;
+use crate::config::principals::Principal;
 use crate::mcp::jsonrpc::{INVALID_REQUEST, UNAUTHORIZED};
 use crate::tools::ToolContext;
 
@@ -261,7 +261,7 @@ fn presented_principal<'a>(headers: &HeaderMap, principals: &'a [Principal]) -> 
 
 #[cfg(test)]
 fn token_matches(headers: &HeaderMap, expected: &[u8; 32]) -> bool {
-    let principal = Principal { name: "t".into(), digest: *expected };
+    let principal = Principal { name: "t".into(), digest: *expected, narrowing: Default::default(), uid: None };
     presented_principal(headers, std::slice::from_ref(&principal)).is_some()
 }
 

@@ -47,7 +47,6 @@ pub(crate) enum Decision {
 
 impl Decision {
     /// The refusal as one message for a tool result or a log line.
-    #[cfg(test)]
     pub(crate) fn message(&self) -> Option<String> {
         self.message_redacted(&|text| text.to_string())
     }
@@ -214,6 +213,22 @@ impl Policy {
 
     /// Adapts the rules to the shell that runs commands: only for `dash`,
     /// `ash` and the like are bash's evaluation rules left out.
+    /// This policy with `allowed` as its allowlist, for one principal: each
+    /// entry must be a command this policy allows (an empty allowlist here
+    /// allows any), so the result only narrows it. The blocklist, limits and
+    /// shell stay.
+    pub(crate) fn narrowed(&self, allowed: &[String], scope: Scope<'_>) -> Result<Policy, String> {
+        if !self.allow_all() {
+            for entry in allowed {
+                if let Some(reason) = self.check(entry, scope).message() {
+                    return Err(format!("'{entry}' is not allowed by the daemon's own allowlist ({reason})"));
+                }
+            }
+        }
+        let allowed = allowed.iter().map(|text| compile_entry(text)).collect::<Result<Vec<_>, String>>()?;
+        Ok(Policy { allowed, ..self.clone() })
+    }
+
     pub(crate) fn for_shell(mut self, shell: &Path) -> Policy {
         let real = std::fs::canonicalize(shell).unwrap_or_else(|_| shell.to_path_buf());
         let name = real.file_name().and_then(|n| n.to_str()).unwrap_or_default();

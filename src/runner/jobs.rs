@@ -49,6 +49,8 @@ pub(crate) struct JobStatus {
 
 #[derive(Debug)]
 struct Job {
+    /// The principal who started it: only it may read, list or kill it.
+    owner: String,
     command: String,
     started: Instant,
     /// Set when the job stops running.
@@ -82,7 +84,7 @@ impl JobTable {
 
     /// Starts `request` in the background; its timeout is capped by the
     /// job lifetime. Returns the job id.
-    pub(crate) fn start(&self, mut request: RunRequest, on_end: JobEnd) -> Result<String, String> {
+    pub(crate) fn start(&self, owner: &str, mut request: RunRequest, on_end: JobEnd) -> Result<String, String> {
         let mut jobs = self.jobs.lock().expect("job table lock");
         purge(&mut jobs, self.limits.retention);
         let running = jobs.values().filter(|job| job.ended.lock().expect("job lock").is_none()).count();
@@ -110,13 +112,15 @@ impl JobTable {
             finish.lock().expect("job lock").get_or_insert((Instant::now(), state));
             on_end(job, result).await;
         });
-        jobs.insert(id.clone(), Job { command, started: Instant::now(), ended, tap, task: task.abort_handle() });
+        let owner = owner.to_string();
+        jobs.insert(id.clone(), Job { owner, command, started: Instant::now(), ended, tap, task: task.abort_handle() });
         Ok(id)
     }
 
-    /// Output of job `id` from `offset`, or its last `tail` bytes.
+    /// Output of `owner`'s job `id` from `offset`, or its last `tail` bytes.
     pub(crate) fn read(
         &self,
+        owner: &str,
         id: &str,
         offset: Option<u64>,
         tail: Option<u64>,
@@ -124,7 +128,7 @@ impl JobTable {
     ) -> Option<(Chunk, JobStatus)> {
         let mut jobs = self.jobs.lock().expect("job table lock");
         purge(&mut jobs, self.limits.retention);
-        let job = jobs.get(id)?;
+        let job = jobs.get(id).filter(|job| job.owner == owner)?;
         let from = match (offset, tail) {
             (Some(offset), _) => offset,
             (None, Some(tail)) => job.tap.written().saturating_sub(tail),
@@ -133,19 +137,22 @@ impl JobTable {
         Some((job.tap.read(from, max), status(id, job)))
     }
 
-    pub(crate) fn list(&self) -> Vec<JobStatus> {
+    /// `owner`'s jobs.
+    pub(crate) fn list(&self, owner: &str) -> Vec<JobStatus> {
         let mut jobs = self.jobs.lock().expect("job table lock");
         purge(&mut jobs, self.limits.retention);
-        let mut list: Vec<JobStatus> = jobs.iter().map(|(id, job)| status(id, job)).collect();
+        let mut list: Vec<JobStatus> =
+            jobs.iter().filter(|(_, job)| job.owner == owner).map(|(id, job)| status(id, job)).collect();
         list.sort_by_key(|job| job.id.trim_start_matches("cmd-").parse::<u64>().unwrap_or(0));
         list
     }
 
-    /// Kills job `id` with its whole tree; `None` if there is no such job,
-    /// `Some(false)` if it had already ended.
-    pub(crate) fn kill(&self, id: &str) -> Option<bool> {
+    /// Kills `owner`'s job `id` with its whole tree (`None` as owner: any
+    /// job, at shutdown); `None` if there is no such job, `Some(false)` if
+    /// it had already ended.
+    pub(crate) fn kill(&self, owner: Option<&str>, id: &str) -> Option<bool> {
         let jobs = self.jobs.lock().expect("job table lock");
-        let job = jobs.get(id)?;
+        let job = jobs.get(id).filter(|job| owner.is_none_or(|owner| job.owner == owner))?;
         let mut ended = job.ended.lock().expect("job lock");
         if ended.is_some() {
             return Some(false);
@@ -160,7 +167,7 @@ impl JobTable {
     pub(crate) fn kill_all(&self) {
         let ids: Vec<String> = self.jobs.lock().expect("job table lock").keys().cloned().collect();
         for id in ids {
-            self.kill(&id);
+            self.kill(None, &id);
         }
     }
 }

@@ -46,6 +46,8 @@ const GRACE_POLL: Duration = Duration::from_millis(10);
 /// One command to run, already approved by policy.
 #[derive(Debug, Clone)]
 pub(crate) struct RunRequest {
+    /// The sandbox cell (the principal) the command runs in.
+    pub(crate) cell: sandbox::CellId,
     pub(crate) command: String,
     pub(crate) cwd: PathBuf,
     /// Variables from the call, validated.
@@ -120,7 +122,7 @@ impl Runner {
         let started = Instant::now();
         let (spawned, guard) = {
             let _spawning = self.live.spawning.read().expect("spawn lock");
-            let spawned = settings.sandbox.spawn(&spec)?;
+            let spawned = settings.sandbox.spawn(request.cell, &spec)?;
             let guard = GroupGuard::new(spawned.pid, &self.live);
             (spawned, guard)
         };

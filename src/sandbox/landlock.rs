@@ -2,8 +2,11 @@
 //! execute and connect to", prepared once as a ruleset fd that each child
 //! applies with `landlock_restrict_self`.
 //!
-//! Rules: read (files and directories) beneath the read paths; read and
-//! write beneath the writable roots (no device nodes); EXECUTE only on the
+//! Rules: directories listable beneath the read paths, files readable
+//! beneath them except the hidden paths (the daemon's own files, other
+//! principals' workspaces: Landlock has no deny rule, so the read paths are
+//! expanded into rules for everything around them); read and write beneath
+//! the writable roots (no device nodes); EXECUTE only on the
 //! listed programs and directories, which is what makes an allowlist hold
 //! against `/usr/bin/id`, `find -exec` or `sh -c`; TCP bind and connect only
 //! on the listed ports; signals and abstract UNIX sockets scoped to the
@@ -15,7 +18,7 @@
 //! of a readable file (a dynamic loader trick) is not an EXECUTE access.
 
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use landlock::{
     ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, PathBeneath, PathFd, Ruleset, RulesetAttr,
@@ -30,11 +33,19 @@ const TARGET_ABI: ABI = ABI::V7;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LandlockRules {
     pub(crate) read_paths: Vec<PathBuf>,
+    /// Beneath the read paths, what no file may be read from (canonical):
+    /// left out of the read rules.
+    pub(crate) hidden: Vec<PathBuf>,
     pub(crate) writable_roots: Vec<PathBuf>,
     /// Files or directories beneath which execution is allowed.
     pub(crate) exec_paths: Vec<PathBuf>,
     pub(crate) tcp_connect_ports: Vec<u16>,
     pub(crate) tcp_bind_ports: Vec<u16>,
+    /// Commands mount a procfs of their own on `/proc`. Landlock ignores
+    /// rules on a directory a mount covers, so only a rule on an ancestor
+    /// (`/`) grants reading it: the read paths are then not expanded around
+    /// the hidden paths, which stay out of reach by uid (checked at start).
+    pub(crate) private_proc: bool,
 }
 
 /// The Landlock ABI the running kernel offers (0: none).
@@ -47,10 +58,12 @@ pub(crate) fn kernel_abi() -> i64 {
     version.max(0)
 }
 
-/// Builds the ruleset and returns its fd (close-on-exec).
-pub(crate) fn prepare(rules: &LandlockRules) -> Result<OwnedFd, String> {
+/// Builds the ruleset and returns its fd (close-on-exec) and its number of
+/// rules.
+pub(crate) fn prepare(rules: &LandlockRules) -> Result<(OwnedFd, usize), String> {
     let abi = TARGET_ABI;
     let read = AccessFs::ReadFile | AccessFs::ReadDir;
+    let mut count = 0usize;
     let write = (AccessFs::from_all(abi) & !AccessFs::Execute) & !(AccessFs::MakeChar | AccessFs::MakeBlock);
     let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
@@ -59,7 +72,8 @@ pub(crate) fn prepare(rules: &LandlockRules) -> Result<OwnedFd, String> {
         .and_then(|r| r.scope(Scope::AbstractUnixSocket | Scope::Signal))
         .and_then(|r| r.create())
         .map_err(|e| format!("cannot create a Landlock ruleset: {e}"))?;
-    let add = |paths: &[PathBuf], access, what: &str, mut ruleset: landlock::RulesetCreated| {
+    let mut add = |paths: &[PathBuf], access, what: &str, mut ruleset: landlock::RulesetCreated| {
+        count += paths.len();
         for path in paths {
             let fd = PathFd::new(path).map_err(|e| format!("Landlock {what} path {}: {e}", path.display()))?;
             let access = if path.is_dir() { access } else { access & AccessFs::from_file(abi) };
@@ -69,7 +83,17 @@ pub(crate) fn prepare(rules: &LandlockRules) -> Result<OwnedFd, String> {
         }
         Ok::<_, String>(ruleset)
     };
-    ruleset = add(&rules.read_paths, read, "read", ruleset)?;
+    let mut readable = Vec::new();
+    for path in &rules.read_paths {
+        if rules.private_proc {
+            readable.push(path.clone());
+            continue;
+        }
+        readable_beneath(path, &rules.hidden, &mut readable)
+            .map_err(|e| format!("Landlock read path {}: {e}", path.display()))?;
+    }
+    ruleset = add(&rules.read_paths, AccessFs::ReadDir.into(), "read", ruleset)?;
+    ruleset = add(&readable, read, "read", ruleset)?;
     ruleset = add(&rules.writable_roots, read | write, "writable", ruleset)?;
     ruleset = add(&rules.exec_paths, read | AccessFs::Execute, "execute", ruleset)?;
     for port in &rules.tcp_connect_ports {
@@ -83,7 +107,36 @@ pub(crate) fn prepare(rules: &LandlockRules) -> Result<OwnedFd, String> {
             .map_err(|e| format!("Landlock TCP bind rule for port {port}: {e}"))?;
     }
     let fd: Option<OwnedFd> = ruleset.into();
-    fd.ok_or_else(|| "the kernel does not support Landlock (no ruleset was created)".to_string())
+    fd.map(|fd| (fd, count)).ok_or_else(|| "the kernel does not support Landlock (no ruleset was created)".to_string())
+}
+
+/// The paths beneath `path` to grant reading on so that nothing under a
+/// hidden path is readable: `path` itself when nothing hidden lies beneath
+/// it, else each of its entries, expanded the same way. A symbolic link is
+/// granted only when what it leads to hides nothing (its target is reached
+/// by its own path anyway).
+fn readable_beneath(path: &Path, hidden: &[PathBuf], out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let real = std::fs::canonicalize(path)?;
+    if hidden.iter().any(|h| real.starts_with(h)) {
+        return Ok(());
+    }
+    if !hidden.iter().any(|h| h.starts_with(&real)) {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    if path.is_symlink() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?.path();
+        match readable_beneath(&entry, hidden, out) {
+            // Vanished meanwhile, a dangling link, or unreadable by the
+            // daemon: nothing to grant.
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied) => {}
+            other => other?,
+        }
+    }
+    Ok(())
 }
 
 /// The dynamic loader named in an ELF executable's PT_INTERP, if any.
@@ -109,4 +162,29 @@ pub(crate) fn elf_interpreter(executable: &std::path::Path) -> Option<PathBuf> {
         let text = std::str::from_utf8(raw).ok()?.trim_end_matches('\0');
         std::fs::canonicalize(text).ok()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_rules_go_around_hidden_paths_and_links_into_them() {
+        let root = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(root.path()).unwrap();
+        std::fs::create_dir_all(base.join("etc/app")).unwrap();
+        for file in ["etc/app/tokens", "etc/app/other", "etc/hosts", "top"] {
+            std::fs::write(base.join(file), "x").unwrap();
+        }
+        std::os::unix::fs::symlink(base.join("etc"), base.join("link-to-etc")).unwrap();
+        std::os::unix::fs::symlink(base.join("top"), base.join("link-to-top")).unwrap();
+        let mut out = Vec::new();
+        readable_beneath(&base, &[base.join("etc/app/tokens")], &mut out).unwrap();
+        out.sort();
+        let names: Vec<String> = out.iter().map(|p| p.strip_prefix(&base).unwrap().display().to_string()).collect();
+        assert_eq!(names, ["etc/app/other", "etc/hosts", "link-to-top", "top"]);
+        let mut all = Vec::new();
+        readable_beneath(&base, &[PathBuf::from("/elsewhere")], &mut all).unwrap();
+        assert_eq!(all, std::slice::from_ref(&base), "nothing hidden beneath: one rule");
+    }
 }

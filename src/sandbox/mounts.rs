@@ -27,7 +27,7 @@ static PRIVATE_NAMESPACE: AtomicBool = AtomicBool::new(false);
 /// Enters a private mount namespace (a slave of the host's) when the daemon
 /// may: call before any other thread exists. Returns whether it did.
 pub(crate) fn enter_private_namespace() -> bool {
-    if !super::has_capability(super::CAP_SYS_ADMIN) {
+    if !super::process::has_capability(super::process::CAP_SYS_ADMIN) {
         return false;
     }
     // SAFETY: unshare takes flags only; on a single-threaded process it moves

@@ -16,8 +16,8 @@ use nix::unistd::Pid;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-use super::Sandbox;
 use super::child::{self, ChildArgs, Stage};
+use super::{CellId, Sandbox};
 
 /// Size of each child's stack; the child's frames are tiny.
 const CHILD_STACK_BYTES: usize = 64 * 1024;
@@ -57,8 +57,8 @@ pub(crate) enum Exit {
 impl Sandbox {
     /// Runs `spec` to completion on the calling thread, output discarded
     /// (the start-up probe and the spawn benchmark).
-    pub(crate) fn run_blocking(&self, spec: &SpawnSpec) -> Result<Exit, SpawnError> {
-        let (pid, _stdin, _stdout, _stderr) = self.spawn_raw(spec)?;
+    pub(crate) fn run_blocking(&self, cell: CellId, spec: &SpawnSpec) -> Result<Exit, SpawnError> {
+        let (pid, _stdin, _stdout, _stderr) = self.spawn_raw(cell, spec)?;
         reap(pid).map_err(|error| SpawnError { stage: Stage::None, errno: error.raw_os_error().unwrap_or(0) })
     }
 
@@ -68,9 +68,9 @@ impl Sandbox {
     /// PR_SET_PDEATHSIG fires when the *thread* that cloned the child exits,
     /// so call this from long-lived threads (the runtime's workers), never
     /// from `spawn_blocking`, whose idle threads exit.
-    pub(crate) fn spawn(&self, spec: &SpawnSpec) -> io::Result<Spawned> {
+    pub(crate) fn spawn(&self, cell: CellId, spec: &SpawnSpec) -> io::Result<Spawned> {
         let (pid, stdin, stdout, stderr) = self
-            .spawn_raw(spec)
+            .spawn_raw(cell, spec)
             .map_err(|error| io::Error::new(io::Error::from_raw_os_error(error.errno).kind(), error))?;
         match pidfd_open(pid).and_then(ExitWatch::new) {
             Ok(exit) => Ok(Spawned { pid, exit, stdin, stdout, stderr }),
@@ -83,7 +83,12 @@ impl Sandbox {
     }
 
     #[allow(clippy::type_complexity)]
-    fn spawn_raw(&self, spec: &SpawnSpec) -> Result<(Pid, Option<OwnedFd>, OwnedFd, OwnedFd), SpawnError> {
+    fn spawn_raw(
+        &self,
+        cell: CellId,
+        spec: &SpawnSpec,
+    ) -> Result<(Pid, Option<OwnedFd>, OwnedFd, OwnedFd), SpawnError> {
+        let cell = &self.cells[cell.0];
         let os_error = |errno: Errno| SpawnError { stage: Stage::None, errno: errno as c_int };
         let c_string = |bytes: &[u8]| CString::new(bytes).map_err(|_| os_error(Errno::EINVAL));
         let path = c_string(spec.program.as_os_str().as_bytes())?;
@@ -112,11 +117,18 @@ impl Sandbox {
             None => Stack::new(),
         });
         let stack = stack.map_err(os_error)?;
-        if self.sockets.is_some() {
+        if cell.sockets.is_some() {
             super::broker::cover_this_thread().map_err(os_error)?;
         }
+        let mut steps = self.steps;
+        if cell.switch_user {
+            steps |= child::STEP_SWITCH_USER;
+        }
+        if cell.ruleset.is_none() {
+            steps &= !child::STEP_LANDLOCK;
+        }
         let mut args = ChildArgs {
-            steps: self.steps,
+            steps,
             path: path.as_ptr(),
             argv: argv.as_ptr(),
             envp: envp.as_ptr(),
@@ -126,11 +138,11 @@ impl Sandbox {
                 stdout_write.as_raw_fd(),
                 stderr_write.as_raw_fd(),
             ],
-            ruleset_fd: self.ruleset.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
+            ruleset_fd: cell.ruleset.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
             filter: &raw const self.program,
             rlimits: self.rlimits,
-            uid: self.uid,
-            gid: self.gid,
+            uid: cell.uid,
+            gid: cell.gid,
             parent_pid: daemon_pid(),
             last_cap: self.last_cap,
             stage: 0,
@@ -147,7 +159,7 @@ impl Sandbox {
         // The child has exec'd or exited: the stack is free for the next one.
         STACK.with(|cached| cached.set(Some(stack)));
         let pid = pid.map_err(os_error)?;
-        if let Some(rules) = &self.sockets {
+        if let Some(rules) = &cell.sockets {
             super::broker::register(pid.as_raw(), rules.clone());
         }
         drop((stdin_read, stdout_write, stderr_write));

@@ -83,12 +83,12 @@ pub(super) async fn call(
 ) -> Option<Value> {
     Some(match name {
         "start_command" => start(context, jobs, arguments, record).await,
-        "read_command_output" => read(jobs, arguments),
+        "read_command_output" => read(jobs, record.principal(), arguments),
         "list_commands" => {
-            let commands: Vec<Value> = jobs.list().iter().map(describe).collect();
+            let commands: Vec<Value> = jobs.list(record.principal()).iter().map(describe).collect();
             structured_result(json!({ "commands": commands }), false)
         }
-        "kill_command" => match id(arguments).map(|id| (id, jobs.kill(id))) {
+        "kill_command" => match id(arguments).map(|id| (id, jobs.kill(Some(record.principal()), id))) {
             Some((id, Some(killed))) => structured_result(json!({ "id": id, "killed": killed }), false),
             Some((id, None)) => unknown(id),
             None => missing_id(),
@@ -103,6 +103,7 @@ async fn start(context: &ToolContext, jobs: &JobTable, arguments: &Value, record
         Err(refusal) => return structured_result(json!({ "error": refusal.message }), true),
     };
     let request = RunRequest {
+        cell: input.space.cell,
         command: input.command,
         cwd: input.cwd,
         env: input.env,
@@ -113,9 +114,11 @@ async fn start(context: &ToolContext, jobs: &JobTable, arguments: &Value, record
     };
     let mut end = record.follow_up("job_end");
     let in_flight = context.metrics.command_started();
+    let in_use = input.space.in_use();
     let on_end: JobEnd = Box::new(move |job, result| {
         Box::pin(async move {
             let _in_flight = in_flight;
+            let _in_use = in_use;
             end.set("job", json!(job));
             match result {
                 Ok(outcome) => {
@@ -126,7 +129,7 @@ async fn start(context: &ToolContext, jobs: &JobTable, arguments: &Value, record
             }
         })
     });
-    match jobs.start(request, on_end) {
+    match jobs.start(record.principal(), request, on_end) {
         Ok(id) => {
             record.set("job", json!(id));
             structured_result(json!({ "id": id, "running": true }), false)
@@ -135,11 +138,11 @@ async fn start(context: &ToolContext, jobs: &JobTable, arguments: &Value, record
     }
 }
 
-fn read(jobs: &JobTable, arguments: &Value) -> Value {
+fn read(jobs: &JobTable, owner: &str, arguments: &Value) -> Value {
     let Some(id) = id(arguments) else { return missing_id() };
     let number = |key: &str| arguments.get(key).and_then(Value::as_u64);
     let max = number("max_bytes").unwrap_or(MAX_READ_BYTES).clamp(1, MAX_READ_BYTES) as usize;
-    match jobs.read(id, number("offset"), number("tail_bytes"), max) {
+    match jobs.read(owner, id, number("offset"), number("tail_bytes"), max) {
         Some((chunk, status)) => {
             let mut result = describe(&status);
             result["output"] = json!(chunk.text);

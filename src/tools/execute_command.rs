@@ -17,6 +17,7 @@ use super::{Progress, ToolContext, structured_result};
 use crate::audit::Caller;
 use crate::config::duration::{DURATION_FORMS, format_go_duration, parse_duration, seconds_to_duration};
 use crate::policy::{Decision, shorten};
+use crate::principals::Space;
 use crate::runner::{OutputTap, PROGRESS_CAPACITY, RunOutcome, RunRequest, env};
 use crate::sandbox::Exit;
 
@@ -97,6 +98,8 @@ fn output_schema() -> Value {
 /// A validated call.
 #[derive(Debug)]
 pub(super) struct Input {
+    /// The caller's space: its uid, workspace, policy and sandbox cell.
+    pub(super) space: Arc<Space>,
     pub(super) command: String,
     pub(super) cwd: PathBuf,
     pub(super) timeout: Duration,
@@ -130,8 +133,10 @@ pub(super) async fn call(
         }
     };
     let _in_flight = context.metrics.command_started();
+    let _in_use = input.space.in_use();
     let working_directory = input.cwd.display().to_string();
     let request = RunRequest {
+        cell: input.space.cell,
         command: input.command,
         cwd: input.cwd,
         env: input.env,
@@ -212,11 +217,17 @@ async fn report_progress<T>(run: impl Future<Output = T>, progress: &Progress, t
 /// no command without a record, reserves its audit record. Shared with
 /// `start_command`.
 pub(super) async fn admit(context: &ToolContext, arguments: &Value, record: &mut CallRecord) -> Result<Input, Refusal> {
-    let input = parse_input(context, arguments)
+    let Some(space) = context.spaces.get(record.principal()).cloned() else {
+        let message = format!("no space is set up for the principal '{}'", record.principal());
+        return Err(Refusal { message, outcome: "error" });
+    };
+    record.set("uid", space.uid.into());
+    record.set("workspace", space.workspace.display().to_string().into());
+    let input = parse_input(context, space, arguments)
         .map_err(|message| Refusal { message: format!("invalid input: {message}"), outcome: "error" })?;
     record.set("working_directory", input.cwd.display().to_string().into());
     record.set("timeout_ms", (input.timeout.as_millis() as u64).into());
-    let decision = context.check(&input.command, &input.cwd).await;
+    let decision = context.check(&input.space, &input.command, &input.cwd).await;
     record.decision(&decision);
     let audit = &context.audit;
     if let (Decision::Deny { rule, command, .. }, Some(message)) =
@@ -234,7 +245,7 @@ pub(super) async fn admit(context: &ToolContext, arguments: &Value, record: &mut
     Ok(input)
 }
 
-fn parse_input(context: &ToolContext, arguments: &Value) -> Result<Input, String> {
+fn parse_input(context: &ToolContext, space: Arc<Space>, arguments: &Value) -> Result<Input, String> {
     let empty = Map::new();
     let arguments = match arguments {
         Value::Object(map) => map,
@@ -248,9 +259,9 @@ fn parse_input(context: &ToolContext, arguments: &Value) -> Result<Input, String
         None => return Err("'command' is required".into()),
     };
     let cwd = match arguments.get("working_directory") {
-        None | Some(Value::Null) => context.scratch_dir.clone(),
-        Some(Value::String(dir)) if dir.is_empty() => context.scratch_dir.clone(),
-        Some(Value::String(dir)) => working_directory(&context.scratch_dir, dir)?,
+        None | Some(Value::Null) => space.workspace.clone(),
+        Some(Value::String(dir)) if dir.is_empty() => space.workspace.clone(),
+        Some(Value::String(dir)) => working_directory(&space.workspace, dir)?,
         Some(_) => return Err("'working_directory' must be a string".into()),
     };
     let timeout = parse_timeout(arguments.get("timeout"), context.config.default_timeout, context.config.max_timeout)?;
@@ -266,7 +277,7 @@ fn parse_input(context: &ToolContext, arguments: &Value) -> Result<Input, String
                     return Err(format!("env value of '{name}' must be a string"));
                 };
                 env::validate_request_var(name, value)?;
-                if let Decision::Deny { reason, .. } = context.config.policy.check_env(name) {
+                if let Decision::Deny { reason, .. } = space.policy.check_env(name) {
                     return Err(reason);
                 }
                 Ok((name.clone(), value.clone()))
@@ -294,7 +305,7 @@ fn parse_input(context: &ToolContext, arguments: &Value) -> Result<Input, String
         Some(Value::String(text)) => Some(text.clone().into_bytes()),
         Some(_) => return Err("'stdin' must be a string".into()),
     };
-    Ok(Input { command, cwd, timeout, env, max_output_bytes, stdin })
+    Ok(Input { space, command, cwd, timeout, env, max_output_bytes, stdin })
 }
 
 /// Resolves a requested directory (relative ones against the scratch

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::{ToolContext, read_only_annotations, structured_result};
 use crate::config::duration::format_go_duration;
+use crate::principals::Space;
 use crate::sandbox::LayerState;
 
 pub(super) fn declaration() -> Value {
@@ -12,7 +13,8 @@ pub(super) fn declaration() -> Value {
         "name": "get_shell_info",
         "title": "Get shell information",
         "description": "Describes how execute_command runs commands: the shell and its argument, the default \
-            and maximum timeout, the default working directory, the output cap and the kernel sandbox layers enforced on every command.",
+            and maximum timeout, the caller's workspace (the default working directory, kept across its calls), the \
+            uid its commands run under, the ports they may use, the output cap and the kernel sandbox layers enforced on every command.",
         "inputSchema": { "type": "object", "properties": {}, "additionalProperties": false },
         "outputSchema": {
             "type": "object",
@@ -21,7 +23,12 @@ pub(super) fn declaration() -> Value {
                 "shell_arg": { "type": "string" },
                 "default_timeout": { "type": "string" },
                 "max_timeout": { "type": "string" },
-                "working_directory": { "type": "string" },
+                "working_directory": { "type": "string", "description": "the caller's workspace: the default working directory, kept across its calls" },
+                "principal": { "type": "string" },
+                "uid": { "type": "integer", "description": "the uid the caller's commands run under" },
+                "uid_per_principal": { "type": "boolean", "description": "whether each principal's commands run under a uid of their own" },
+                "tcp_connect_ports": { "type": "array", "items": { "type": "integer" } },
+                "tcp_bind_ports": { "type": "array", "items": { "type": "integer" } },
                 "max_output_bytes": { "type": "integer" },
                 "server_version": { "type": "string" },
                 "sandbox_layers": {
@@ -41,7 +48,7 @@ pub(super) fn declaration() -> Value {
     })
 }
 
-pub(super) fn call(context: &ToolContext) -> Value {
+pub(super) fn call(context: &ToolContext, space: &Space) -> Value {
     let config = &context.config;
     let sandbox = context.runner.sandbox();
     let layers: serde_json::Map<String, Value> = sandbox
@@ -63,7 +70,12 @@ pub(super) fn call(context: &ToolContext) -> Value {
             "shell_arg": config.shell_arg,
             "default_timeout": format_go_duration(config.default_timeout),
             "max_timeout": format_go_duration(config.max_timeout),
-            "working_directory": context.scratch_dir.display().to_string(),
+            "working_directory": space.workspace.display().to_string(),
+            "principal": space.name,
+            "uid": space.uid,
+            "uid_per_principal": context.spaces.separate_uids,
+            "tcp_connect_ports": space.tcp_connect_ports,
+            "tcp_bind_ports": space.tcp_bind_ports,
             "max_output_bytes": config.max_output_bytes,
             "server_version": env!("CARGO_PKG_VERSION"),
             "sandbox_layers": sandbox.enforced(),

@@ -3,7 +3,8 @@
 
 use serde_json::{Value, json};
 
-use super::{ToolContext, read_only_annotations, structured_result};
+use super::{read_only_annotations, structured_result};
+use crate::principals::Space;
 
 pub(super) fn declaration() -> Value {
     json!({
@@ -41,8 +42,8 @@ pub(super) fn declaration() -> Value {
     })
 }
 
-pub(super) fn call(context: &ToolContext) -> Value {
-    let policy = &context.config.policy;
+pub(super) fn call(space: &Space) -> Value {
+    let policy = &space.policy;
     structured_result(
         json!({
             "allowed_commands": policy.allowed_commands(),

@@ -14,13 +14,13 @@ mod list_allowed_commands;
 mod list_blocked_commands;
 mod record;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 use crate::audit::Caller;
 use crate::config::Config;
+use crate::principals::Space;
 use crate::runner::{JobTable, Runner};
 
 /// What every tool may use. Cheap to clone.
@@ -28,11 +28,8 @@ use crate::runner::{JobTable, Runner};
 pub(crate) struct ToolContext {
     pub(crate) config: Arc<Config>,
     pub(crate) runner: Runner,
-    /// Directory a command runs in when its call names none; exists.
-    pub(crate) scratch_dir: PathBuf,
-    /// What the sandbox lets commands write: the scratch directory, the
-    /// configured writable roots and a few devices.
-    pub(crate) writable_roots: Arc<Vec<PathBuf>>,
+    /// Every principal's uid, workspace, policy and sandbox cell.
+    pub(crate) spaces: Arc<crate::principals::Spaces>,
     /// Background commands, when the operator enabled them.
     pub(crate) jobs: Option<JobTable>,
     /// Where decisions are recorded.
@@ -49,22 +46,23 @@ pub(crate) struct ToolContext {
 const CHECK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl ToolContext {
-    /// Asks the policy about `command`, run in `cwd`, on a blocking thread
-    /// and within [`CHECK_DEADLINE`].
-    pub(crate) async fn check(&self, command: &str, cwd: &std::path::Path) -> crate::policy::Decision {
+    /// Asks `space`'s policy about `command`, run in `cwd`, on a blocking
+    /// thread and within [`CHECK_DEADLINE`].
+    pub(crate) async fn check(
+        &self,
+        space: &Arc<Space>,
+        command: &str,
+        cwd: &std::path::Path,
+    ) -> crate::policy::Decision {
         if is_flat(command) {
-            let scope = crate::policy::Scope { cwd, writable_roots: &self.writable_roots };
-            return self.config.policy.check(command, scope);
+            return space.policy.check(command, space.scope(cwd));
         }
-        let (context, command, cwd) = (self.clone(), command.to_string(), cwd.to_path_buf());
+        let (space, command, cwd) = (space.clone(), command.to_string(), cwd.to_path_buf());
         // tokio panics when the system refuses it a new thread (the process
         // limit of the daemon's uid reached, which commands sharing that uid
         // can do): the call is refused instead of dropped.
         let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            tokio::task::spawn_blocking(move || {
-                let scope = crate::policy::Scope { cwd: &cwd, writable_roots: &context.writable_roots };
-                context.config.policy.check(&command, scope)
-            })
+            tokio::task::spawn_blocking(move || space.policy.check(&command, space.scope(&cwd)))
         }));
         let Ok(check) = spawned else {
             tracing::error!("no thread for a policy check: the daemon's process limit is reached");
@@ -149,11 +147,17 @@ pub(crate) async fn call(
         return execute_command::call(context, arguments, progress, caller).await.map_err(CallError::Busy);
     }
     let mut record = record::CallRecord::new(context, caller, name, arguments);
-    let result = match name {
-        "list_allowed_commands" => list_allowed_commands::call(context),
-        "list_blocked_commands" => list_blocked_commands::call(context),
-        "get_shell_info" => get_shell_info::call(context),
-        other => {
+    // What a principal may do is its own: these answer for the caller.
+    let space = context.spaces.get(&caller.principal);
+    let result = match (name, space) {
+        ("list_allowed_commands", Some(space)) => list_allowed_commands::call(space),
+        ("list_blocked_commands", _) => list_blocked_commands::call(context),
+        ("get_shell_info", Some(space)) => get_shell_info::call(context, space),
+        ("list_allowed_commands" | "get_shell_info", None) => structured_result(
+            json!({ "error": format!("no space is set up for the principal '{}'", caller.principal) }),
+            true,
+        ),
+        (other, _) => {
             let result = match &context.jobs {
                 Some(jobs) => background::call(context, jobs, other, arguments, &mut record).await,
                 None => None,

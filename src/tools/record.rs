@@ -30,6 +30,8 @@ pub(crate) struct CallRecord {
     denied: bool,
     /// Counted in `tool_calls` (a background job's end record is not).
     counted: bool,
+    /// Who called.
+    principal: String,
 }
 
 impl CallRecord {
@@ -58,6 +60,7 @@ impl CallRecord {
             slot: None,
             denied: false,
             counted: true,
+            principal: caller.principal.clone(),
         }
     }
 
@@ -95,7 +98,13 @@ impl CallRecord {
             slot: None,
             denied: false,
             counted: false,
+            principal: self.principal.clone(),
         }
+    }
+
+    /// The principal who called.
+    pub(crate) fn principal(&self) -> &str {
+        &self.principal
     }
 
     pub(crate) fn denied(&self) -> bool {

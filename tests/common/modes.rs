@@ -1,13 +1,18 @@
-//! The two ways the product runs, for escape tests that must hold in both:
+//! The ways the product runs, for escape tests that must hold in each:
 //!
-//! - `Host`: the daemon as root on a host; commands run as `nobody`, each in
-//!   a PID namespace, and the daemon mounts what it needs in a mount
-//!   namespace of its own;
+//! - `Host`: the daemon as root on a host; each principal's commands run
+//!   under a uid of their own, each command in a PID namespace, and the
+//!   daemon mounts what it needs in a mount namespace of its own;
 //! - `Image`: the image's mode, as the ECS task definitions run it: the
-//!   daemon as uid 10001 with no capabilities at all (so commands keep its
-//!   uid and it can create no namespace), `TMPDIR` on a tmpfs mounted
-//!   `noexec,nosuid,nodev`. The test (root) makes that tmpfs in a private
-//!   mount namespace, then drops to 10001 with `setpriv`.
+//!   daemon as root holding only CAP_CHOWN, CAP_SETUID, CAP_SETGID and
+//!   CAP_SYS_PTRACE (so it can give each principal a uid and a workspace,
+//!   but create no namespace and mount nothing), `TMPDIR` on a tmpfs
+//!   mounted `noexec,nosuid,nodev`;
+//! - `SharedUid`: a daemon run as an ordinary user (uid 10001, no
+//!   capabilities) with `MCP_SHARED_UID=true`: every command keeps its uid.
+//!
+//! The test (root) makes the tmpfs in a private mount namespace, then
+//! drops what the mode lacks with `setpriv`.
 //!
 //! Attack programs are Python scripts written to a world-readable directory
 //! ([`script`]); each prints `OK` when its operation succeeded or `ERR
@@ -26,9 +31,13 @@ pub const IMAGE_UID: u32 = 10001;
 pub enum Mode {
     Host,
     Image,
+    SharedUid,
 }
 
-pub const MODES: [Mode; 2] = [Mode::Host, Mode::Image];
+pub const MODES: [Mode; 3] = [Mode::Host, Mode::Image, Mode::SharedUid];
+
+/// The capabilities the image's daemon keeps (the task definitions').
+const IMAGE_CAPABILITIES: &str = "+chown,+setuid,+setgid,+sys_ptrace";
 
 impl Mode {
     /// A command running the daemon's binary in this mode (arguments still to
@@ -40,26 +49,38 @@ impl Mode {
                 command.env_clear().env("PATH", "/usr/local/bin:/usr/bin:/bin").env("HOME", "/root");
                 command
             }
-            Mode::Image => image_command(IMAGE_UID, None),
+            Mode::Image => {
+                jailed(&format!("--inh-caps=-all,{IMAGE_CAPABILITIES} --bounding-set=-all,{IMAGE_CAPABILITIES}"), None)
+            }
+            Mode::SharedUid => shared_uid_command(IMAGE_UID, None),
         }
     }
 
     pub fn name(self) -> &'static str {
         match self {
             Mode::Host => "host (root daemon)",
-            Mode::Image => "image (uid 10001, no capabilities, noexec /tmp)",
+            Mode::Image => "image (root with chown, setuid, setgid and sys_ptrace only, noexec /tmp)",
+            Mode::SharedUid => "shared uid (uid 10001, no capabilities, noexec /tmp, MCP_SHARED_UID)",
         }
     }
 }
 
-/// The image's mode with the daemon as `uid` (a test that exhausts the
-/// uid's processes takes one no other test uses), under an nproc limit
-/// when given, as the task definition's ulimit sets it.
-pub fn image_command(uid: u32, nproc: Option<u64>) -> Command {
+/// The daemon as `uid` without capabilities and with `MCP_SHARED_UID=true`
+/// (a test that exhausts the uid's processes takes one no other test
+/// uses), under an nproc limit when given, as a container's ulimit sets it.
+pub fn shared_uid_command(uid: u32, nproc: Option<u64>) -> Command {
+    let mut command =
+        jailed(&format!("--reuid={uid} --regid={uid} --clear-groups --inh-caps=-all --bounding-set=-all"), nproc);
+    command.env("MCP_SHARED_UID", "true");
+    command
+}
+
+/// The binary under `setpriv` with `privileges`, `TMPDIR` on a fresh noexec
+/// tmpfs in a private mount namespace, under an nproc limit when given.
+fn jailed(privileges: &str, nproc: Option<u64>) -> Command {
     let tmp = scratch_dir("tmp");
     let script = "mount -t tmpfs -o noexec,nosuid,nodev,mode=1777,size=256m tmpfs \"$0\" && \
-                  TMPDIR=\"$0\" HOME=\"$0\" exec setpriv --reuid=\"$1\" --regid=\"$1\" --clear-groups \
-                  --inh-caps=-all --bounding-set=-all -- \"$2\" \"${@:3}\"";
+                  TMPDIR=\"$0\" HOME=\"$0\" exec setpriv $1 -- \"$2\" \"${@:3}\"";
     let mut command = Command::new("unshare");
     command.args(["--mount", "--propagation", "private", "--"]);
     if let Some(limit) = nproc {
@@ -68,11 +89,16 @@ pub fn image_command(uid: u32, nproc: Option<u64>) -> Command {
     command
         .args(["bash", "-c", script])
         .arg(&tmp)
-        .arg(uid.to_string())
+        .arg(privileges)
         .arg(image_binary())
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin");
     command
+}
+
+/// The uid a mode's `run` commands get (the `stdio` principal's).
+pub fn command_uid(mode: Mode) -> u32 {
+    run(mode, &[], "id -u").stdout.trim().parse().expect("id -u")
 }
 
 /// What one `mcp-commander run` gave.
@@ -121,10 +147,7 @@ pub const WITHOUT_SECCOMP_AND_BROKER: &[(&str, &str)] =
 /// Writes a Python attack or twin program where every uid can read it, and
 /// returns the command that runs it with `args`.
 pub fn script(name: &str, body: &str, args: &[&str]) -> String {
-    let dir = shared_dir().join("scripts");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = dir.join(format!("{name}.py"));
+    let path = shared_dir().join("scripts").join(format!("{name}.py"));
     let program = format!("{PRELUDE}\n{body}\n");
     std::fs::write(&path, program).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -168,8 +191,13 @@ pub fn shared_dir() -> PathBuf {
             }
         }
         let dir = base.join(std::process::id().to_string());
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Made before any daemon starts: a daemon's read rules go around its
+        // state directory (inside `jail/`) by listing what exists at its
+        // start, so later files must land in directories that existed.
+        for sub in ["", "scripts", "dirs", "jail", "bin"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+            std::fs::set_permissions(dir.join(sub), std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
         dir
     })
     .clone()
@@ -184,7 +212,8 @@ pub fn fresh_dir(prefix: &str, mode: u32) -> PathBuf {
 
 fn scratch_dir(prefix: &str) -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = shared_dir().join(format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::SeqCst)));
+    let parent = if prefix == "tmp" { "jail" } else { "dirs" };
+    let dir = shared_dir().join(parent).join(format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::SeqCst)));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     dir
@@ -197,8 +226,6 @@ fn image_binary() -> PathBuf {
     BINARY
         .get_or_init(|| {
             let dir = shared_dir().join("bin");
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
             let path = dir.join("mcp-commander");
             let partial = dir.join("mcp-commander.partial");
             std::fs::copy(env!("CARGO_BIN_EXE_mcp-commander"), &partial).unwrap();
