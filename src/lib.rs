@@ -196,7 +196,7 @@ pub(crate) fn sandbox_settings(
         disable: sandbox.disable.clone(),
         enable: sandbox.enable.clone(),
         rlimits: sandbox.rlimits,
-        seccomp: SeccompOptions { allow_udp: sandbox.allow_udp },
+        seccomp: SeccompOptions { allow_udp: sandbox.allow_udp, no_shared_exec: false },
         noexec,
         cells,
     }

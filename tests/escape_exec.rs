@@ -203,7 +203,27 @@ libc.mmap.restype = ctypes.c_void_p
 libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
 libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 anonymous = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+shared = mmap.MAP_SHARED | mmap.MAP_ANONYMOUS
+libc.mremap.restype = ctypes.c_void_p
+libc.mremap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int]
+def mapped(address):
+    return check(-1 if address in (None, ctypes.c_void_p(-1).value) else 0) or address
 def run():
+    if kind == "shared-exec-view":
+        # One executable view of shared memory, one writable view of it.
+        executable = mapped(libc.mmap(None, 4096, mmap.PROT_READ | mmap.PROT_EXEC, shared, -1, 0))
+        writable = mapped(libc.mremap(executable, 0, 4096, 1))  # MREMAP_MAYMOVE, old_size 0: a duplicate
+        check(libc.mprotect(writable, 4096, mmap.PROT_READ | mmap.PROT_WRITE))
+        ctypes.memmove(writable, code, len(code))
+        print("ran", ctypes.CFUNCTYPE(ctypes.c_int)(executable)())
+        return
+    if kind == "shared-write-view":
+        writable = mapped(libc.mmap(None, 4096, mmap.PROT_READ | mmap.PROT_WRITE, shared, -1, 0))
+        executable = mapped(libc.mremap(writable, 0, 4096, 1))
+        check(libc.mprotect(executable, 4096, mmap.PROT_READ | mmap.PROT_EXEC))
+        ctypes.memmove(writable, code, len(code))
+        print("ran", ctypes.CFUNCTYPE(ctypes.c_int)(executable)())
+        return
     if kind == "write-and-execute":
         address = libc.mmap(None, 4096, mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC, anonymous, -1, 0)
         check(-1 if address in (None, ctypes.c_void_p(-1).value) else 0)
@@ -219,9 +239,14 @@ attempt(run)
 #[test]
 fn with_mdwe_machine_code_a_program_computes_never_runs() {
     for mode in MODES {
-        for kind in ["write-and-execute", "write-then-protect"] {
+        for (kind, refusal) in [
+            ("write-and-execute", "ERR EACCES"),
+            ("write-then-protect", "ERR EACCES"),
+            ("shared-exec-view", "ERR EPERM"),
+            ("shared-write-view", "ERR EPERM"),
+        ] {
             let strict = run(mode, &[("MCP_SANDBOX_ENABLE", "mdwe")], &script("computed", COMPUTED, &[kind]));
-            assert_eq!(strict.verdict(), "ERR EACCES", "{}: {kind}: {strict:?}", mode.name());
+            assert_eq!(strict.verdict(), refusal, "{}: {kind}: {strict:?}", mode.name());
             // Without the opt-in layer an allowed interpreter runs what it is
             // given (SECURITY.md): the test shows the route is real.
             let default = run(mode, &[], &script("computed", COMPUTED, &[kind]));

@@ -155,8 +155,14 @@ elif kind == "bound":
     attempt(lambda: (s.bind((host, port)), s.listen(4)))
 elif kind == "unix":
     u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    u.bind("listener.sock")
+    u.bind("listener-%s.sock" % os.urandom(4).hex())
     attempt(lambda: u.listen(4))
+elif kind == "unix-abstract":  # a name host clients might connect to
+    u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    u.bind("\0mcp-test-squat-%s" % os.urandom(4).hex())
+    attempt(lambda: u.listen(4))
+elif kind == "unix-unbound":  # listen would give it an abstract name
+    attempt(lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).listen(4))
 "#;
 
 #[test]
@@ -169,6 +175,8 @@ fn a_tcp_listener_needs_a_listed_port_by_every_route() {
             ("port-zero", "4", "ERR EACCES"),
             ("port-zero", "6", "ERR EACCES"),
             ("unix", "4", "OK"),
+            ("unix-abstract", "4", "ERR EACCES"),
+            ("unix-unbound", "4", "ERR EACCES"),
         ] {
             let outcome = run(mode, &[], &script("listen", LISTEN, &[kind, family, "0"]));
             assert_eq!(outcome.verdict(), expected, "{}: {kind} IPv{family}: {outcome:?}", mode.name());

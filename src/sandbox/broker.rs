@@ -29,9 +29,11 @@ use super::sockets::{self, SocketRules};
 const REGISTRATION_WAIT: Duration = Duration::from_millis(200);
 
 /// Helper threads for calls that wait (a blocking connect) at most at once,
-/// per command and in all; beyond, such a call fails with EAGAIN, so one
-/// command's waiting calls never hold up another's.
+/// per command, per principal and in all; beyond, such a call fails with
+/// EAGAIN, so one command's (or one principal's) waiting calls never hold up
+/// another's.
 const MAX_HELPERS_PER_COMMAND: usize = 8;
+const MAX_HELPERS_PER_PRINCIPAL: usize = 32;
 const MAX_HELPERS: usize = 256;
 
 /// The broker. Invariant: started once per process, from a thread with no
@@ -45,9 +47,10 @@ struct Broker {
     new_listeners: Mutex<Vec<OwnedFd>>,
     /// Written to wake the broker thread for `new_listeners`.
     wake: OwnedFd,
-    /// Helper threads running, in all and per command group.
+    /// Helper threads running, in all, per command group and per principal.
     helpers: AtomicUsize,
     helpers_of: Mutex<HashMap<i32, usize>>,
+    helpers_of_principal: Mutex<HashMap<usize, usize>>,
 }
 
 static BROKER: OnceLock<Result<Broker, String>> = OnceLock::new();
@@ -90,6 +93,7 @@ fn launch() -> Result<Broker, String> {
         wake,
         helpers: AtomicUsize::new(0),
         helpers_of: Mutex::new(HashMap::new()),
+        helpers_of_principal: Mutex::new(HashMap::new()),
     })
 }
 
@@ -191,21 +195,22 @@ fn answer(listener: Arc<OwnedFd>, notification: Notification) {
         tracing::warn!(pid = notification.pid, "a socket call from no registered command was refused");
         return notify::reply(fd, id, Answer::Fail(Errno::EACCES));
     };
+    let owner = rules.owner;
     let call = sockets::Call { listener: fd, notification, rules };
     match sockets::decide(&call) {
         sockets::Step::Done(answer) => notify::reply(fd, id, answer),
         sockets::Step::Blocking(work) => {
-            if !broker.take_helper(group) {
+            if !broker.take_helper(group, owner) {
                 tracing::info!(pid = notification.pid, "a waiting socket call was refused: the command has too many");
                 return notify::reply(fd, id, Answer::Fail(Errno::EAGAIN));
             }
             let spawned = std::thread::Builder::new().name("socket-broker-call".into()).spawn(move || {
                 let answer = work(&call);
                 notify::reply(listener.as_raw_fd(), id, answer);
-                broker.release_helper(group);
+                broker.release_helper(group, owner);
             });
             if spawned.is_err() {
-                broker.release_helper(group);
+                broker.release_helper(group, owner);
                 notify::reply(fd, id, Answer::Fail(Errno::EAGAIN));
             }
         }
@@ -213,28 +218,39 @@ fn answer(listener: Arc<OwnedFd>, notification: Notification) {
 }
 
 impl Broker {
-    /// Counts one more helper for `group`, unless it or the daemon has as
-    /// many as allowed.
-    fn take_helper(&self, group: i32) -> bool {
+    /// Counts one more helper for command `group` of principal `owner`,
+    /// unless it, its principal or the daemon has as many as allowed.
+    fn take_helper(&self, group: i32, owner: usize) -> bool {
         let mut of = self.helpers_of.lock().expect("broker helpers");
-        let mine = of.entry(group).or_insert(0);
-        if *mine >= MAX_HELPERS_PER_COMMAND || self.helpers.load(Ordering::SeqCst) >= MAX_HELPERS {
+        let mut of_principal = self.helpers_of_principal.lock().expect("broker helpers");
+        let mine = of.get(&group).copied().unwrap_or(0);
+        let principals = of_principal.get(&owner).copied().unwrap_or(0);
+        if mine >= MAX_HELPERS_PER_COMMAND
+            || principals >= MAX_HELPERS_PER_PRINCIPAL
+            || self.helpers.load(Ordering::SeqCst) >= MAX_HELPERS
+        {
             return false;
         }
-        *mine += 1;
+        of.insert(group, mine + 1);
+        of_principal.insert(owner, principals + 1);
         self.helpers.fetch_add(1, Ordering::SeqCst);
         true
     }
 
-    fn release_helper(&self, group: i32) {
-        let mut of = self.helpers_of.lock().expect("broker helpers");
-        if let Some(mine) = of.get_mut(&group) {
-            *mine -= 1;
-            if *mine == 0 {
-                of.remove(&group);
-            }
-        }
+    fn release_helper(&self, group: i32, owner: usize) {
+        decrement(&mut self.helpers_of.lock().expect("broker helpers"), group);
+        decrement(&mut self.helpers_of_principal.lock().expect("broker helpers"), owner);
         self.helpers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Counts one down for `key`, forgetting it at zero.
+fn decrement<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: K) {
+    if let Some(count) = counts.get_mut(&key) {
+        *count -= 1;
+        if *count == 0 {
+            counts.remove(&key);
+        }
     }
 }
 

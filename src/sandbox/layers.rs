@@ -109,7 +109,8 @@ pub(super) fn build(settings: &SandboxSettings, disabled: &[Layer]) -> Result<Sa
     layers.push((
         Layer::Seccomp,
         state(on(Layer::Seccomp), || {
-            let prepared = seccomp::prepare(settings.seccomp)?;
+            let no_shared_exec = opted_in(Layer::Mdwe) && on(Layer::Mdwe);
+            let prepared = seccomp::prepare(seccomp::SeccompOptions { no_shared_exec, ..settings.seccomp })?;
             let detail = format!(
                 "EPERM filter, {} instructions{}",
                 prepared.program.len(),
@@ -129,9 +130,9 @@ pub(super) fn build(settings: &SandboxSettings, disabled: &[Layer]) -> Result<Sa
                             running under other uids (list SYS_PTRACE in the container's capabilities)"
                     .into());
             }
-            for (cell, configured) in cells.iter_mut().zip(&settings.cells) {
+            for (owner, (cell, configured)) in cells.iter_mut().zip(&settings.cells).enumerate() {
                 let credentials = cell.switch_user.then_some((cell.uid, cell.gid));
-                cell.sockets = Some(Arc::new(socket_rules(configured, credentials)));
+                cell.sockets = Some(Arc::new(socket_rules(configured, credentials, owner)));
             }
             Ok(describe_sockets(cells.first().and_then(|c| c.sockets.as_deref())))
         }),
@@ -243,7 +244,7 @@ pub(super) fn state(enabled: bool, enable: impl FnOnce() -> Result<String, Strin
 }
 
 /// What the broker lets commands of one cell reach.
-fn socket_rules(settings: &CellSettings, credentials: Option<(u32, u32)>) -> SocketRules {
+fn socket_rules(settings: &CellSettings, credentials: Option<(u32, u32)>, owner: usize) -> SocketRules {
     let (unix_dirs, unix_sockets) =
         SocketRules::unix_reach(&settings.landlock.writable_roots, &settings.allowed_sockets);
     SocketRules {
@@ -252,6 +253,7 @@ fn socket_rules(settings: &CellSettings, credentials: Option<(u32, u32)>) -> Soc
         unix_dirs,
         unix_sockets,
         credentials,
+        owner,
     }
 }
 

@@ -45,11 +45,16 @@
 
 use super::bpf::{self, Instruction, Label, Op};
 
-/// What the filter lets through beyond the default.
+/// What the filter lets through beyond the default, or refuses beyond it.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct SeccompOptions {
     /// Allow UDP sockets (`SOCK_DGRAM` in `AF_INET`/`AF_INET6`).
     pub(crate) allow_udp: bool,
+    /// With Memory-Deny-Write-Execute: refuse what keeps two views of the
+    /// same memory, one executable and one writable, which the kernel's
+    /// per-mapping check does not see: `mmap` of shared memory with
+    /// `PROT_EXEC`, and `mremap` duplicating a mapping (`old_size` 0).
+    pub(crate) no_shared_exec: bool,
 }
 
 /// The compiled program. Invariant: immutable; children read it through a
@@ -170,6 +175,10 @@ enum Check {
     SelfWhoIoprio,
     /// `prctl(PR_SET_DUMPABLE, 0)`.
     Undumpable,
+    /// `mmap` with `PROT_EXEC` of shared memory (with `no_shared_exec`).
+    SharedExec,
+    /// `mremap` with `old_size` 0 (with `no_shared_exec`).
+    DuplicateMapping,
 }
 
 impl Check {
@@ -207,6 +216,10 @@ pub(crate) fn prepare(options: SeccompOptions) -> Result<Filter, String> {
     let deny = bpf::RET_ERRNO | libc::EPERM as u32;
     let mut rules: Vec<(u32, Label)> = DENIED.iter().map(|nr| (*nr as u32, Deny)).collect();
     rules.extend(checks().into_iter().map(|(nr, check)| (nr as u32, check.label())));
+    if options.no_shared_exec {
+        rules.push((libc::SYS_mmap as u32, Check::SharedExec.label()));
+        rules.push((libc::SYS_mremap as u32, Check::DuplicateMapping.label()));
+    }
     rules.sort_unstable_by_key(|(nr, _)| *nr);
     if let Some(pair) = rules.windows(2).find(|pair| pair[0].0 == pair[1].0) {
         return Err(format!("seccomp: system call {} has two rules", pair[0].0));
@@ -281,6 +294,17 @@ pub(crate) fn prepare(options: SeccompOptions) -> Result<Filter, String> {
     };
     ops.extend(block(Check::SelfWhoPriority, self_who(PRIO_USER)));
     ops.extend(block(Check::SelfWhoIoprio, self_who(IOPRIO_WHO_USER)));
+    ops.extend(block(
+        Check::SharedExec,
+        vec![
+            Op::Load(bpf::offset_arg(2)),
+            Op::JumpIfAnySet(libc::PROT_EXEC as u32, Next, Allow),
+            Op::Load(bpf::offset_arg(3)),
+            // MAP_SHARED and MAP_SHARED_VALIDATE both set bit 0.
+            Op::JumpIfAnySet(libc::MAP_SHARED as u32, Deny, Allow),
+        ],
+    ));
+    ops.extend(block(Check::DuplicateMapping, vec![Op::Load(bpf::offset_arg(1)), Op::JumpIfEqual(0, Deny, Allow)]));
     ops.extend(block(
         Check::Undumpable,
         vec![
@@ -363,6 +387,28 @@ mod tests {
         assert_eq!(decide(libc::SYS_ioprio_set, [1, 0, 0, 0, 0, 0]), ALLOW);
         assert_eq!(decide(libc::SYS_ioprio_set, [1, 4242, 0, 0, 0, 0]), EPERM);
         assert_eq!(decide(libc::SYS_ioprio_set, [IOPRIO_WHO_USER as u64, 0, 0, 0, 0, 0]), EPERM);
+    }
+
+    #[test]
+    fn with_no_shared_exec_executable_shared_memory_and_duplicate_mappings_are_denied() {
+        let strict = prepare(SeccompOptions { no_shared_exec: true, ..SeccompOptions::default() }).unwrap();
+        let decide = |nr, args| bpf::evaluate(&strict.program, nr, args);
+        let exec = (libc::PROT_READ | libc::PROT_EXEC) as u64;
+        let shared_anonymous = (libc::MAP_SHARED | libc::MAP_ANONYMOUS) as u64;
+        assert_eq!(decide(libc::SYS_mmap, [0, 4096, exec, shared_anonymous, u64::MAX, 0]), EPERM);
+        assert_eq!(decide(libc::SYS_mmap, [0, 4096, exec, 3, 5, 0]), EPERM, "MAP_SHARED_VALIDATE");
+        assert_eq!(decide(libc::SYS_mmap, [0, 4096, exec, libc::MAP_PRIVATE as u64, 5, 0]), ALLOW, "a library");
+        assert_eq!(decide(libc::SYS_mmap, [0, 4096, libc::PROT_READ as u64, shared_anonymous, 0, 0]), ALLOW);
+        assert_eq!(decide(libc::SYS_mremap, [0x1000, 0, 4096, 1, 0, 0]), EPERM);
+        assert_eq!(decide(libc::SYS_mremap, [0x1000, 4096, 8192, 1, 0, 0]), ALLOW);
+        assert_eq!(
+            bpf::evaluate(
+                &prepare(SeccompOptions::default()).unwrap().program,
+                libc::SYS_mremap,
+                [0x1000, 0, 4096, 1, 0, 0]
+            ),
+            ALLOW
+        );
     }
 
     #[test]

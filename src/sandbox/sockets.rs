@@ -51,6 +51,9 @@ pub(crate) struct SocketRules {
     /// uid and gid the broker takes to reach a UNIX socket path, when the
     /// command's differ from the daemon's.
     pub(crate) credentials: Option<(u32, u32)>,
+    /// The principal (sandbox cell) these rules are for: waiting calls are
+    /// counted per principal.
+    pub(crate) owner: usize,
 }
 
 impl SocketRules {
@@ -263,7 +266,17 @@ fn listen(call: &Call) -> Result<Step, Errno> {
     let socket = socket_of(call)?;
     let domain = int_option(&socket, libc::SOL_SOCKET, libc::SO_DOMAIN)?;
     match domain {
-        libc::AF_UNIX => {}
+        libc::AF_UNIX => {
+            // A pathname listener lives where Landlock let it bind (a
+            // writable root). An abstract one, or an unbound socket (which
+            // listen would give an abstract name), would take a name host
+            // clients connect to.
+            let name = local_name(&socket)?;
+            if name.len() <= 2 || name[2] == 0 {
+                tracing::info!(pid = call.pid(), "sandbox refused a UNIX listener on an abstract or unbound socket");
+                return Err(Errno::EACCES);
+            }
+        }
         libc::AF_INET | libc::AF_INET6 => {
             let port = local_port(&socket)?;
             if port == 0 || !call.rules.tcp_bind_ports.contains(&port) {
@@ -339,6 +352,12 @@ fn send_timeout(socket: &OwnedFd) -> Option<Duration> {
 
 /// The port a TCP socket is bound to (0: none yet).
 fn local_port(socket: &OwnedFd) -> Result<u16, Errno> {
+    let name = local_name(socket)?;
+    Ok(u16::from_be_bytes([name.get(2).copied().unwrap_or(0), name.get(3).copied().unwrap_or(0)]))
+}
+
+/// The address a socket is bound to, as the kernel reports it.
+fn local_name(socket: &OwnedFd) -> Result<Vec<u8>, Errno> {
     let mut address = [0u8; MAX_ADDRESS];
     let mut length = MAX_ADDRESS as libc::socklen_t;
     // SAFETY: getsockname writes at most `length` bytes into `address`.
@@ -346,7 +365,7 @@ fn local_port(socket: &OwnedFd) -> Result<u16, Errno> {
     if result != 0 {
         return Err(Errno::last());
     }
-    Ok(u16::from_be_bytes([address[2], address[3]]))
+    Ok(address[..(length as usize).min(MAX_ADDRESS)].to_vec())
 }
 
 /// A `sockaddr_un` for a path (at most 107 bytes).
