@@ -217,7 +217,7 @@ pub(crate) fn resolve(raw: &RawSettings, serving_http: bool) -> Result<Config, S
     .flatten()
     .map(str::trim)
     .filter(|path| !path.is_empty())
-    .filter_map(|path| std::fs::canonicalize(path).ok())
+    .filter_map(canonical_even_if_missing)
     .collect();
 
     Ok(Config {
@@ -285,6 +285,15 @@ fn background(raw: &RawSettings) -> Result<Option<crate::runner::JobLimits>, Str
 }
 
 /// Splits a comma-separated list, trimming entries and dropping empty ones.
+/// The canonical path of `path`, through its parent when the file does not
+/// exist yet (an audit file the daemon creates).
+fn canonical_even_if_missing(path: &str) -> Option<PathBuf> {
+    let path = std::path::Path::new(path);
+    std::fs::canonicalize(path)
+        .ok()
+        .or_else(|| Some(std::fs::canonicalize(path.parent()?).ok()?.join(path.file_name()?)))
+}
+
 pub(crate) fn split_list(text: Option<&str>) -> Vec<String> {
     text.unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
