@@ -11,7 +11,16 @@
 # image scanners can still list the packages.
 #
 # Works with a read-only root filesystem and a tmpfs (or ECS ephemeral
-# volume) on /tmp, where the daemon creates each run's scratch directory.
+# volume) on /tmp, where the daemon keeps each principal's workspace.
+#
+# The daemon runs as uid 0 so that it can hold exactly the capabilities it
+# needs (a non-root user gets none: container runtimes set no ambient
+# capabilities): CAP_SETUID and CAP_SETGID to run each principal's commands
+# under a uid of its own, CAP_CHOWN to give each principal its workspace,
+# CAP_SYS_PTRACE to take the sockets of those commands for the socket
+# broker. The task definitions drop every other one (no CAP_DAC_OVERRIDE:
+# root cannot read what it does not own), set no-new-privileges, and the
+# root filesystem is read-only. Commands never run as root.
 
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
@@ -28,9 +37,7 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         ca-certificates coreutils findutils grep sed gawk diffutils tar gzip xz-utils file less jq git \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/* \
-    && rm -f /usr/bin/apt /usr/bin/apt-* /usr/bin/dpkg /usr/bin/dpkg-* \
-    && groupadd --gid 10001 commander \
-    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin commander
+    && rm -f /usr/bin/apt /usr/bin/apt-* /usr/bin/dpkg /usr/bin/dpkg-*
 
 COPY --from=build /src/target/release/mcp-commander /usr/local/bin/mcp-commander
 
@@ -44,7 +51,9 @@ ENV MCP_HOST=0.0.0.0 \
     MCP_LOG_FORMAT=json \
     TMPDIR=/tmp
 
-USER 10001:10001
+# Root with four capabilities (see the top of this file), never commands.
+# hadolint ignore=DL3002
+USER 0:0
 WORKDIR /tmp
 EXPOSE 3000
 STOPSIGNAL SIGTERM

@@ -33,12 +33,20 @@ for path in sorted((root / "deploy").glob("task-definition-*.json")):
     linux = container.get("linuxParameters", {})
     check(path, container.get("readonlyRootFilesystem") is True, "root filesystem is not read-only")
     check(path, not container.get("privileged"), "privileged mode")
-    check(path, container.get("user", "root").split(":")[0] not in ("root", "0"), "runs as root")
+    # uid 0 only for four capabilities (Dockerfile): no other may remain.
+    check(path, container.get("user") == "0:0", "not the image's user 0:0")
     check(path, linux.get("initProcessEnabled") is True, "no init process")
-    check(path, linux.get("capabilities", {}).get("drop") == ["ALL"], "capabilities not all dropped")
-    # SYS_PTRACE only lets the runtime's seccomp profile allow pidfd_getfd,
-    # which the daemon's socket broker needs; uid 10001 never holds it.
-    check(path, linux.get("capabilities", {}).get("add") == ["SYS_PTRACE"], "capabilities other than SYS_PTRACE added")
+    capabilities = linux.get("capabilities", {})
+    kept = {"CHOWN", "SETGID", "SETUID", "SYS_PTRACE"}
+    docker_default = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
+                      "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
+    if capabilities.get("drop") == ["ALL"]:
+        left = set(capabilities.get("add", []))
+    else:
+        # Fargate adds nothing but SYS_PTRACE: the rest is kept by dropping
+        # every other default capability.
+        left = (docker_default - set(capabilities.get("drop", []))) | set(capabilities.get("add", []))
+    check(path, left == kept, f"capabilities left {sorted(left)}, not {sorted(kept)}")
     environment = {e["name"]: e["value"] for e in container.get("environment", [])}
     secrets = {s["name"]: s["valueFrom"] for s in container.get("secrets", [])}
     for name in ("MCP_AUTH_TOKEN", "MCP_ALLOWED_COMMANDS"):
