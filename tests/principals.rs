@@ -153,6 +153,8 @@ fn one_principal_can_neither_reach_nor_disturb_anothers_files_sockets_or_process
         let alice_uid = pair.call(ALICE, "get_shell_info", json!({}))["uid"].as_u64().unwrap();
         let bob_uid = pair.call(BOB, "get_shell_info", json!({}))["uid"].as_u64().unwrap();
         assert_ne!(alice_uid, bob_uid, "{}: one uid for two principals", mode.name());
+        let health: Response = raw_request(pair.daemon.port, "GET", "/health", &[], b"");
+        assert_eq!(health.json()["uid_per_principal"], true, "{}: {}", mode.name(), health.body);
         // Alice's file, socket and process, made by alice's calls.
         let made = pair.run(ALICE, "mkdir -p dir && echo secret > dir/file && chmod 644 dir/file && echo made");
         assert_eq!(made["stdout"], "made\n", "{}: {made}", mode.name());
@@ -243,6 +245,10 @@ fn every_record_of_a_principal_names_its_uid_and_workspace() {
 #[test]
 fn with_a_shared_uid_landlock_alone_still_keeps_reads_and_writes_but_not_modes_and_times() {
     let pair = start_with(Mode::Host, &[("MCP_SHARED_UID", "true")]);
+    // The daemon says what it gave up, wherever an operator looks.
+    assert_eq!(pair.call(ALICE, "get_shell_info", json!({}))["uid_per_principal"], false);
+    let health: Response = raw_request(pair.daemon.port, "GET", "/health", &[], b"");
+    assert_eq!(health.json()["uid_per_principal"], false, "{}", health.body);
     let alice = pair.workspace(ALICE);
     assert_eq!(pair.run(ALICE, "echo secret > file && chmod 644 file && echo made")["stdout"], "made\n");
     let file = format!("{alice}/file");

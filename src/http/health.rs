@@ -17,5 +17,6 @@ pub(crate) async fn health(State(server): State<Arc<Server>>) -> Json<Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "commands_running": server.tools().runner.live_groups().len(),
         "sandbox": server.tools().runner.sandbox().enforced(),
+        "uid_per_principal": server.tools().spaces.separate_uids,
     }))
 }

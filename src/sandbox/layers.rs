@@ -220,10 +220,17 @@ fn describe_users(settings: &[CellSettings], cells: &[Cell]) -> Result<String, S
             "no uid of their own is configured for commands".to_string()
         } else {
             format!(
-                "the daemon cannot switch uids (it lacks CAP_SETUID and CAP_SETGID), so commands keep its uid {}",
+                "the daemon cannot switch uids (it lacks CAP_SETUID and CAP_SETGID), so every principal's commands \
+                 share its uid {} (MCP_SHARED_UID)",
                 cell.uid.max(own)
             )
         });
+    }
+    if cells.len() > 1 && cells.iter().all(|cell| (cell.uid, cell.gid) == (cells[0].uid, cells[0].gid)) {
+        return Ok(format!(
+            "every principal's commands share uid and gid {}:{} (MCP_SHARED_UID): only Landlock keeps them apart",
+            cells[0].uid, cells[0].gid
+        ));
     }
     let mut names: Vec<String> =
         settings.iter().zip(cells).take(4).map(|(s, c)| format!("{} as {}:{}", s.name, c.uid, c.gid)).collect();
