@@ -100,9 +100,9 @@ impl Pair {
 
 const ATTACKS: &str = r#"
 kind, target = sys.argv[1], sys.argv[2]
-def connect():
+def connect(name=None):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(target)
+    s.connect(name or target)
     print("read", s.recv(16))
 actions = {
     "read": lambda: open(target).read(),
@@ -118,6 +118,7 @@ actions = {
     "list": lambda: os.listdir(target),
     "create-in": lambda: open(os.path.join(target, "planted"), "w"),
     "connect": connect,
+    "connect-abstract": lambda: connect("\0" + target),
     "signal": lambda: os.kill(int(target), 0),
     "prlimit": lambda: check(libc.prlimit(int(target), 7, (ctypes.c_ulong * 2)(3, 3), None)),
     "renice": lambda: os.setpriority(os.PRIO_PROCESS, int(target), 19),
@@ -183,6 +184,7 @@ fn one_principal_can_neither_reach_nor_disturb_anothers_files_sockets_or_process
             ("list", format!("{alice}/dir")),
             ("create-in", format!("{alice}/dir")),
             ("connect", socket.clone()),
+            ("connect-abstract", "alice".to_string()),
             ("signal", victim.to_string()),
             ("prlimit", victim.to_string()),
             ("renice", victim.to_string()),
@@ -206,14 +208,34 @@ fn one_principal_can_neither_reach_nor_disturb_anothers_files_sockets_or_process
         assert_eq!(twin["stdout"], "secret\nread b'alice\\n'\nOK\n", "{}: {twin}", mode.name());
         // A workspace persists across its principal's calls.
         assert_eq!(pair.run(ALICE, "cat dir/file")["stdout"], "secret\nmore\n", "{}", mode.name());
-        // Neither principal reads the daemon's files, though their modes allow it.
+        // Neither principal reads or changes the daemon's files, though their
+        // modes allow reading, by a path, a link or the daemon's /proc root.
+        let daemon = pair.daemon.pid();
         for token in [ALICE, BOB] {
             for daemon_file in &pair.files {
                 let outcome = pair.run(token, &format!("cat {}", daemon_file.display()));
                 assert_ne!(outcome["exit_code"], 0, "{}: read {}: {outcome}", mode.name(), daemon_file.display());
                 assert!(outcome["stdout"].as_str().unwrap().is_empty(), "{}: {outcome}", mode.name());
+                let path = daemon_file.display().to_string();
+                let via_proc = format!("/proc/{daemon}/root{path}");
+                for (kind, target) in [
+                    ("read", &via_proc),
+                    ("symlink-read", &path),
+                    ("link", &path),
+                    ("write", &path),
+                    ("chmod", &path),
+                    ("utime", &path),
+                    ("rename", &path),
+                ] {
+                    let outcome = pair.run(token, &script("attacks", ATTACKS, &[kind, target]));
+                    let verdict = outcome["stdout"].as_str().unwrap().trim().to_string();
+                    assert!(verdict.starts_with("ERR"), "{}: {kind} of {target}: {outcome}", mode.name());
+                }
             }
-            let daemon = pair.daemon.pid();
+            for daemon_file in &pair.files {
+                let mode_now = std::fs::metadata(daemon_file).unwrap().permissions().mode() & 0o7777;
+                assert_eq!(mode_now, 0o644, "{}: {} changed", mode.name(), daemon_file.display());
+            }
             for attack in [format!("prlimit --pid {daemon} --nofile=3:3"), format!("renice -n 19 -p {daemon}")] {
                 assert_ne!(pair.run(token, &attack)["exit_code"], 0, "{}: {attack}", mode.name());
             }

@@ -47,8 +47,6 @@ pub(crate) enum LogFormat {
 pub(crate) struct Config {
     /// Socket address the HTTP server binds.
     pub(crate) listen: SocketAddr,
-    /// Token every MCP request must carry; `None` means no authentication.
-    pub(crate) auth_token: Option<String>,
     /// Compiled allow and block rules.
     pub(crate) policy: Policy,
     /// Timeout of a call that names none; never above `max_timeout`.
@@ -222,7 +220,6 @@ pub(crate) fn resolve(raw: &RawSettings, serving_http: bool) -> Result<Config, S
 
     Ok(Config {
         listen,
-        auth_token,
         audit,
         principals,
         separation,
@@ -403,7 +400,7 @@ mod tests {
         assert_eq!(config.shell_arg, "-c");
         assert_eq!(config.max_body_bytes, 1 << 20);
         assert_eq!(config.log_level, LogLevel::Info);
-        assert!(config.auth_token.is_none());
+        assert!(config.principals.is_empty());
     }
 
     #[test]

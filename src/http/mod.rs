@@ -78,7 +78,7 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
         .await
         .map_err(|error| format!("cannot listen on {} (MCP_HOST/MCP_PORT): {error}", config.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!(address = %local, auth = config.auth_token.is_some(), "mcp-commander listening");
+    tracing::info!(address = %local, auth = !config.principals.is_empty(), principals = config.principals.len(), "mcp-commander listening");
     let app = router(server.clone(), local.port());
     if let MetricsPlace::Listen(address) = config.metrics {
         let metrics_listener = TcpListener::bind(address)
