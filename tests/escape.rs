@@ -156,7 +156,7 @@ fn programs_outside_the_allowlist_cannot_execute_whatever_the_route() {
         "cp /usr/bin/id ./myid && chmod +x ./myid && sh -c ./myid",
     ] {
         let outcome = run(&allow, refused);
-        assert_eq!(outcome.status, 126, "{refused}: policy refusal");
+        assert_eq!(outcome.status, 126, "{refused}: policy refusal: {}", outcome.stderr);
         assert!(outcome.stderr.contains("allowlist"), "{}", outcome.stderr);
     }
     for twin in [

@@ -14,7 +14,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{Daemon, Mode, Response, eventually, fresh_dir, marker, processes_with, raw_request, script};
+use common::{Daemon, IMAGE_UID, Mode, Response, eventually, fresh_dir, marker, processes_with, raw_request, script};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -34,6 +34,10 @@ fn start(mode: Mode) -> Pair {
 
 fn start_with(mode: Mode, env: &[(&str, &str)]) -> Pair {
     let dir = fresh_dir("principals", 0o755);
+    if mode == Mode::SharedUid {
+        // The daemon, an ordinary user here, creates its audit file there.
+        std::os::unix::fs::chown(&dir, Some(IMAGE_UID), Some(IMAGE_UID)).unwrap();
+    }
     let digest = |token: &str| hex::encode(Sha256::digest(token.as_bytes()));
     let tokens = dir.join("tokens.toml");
     std::fs::write(
@@ -128,6 +132,24 @@ actions = {
     "fd": lambda: os.readlink("/proc/%s/fd/0" % target),
 }
 attempt(actions[kind])
+"#;
+
+/// Signals (0) and opens the memory and environment of every thread of
+/// the daemon, by thread id.
+const THREADS: &str = r#"
+daemon = str(os.getpid()) if sys.argv[1] == "self" else sys.argv[1]
+tids = os.listdir("/proc/%s/task" % daemon)
+reached = []
+for tid in tids:
+    for kind, act in [("signal", lambda: os.kill(int(tid), 0)),
+                      ("mem", lambda: open("/proc/%s/task/%s/mem" % (daemon, tid), "rb").read(1)),
+                      ("environ", lambda: open("/proc/%s/task/%s/environ" % (daemon, tid), "rb").read())]:
+        try:
+            act()
+            reached.append("%s:%s" % (kind, tid))
+        except OSError:
+            pass
+print("threads", len(tids), "REACHED " + " ".join(reached) if reached else "none reached")
 "#;
 
 const SERVE: &str = r#"
@@ -239,6 +261,12 @@ fn one_principal_can_neither_reach_nor_disturb_anothers_files_sockets_or_process
             for attack in [format!("prlimit --pid {daemon} --nofile=3:3"), format!("renice -n 19 -p {daemon}")] {
                 assert_ne!(pair.run(token, &attack)["exit_code"], 0, "{}: {attack}", mode.name());
             }
+            // Every thread of the daemon, those that clone commands (and
+            // share their Landlock domain) included.
+            let threads = pair.run(token, &script("threads", THREADS, &[&daemon.to_string()]));
+            let verdict = threads["stdout"].as_str().unwrap();
+            assert!(verdict.starts_with("threads "), "{}: {threads}", mode.name());
+            assert!(!verdict.contains("REACHED"), "{}: a daemon thread was reached: {verdict}", mode.name());
         }
         // Bob sees only his own background commands.
         let listed = pair.call(BOB, "list_commands", json!({}));
@@ -285,4 +313,20 @@ fn with_a_shared_uid_landlock_alone_still_keeps_reads_and_writes_but_not_modes_a
         assert_eq!(outcome["stdout"], "OK\n", "bob's {kind} under a shared uid: {outcome}");
     }
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "secret\n");
+}
+
+#[test]
+fn no_thread_of_the_daemon_is_within_a_commands_reach_in_any_mode() {
+    for mode in [Mode::Host, Mode::Image, Mode::SharedUid] {
+        let pair = start(mode);
+        let daemon = pair.daemon.pid().to_string();
+        for token in [ALICE, BOB] {
+            let outcome = pair.run(token, &script("threads", THREADS, &[&daemon]));
+            let verdict = outcome["stdout"].as_str().unwrap();
+            assert!(verdict.starts_with("threads ") && verdict.contains("none reached"), "{}: {outcome}", mode.name());
+        }
+        // The twin: the same script reaches its own threads.
+        let own = pair.run(ALICE, &script("threads", THREADS, &["self"]));
+        assert!(own["stdout"].as_str().unwrap().contains("REACHED signal:"), "{}: {own}", mode.name());
+    }
 }

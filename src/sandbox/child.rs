@@ -25,7 +25,8 @@
 //! 8. `PR_SET_NO_NEW_PRIVS` (required by Landlock and seccomp as non-root);
 //! 9. `chdir`, then stdio onto 0-2 and `close_range` of everything else but
 //!    the Landlock ruleset fd;
-//! 10. `landlock_restrict_self`, then close the ruleset fd;
+//! 10. `landlock_restrict_self`, then close the ruleset fd (unless the
+//!     child was cloned from a thread already in the domain, `spawner`);
 //! 11. the seccomp filter, last, since it denies calls the steps above make;
 //! 12. unblock signals and `execve`.
 

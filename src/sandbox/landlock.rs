@@ -1,6 +1,7 @@
 //! Landlock: the kernel's answer to "what may this command read, write,
-//! execute and connect to", prepared once as a ruleset fd that each child
-//! applies with `landlock_restrict_self`.
+//! execute and connect to", prepared once as a ruleset fd per principal,
+//! which the principal's spawning threads ([`super::spawner`]) or else
+//! each child apply with `landlock_restrict_self`.
 //!
 //! Rules: directories listable beneath the read paths, files readable
 //! beneath them except the hidden paths (the daemon's own files, other
@@ -72,10 +73,16 @@ pub(crate) fn prepare(rules: &LandlockRules) -> Result<(OwnedFd, usize), String>
         .and_then(|r| r.scope(Scope::AbstractUnixSocket | Scope::Signal))
         .and_then(|r| r.create())
         .map_err(|e| format!("cannot create a Landlock ruleset: {e}"))?;
-    let mut add = |paths: &[PathBuf], access, what: &str, mut ruleset: landlock::RulesetCreated| {
-        count += paths.len();
+    // `expanded`: entries found by listing a directory, which another
+    // process may remove before they are opened here (skipped then).
+    let mut add = |paths: &[PathBuf], access, what: &str, expanded: bool, mut ruleset: landlock::RulesetCreated| {
         for path in paths {
-            let fd = PathFd::new(path).map_err(|e| format!("Landlock {what} path {}: {e}", path.display()))?;
+            let fd = match PathFd::new(path) {
+                Ok(fd) => fd,
+                Err(_) if expanded && std::fs::symlink_metadata(path).is_err() => continue,
+                Err(e) => return Err(format!("Landlock {what} path {}: {e}", path.display())),
+            };
+            count += 1;
             let access = if path.is_dir() { access } else { access & AccessFs::from_file(abi) };
             ruleset = ruleset
                 .add_rule(PathBeneath::new(fd, access))
@@ -92,10 +99,10 @@ pub(crate) fn prepare(rules: &LandlockRules) -> Result<(OwnedFd, usize), String>
         readable_beneath(path, &rules.hidden, &mut readable)
             .map_err(|e| format!("Landlock read path {}: {e}", path.display()))?;
     }
-    ruleset = add(&rules.read_paths, AccessFs::ReadDir.into(), "read", ruleset)?;
-    ruleset = add(&readable, read, "read", ruleset)?;
-    ruleset = add(&rules.writable_roots, read | write, "writable", ruleset)?;
-    ruleset = add(&rules.exec_paths, read | AccessFs::Execute, "execute", ruleset)?;
+    ruleset = add(&rules.read_paths, AccessFs::ReadDir.into(), "read", false, ruleset)?;
+    ruleset = add(&readable, read, "read", !rules.private_proc, ruleset)?;
+    ruleset = add(&rules.writable_roots, read | write, "writable", false, ruleset)?;
+    ruleset = add(&rules.exec_paths, read | AccessFs::Execute, "execute", false, ruleset)?;
     for port in &rules.tcp_connect_ports {
         ruleset = ruleset
             .add_rule(NetPort::new(*port, AccessNet::ConnectTcp))

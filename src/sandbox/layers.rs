@@ -94,6 +94,12 @@ pub(super) fn build(settings: &SandboxSettings, disabled: &[Layer]) -> Result<Sa
             for (cell, configured) in cells.iter_mut().zip(&settings.cells) {
                 let landlock = LandlockRules { private_proc, ..configured.landlock.clone() };
                 let (ruleset, count) = landlock::prepare(&landlock)?;
+                // Commands under the daemon's own uid could signal a thread
+                // that shares their domain; a private /proc is mounted by
+                // each child, which a restricted thread may not do.
+                if cell.switch_user && !private_proc {
+                    cell.spawners = Some(super::spawner::Pool::new(&ruleset, &configured.name)?);
+                }
                 cell.ruleset = Some(ruleset);
                 rules = rules.max(count);
             }
@@ -207,7 +213,7 @@ impl Cell {
             Some(ids) if switching && ids != own => (true, ids),
             _ => (false, own),
         };
-        Cell { uid, gid, switch_user, ruleset: None, sockets: None }
+        Cell { uid, gid, switch_user, ruleset: None, spawners: None, sockets: None }
     }
 }
 

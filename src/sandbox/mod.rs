@@ -6,8 +6,10 @@
 //! It then proves the sandbox works by spawning a probe under it, so a
 //! layer the kernel refuses is known before the first call (fail closed:
 //! a required layer that is missing stops the start). `Sandbox::spawn`
-//! clones a child with `CLONE_VM | CLONE_VFORK` on its own stack; the child
-//! ([`child`]) applies the layers with raw system calls and execs.
+//! clones a child with `CLONE_VM | CLONE_VFORK` on its own stack, from one
+//! of the principal's spawning threads, already in its Landlock domain
+//! ([`spawner`]), where it can; the child ([`child`]) applies the other
+//! layers with raw system calls and execs.
 //!
 //! This module knows nothing about MCP, and it is the only place allowed to
 //! use `unsafe`, each block with a `// SAFETY:` line. The group id equals
@@ -28,6 +30,7 @@ mod process;
 mod seccomp;
 mod sockets;
 mod spawn;
+mod spawner;
 
 use std::ffi::c_int;
 use std::os::fd::OwnedFd;
@@ -203,6 +206,9 @@ struct Cell {
     /// daemon's, which they then equal).
     switch_user: bool,
     ruleset: Option<OwnedFd>,
+    /// Threads already in this cell's Landlock domain, which its commands
+    /// are cloned from (see `spawner`); `None`: each child restricts itself.
+    spawners: Option<spawner::Pool>,
     /// What the socket broker allows this cell's commands, when it runs.
     sockets: Option<Arc<SocketRules>>,
 }

@@ -47,6 +47,10 @@ pub(crate) struct Spawned {
     pub(crate) stderr: OwnedFd,
 }
 
+/// A cloned child: its pid, and the daemon's ends of its stdin (when
+/// piped), stdout and stderr.
+type Started = (Pid, Option<OwnedFd>, OwnedFd, OwnedFd);
+
 /// How the leader ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Exit {
@@ -82,13 +86,22 @@ impl Sandbox {
         }
     }
 
-    #[allow(clippy::type_complexity)]
-    fn spawn_raw(
-        &self,
-        cell: CellId,
-        spec: &SpawnSpec,
-    ) -> Result<(Pid, Option<OwnedFd>, OwnedFd, OwnedFd), SpawnError> {
+    /// Starts `spec` in `cell`: from one of the cell's spawning threads,
+    /// whose Landlock domain the child inherits, or else from this thread
+    /// with the child restricting itself.
+    fn spawn_raw(&self, cell: CellId, spec: &SpawnSpec) -> Result<Started, SpawnError> {
         let cell = &self.cells[cell.0];
+        match &cell.spawners {
+            Some(pool) => pool
+                .run(|| self.launch(cell, spec, true))
+                .unwrap_or_else(|errno| Err(SpawnError { stage: Stage::Landlock, errno: errno as c_int })),
+            None => self.launch(cell, spec, false),
+        }
+    }
+
+    /// Builds the child's arguments and clones it; `in_domain`: this thread
+    /// is in the cell's Landlock domain already.
+    fn launch(&self, cell: &super::Cell, spec: &SpawnSpec, in_domain: bool) -> Result<Started, SpawnError> {
         let os_error = |errno: Errno| SpawnError { stage: Stage::None, errno: errno as c_int };
         let c_string = |bytes: &[u8]| CString::new(bytes).map_err(|_| os_error(Errno::EINVAL));
         let path = c_string(spec.program.as_os_str().as_bytes())?;
@@ -124,7 +137,8 @@ impl Sandbox {
         if cell.switch_user {
             steps |= child::STEP_SWITCH_USER;
         }
-        if cell.ruleset.is_none() {
+        let ruleset = if in_domain { None } else { cell.ruleset.as_ref() };
+        if ruleset.is_none() {
             steps &= !child::STEP_LANDLOCK;
         }
         let mut args = ChildArgs {
@@ -138,7 +152,7 @@ impl Sandbox {
                 stdout_write.as_raw_fd(),
                 stderr_write.as_raw_fd(),
             ],
-            ruleset_fd: cell.ruleset.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
+            ruleset_fd: ruleset.map_or(-1, |fd| fd.as_raw_fd()),
             filter: &raw const self.program,
             rlimits: self.rlimits,
             uid: cell.uid,
