@@ -451,8 +451,14 @@ fn sockets_a_command_listens_on_or_connects_carry_its_own_uid_not_the_daemons() 
     let uid =
         daemon.call_tool("get_shell_info", serde_json::json!({}))["structuredContent"]["uid"].as_u64().unwrap() as u32;
     let served = common::execute_in_background(daemon.port, &command);
-    assert!(eventually(Duration::from_secs(5), || path.exists()), "the command did not listen");
-    let mut stream = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    // The file appears at bind, before the listen: connect until it takes.
+    let mut connected = None;
+    let listening = eventually(Duration::from_secs(5), || {
+        connected = std::os::unix::net::UnixStream::connect(&path).ok();
+        connected.is_some()
+    });
+    assert!(listening, "the command did not listen");
+    let mut stream = connected.unwrap();
     let mut greeting = [0u8; 2];
     std::io::Read::read_exact(&mut stream, &mut greeting).unwrap();
     assert_eq!(peer_credentials(&stream), (uid, uid), "the listener carries the daemon's credentials");

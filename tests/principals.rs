@@ -189,7 +189,9 @@ fn one_principal_can_neither_reach_nor_disturb_anothers_files_sockets_or_process
             json!({ "command": format!("{} {socket} # {mark}", script("serve", SERVE, &[])) }),
         );
         assert!(started["id"].is_string(), "{}: {started}", mode.name());
-        assert!(eventually(Duration::from_secs(5), || pair.seen(&socket).exists()), "{}: no socket", mode.name());
+        // Listening (the file appears at bind, before the listen).
+        let listening = || std::os::unix::net::UnixStream::connect(pair.seen(&socket)).is_ok();
+        assert!(eventually(Duration::from_secs(5), listening), "{}: no socket", mode.name());
         let victim = *processes_with(&mark).iter().max().expect("alice's process");
         let file = format!("{alice}/dir/file");
         for (kind, target) in [
