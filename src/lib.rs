@@ -202,6 +202,12 @@ pub(crate) fn sandbox_settings(
     }
 }
 
+/// Programs whose own helpers live in a directory of their own, relative
+/// to the prefix the program is installed under (`/usr` for `/usr/bin/git`):
+/// allowing the program allows them (git runs `git-remote-https`,
+/// `git-difftool--helper` and the like from its exec path).
+const HELPERS: &[(&str, &[&str])] = &[("git", &["lib/git-core", "libexec/git-core"])];
+
 /// What the kernel lets `policy`'s commands execute: the shell and its
 /// loader, and the allowed programs with theirs (the exec dirs when no
 /// allowlist is set).
@@ -213,6 +219,12 @@ pub(crate) fn executables(config: &Config, policy: &policy::Policy) -> Result<Ve
     for program in std::iter::once(&shell).chain(programs.iter()) {
         exec_paths.push(program.clone());
         exec_paths.extend(sandbox::landlock::elf_interpreter(program));
+        let name = program.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let prefix = program.parent().and_then(Path::parent);
+        for (_, dirs) in HELPERS.iter().filter(|(owner, _)| *owner == name) {
+            let found = dirs.iter().filter_map(|dir| std::fs::canonicalize(prefix?.join(dir)).ok());
+            exec_paths.extend(found);
+        }
     }
     exec_paths.sort();
     exec_paths.dedup();

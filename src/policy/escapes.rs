@@ -476,46 +476,136 @@ pub(crate) fn describe() -> Value {
         .collect()
 }
 
-/// Whether an awk program text can run commands: `system`, or a `|` that
-/// is not part of `||` (`print | "cmd"`, `"cmd" | getline`).
+/// Whether an awk program text can run commands: `system`, a `|` that is
+/// not part of `||` (`print | "cmd"`, `"cmd" | getline`, gawk's `|&`), an
+/// indirect call (gawk's `@name()`, which may name `system`) or a gawk
+/// directive (`@load`, `@include`). The text is read the way awk reads it
+/// ([`awk_code`]); a program it cannot read (an unterminated string,
+/// regular expression or bracket expression) counts as running commands.
 pub(crate) fn awk_runs_commands(program: &str) -> bool {
-    if program.contains("system") || program.contains("@load") || program.contains("@include") {
+    if program.contains("system") {
         return true;
     }
-    let code = without_awk_literals(program);
+    let Some(code) = awk_code(program) else { return true };
     let bytes = code.as_bytes();
     bytes
         .iter()
         .enumerate()
-        .any(|(i, &b)| b == b'|' && bytes.get(i + 1) != Some(&b'|') && (i == 0 || bytes[i - 1] != b'|'))
+        .any(|(i, &b)| b == b'@' || (b == b'|' && bytes.get(i + 1) != Some(&b'|') && (i == 0 || bytes[i - 1] != b'|')))
 }
 
-/// An awk program with its string literals and regular expressions
-/// blanked, so a `|` inside `"a|b"` or `/x|y/` is not read as a pipe.
-fn without_awk_literals(program: &str) -> String {
+/// An awk program with its comments removed and its string literals and
+/// regular expressions blanked (`""`), following awk's lexical rules: a
+/// `#` outside a literal starts a comment to the end of the line; a `"`
+/// starts a string, `\` escaping the next character; a `/` starts a
+/// regular expression where an operand may begin (after an operator, an
+/// opening bracket, a comma, a newline or a keyword such as `print`), and
+/// inside it a bracket expression (`[/]`, `[]/]`, `[[:alpha:]/]`) does not
+/// end it. `None` when a literal does not end.
+pub(crate) fn awk_code(program: &str) -> Option<String> {
+    const OPERAND_KEYWORDS: &[&str] = &["print", "printf", "return", "case", "in", "getline", "do", "else"];
+    let chars: Vec<char> = program.chars().collect();
     let mut out = String::with_capacity(program.len());
-    let mut chars = program.chars();
-    let mut last_significant = '\n';
-    while let Some(c) = chars.next() {
-        let regex = c == '/' && "\n(,!~{;&|=".contains(last_significant);
-        if c == '"' || regex {
-            while let Some(inner) = chars.next() {
-                if inner == '\\' {
-                    chars.next();
-                } else if inner == c {
-                    break;
-                }
-            }
-            out.push_str("\"\"");
-            last_significant = 'x';
+    let mut i = 0;
+    // Whether a `/` here would start a regular expression.
+    let mut operand_expected = true;
+    let mut word = String::new();
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+            out.push(c);
+            i += 1;
+            operand_expected = false;
             continue;
         }
-        if !c.is_whitespace() {
-            last_significant = c;
+        if !word.is_empty() {
+            operand_expected = OPERAND_KEYWORDS.contains(&word.as_str());
+            word.clear();
         }
-        out.push(c);
+        match c {
+            '#' => {
+                while i < chars.len() && chars[i] != '\n' {
+                    i += 1;
+                }
+            }
+            '"' => {
+                i += 1;
+                loop {
+                    match chars.get(i)? {
+                        '\\' => i += 2,
+                        '"' => break,
+                        '\n' => return None,
+                        _ => i += 1,
+                    }
+                }
+                i += 1;
+                out.push_str("\"\"");
+                operand_expected = false;
+            }
+            '/' if operand_expected => {
+                i += 1;
+                loop {
+                    match chars.get(i)? {
+                        '\\' => i += 2,
+                        '/' => break,
+                        '\n' => return None,
+                        '[' => i = bracket_end(&chars, i)?,
+                        _ => i += 1,
+                    }
+                }
+                i += 1;
+                out.push_str("\"\"");
+                operand_expected = false;
+            }
+            '\\' if chars.get(i + 1) == Some(&'\n') => i += 2, // a continued line
+            '+' | '-' if !operand_expected && chars.get(i + 1) == Some(&c) => {
+                // `x++ / 2`: a postfix increment leaves an operand.
+                out.push(c);
+                out.push(c);
+                i += 2;
+            }
+            _ => {
+                if !c.is_whitespace() || c == '\n' {
+                    // After `)` or `]` (the end of an operand) a `/`
+                    // divides; after anything else an operand begins.
+                    operand_expected = !matches!(c, ')' | ']');
+                }
+                out.push(c);
+                i += 1;
+            }
+        }
     }
-    out
+    Some(out)
+}
+
+/// The index just past the `]` that closes the bracket expression opening
+/// at `start` in a regular expression: a `]` first (after an optional `^`)
+/// is literal, `[:class:]`, `[.x.]` and `[=x=]` are skipped whole.
+fn bracket_end(chars: &[char], start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    if chars.get(i) == Some(&'^') {
+        i += 1;
+    }
+    if chars.get(i) == Some(&']') {
+        i += 1;
+    }
+    loop {
+        match *chars.get(i)? {
+            ']' => return Some(i + 1),
+            '\n' => return None,
+            '[' if matches!(chars.get(i + 1), Some(':' | '.' | '=')) => {
+                let delimiter = chars[i + 1];
+                i += 2;
+                while !(chars.get(i)? == &delimiter && chars.get(i + 1) == Some(&']')) {
+                    i += 1;
+                }
+                i += 2;
+            }
+            '\\' => i += 2,
+            _ => i += 1,
+        }
+    }
 }
 
 /// The sed commands of a script that run commands (`e`) or write files
@@ -615,6 +705,21 @@ mod tests {
         assert!(!awk_runs_commands("BEGIN { printf \"%s|%s\\n\", \"a\", \"b\" }"));
         assert!(!awk_runs_commands("/foo|bar/ { print $1 \"|\" $2 }"));
         assert!(awk_runs_commands("{ x = 4 / 2; print | \"sh\" }"));
+        // Read as awk reads it: comments, brackets, escapes.
+        assert!(awk_runs_commands("# a \"quote\nBEGIN { print \"\" | \"id\" }"), "a quote in a comment");
+        assert!(awk_runs_commands("/[/]/ { print | \"id\" }"), "a slash in a bracket expression");
+        assert!(awk_runs_commands("/[]/]/ { print | \"id\" }"));
+        assert!(awk_runs_commands("/[[:alpha:]/]/ { print | \"id\" }"));
+        assert!(awk_runs_commands("BEGIN { s = \"\\\"\"; print s | \"id\" }"), "an escaped quote");
+        assert!(awk_runs_commands("BEGIN { f = \"sys\" \"tem\"; @f(\"id\") }"), "gawk's indirect call");
+        assert!(awk_runs_commands("BEGIN { print \"x\" |& \"id\" }"), "gawk's two-way pipe");
+        assert!(awk_runs_commands("BEGIN { print \"unterminated }"), "unreadable");
+        assert!(awk_runs_commands("/unterminated { print }"), "unreadable");
+        assert!(awk_runs_commands("@load \"x\""));
+        assert!(!awk_runs_commands("/^[a-c]+$/ { n++ } $0 ~ /[[:digit:]|]/ { d++ } END { print n, d }"));
+        assert!(!awk_runs_commands("{ print $1 / 2, \"a|b\" } # a | in a comment"));
+        assert!(!awk_runs_commands("{ a[i] / 2 } (x) / 3 { print \"/\" }"));
+        assert!(awk_runs_commands("{ x++ / 2; print | \"id\"; y = 1 / 2 }"), "a postfix increment, then a division");
     }
 
     #[test]

@@ -135,6 +135,9 @@ pub(crate) const LOOKUP_VARIABLES: &[&str] = &[
     "GIT_CONFIG_PARAMETERS",
     "GIT_CONFIG_COUNT",
     "GIT_DIR",
+    "HOME",
+    "XDG_CONFIG_HOME",
+    "XDG_CONFIG_DIRS",
     "GIT_ASKPASS",
     "SSH_ASKPASS",
     "RSYNC_RSH",
@@ -151,6 +154,33 @@ pub(crate) const LOOKUP_VARIABLES: &[&str] = &[
 
 /// Prefixes of variable names that change what runs.
 const LOOKUP_PREFIXES: &[&str] = &["LD_", "BASH_FUNC_", "DYLD_", "GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"];
+
+/// The `GIT_*` variables that only name an identity, a date or how output
+/// looks; every other one is refused under an allowlist, as git's
+/// documentation adds them: they pick other configuration files
+/// (`GIT_CONFIG_*`, `GIT_DIR`, `GIT_COMMON_DIR`), commands (`GIT_SSH*`,
+/// `GIT_EXTERNAL_DIFF`, `GIT_*EDITOR`, `GIT_PAGER`, `GIT_ASKPASS`,
+/// `GIT_PROXY_COMMAND`), helpers (`GIT_EXEC_PATH`, `GIT_TEMPLATE_DIR`) or
+/// transports (`GIT_ALLOW_PROTOCOL`, which can allow `ext::`).
+const GIT_HARMLESS: &[&str] = &[
+    "GIT_AUTHOR_NAME",
+    "GIT_AUTHOR_EMAIL",
+    "GIT_AUTHOR_DATE",
+    "GIT_COMMITTER_NAME",
+    "GIT_COMMITTER_EMAIL",
+    "GIT_COMMITTER_DATE",
+    "GIT_TERMINAL_PROMPT",
+    "GIT_PROGRESS_DELAY",
+    "GIT_FLUSH",
+    "GIT_LITERAL_PATHSPECS",
+    "GIT_GLOB_PATHSPECS",
+    "GIT_NOGLOB_PATHSPECS",
+    "GIT_ICASE_PATHSPECS",
+    "GIT_OPTIONAL_LOCKS",
+    "GIT_MERGE_VERBOSITY",
+    "GIT_DEFAULT_HASH",
+    "GIT_ADVICE",
+];
 
 /// Shell words that are not programs.
 const RESERVED: &[&str] = &[
@@ -509,6 +539,16 @@ impl Judge<'_> {
             ));
         }
         let name = program.text.as_str();
+        if name.starts_with('/') && paths::reaches_into(Path::new(name), self.scope.writable_roots) {
+            return Err(deny(
+                "allowlist: program in a writable root",
+                source,
+                format!(
+                    "the allowlist is set and {name} lies in a writable root, where a command can replace it between \
+                     the check and the run; run the program by its own path"
+                ),
+            ));
+        }
         if name == "read" && args.iter().any(|a| changes_lookup(&a.text)) {
             return Err(deny("allowlist: environment", source, "'read' would change which program runs".into()));
         }
@@ -1128,7 +1168,9 @@ pub(crate) fn resolve_program(program: &str) -> Option<PathBuf> {
 }
 
 fn changes_lookup(name: &str) -> bool {
-    LOOKUP_VARIABLES.contains(&name) || LOOKUP_PREFIXES.iter().any(|prefix| name.starts_with(prefix))
+    LOOKUP_VARIABLES.contains(&name)
+        || LOOKUP_PREFIXES.iter().any(|prefix| name.starts_with(prefix))
+        || (name.starts_with("GIT_") && !GIT_HARMLESS.contains(&name))
 }
 
 fn is_assignment(text: &str) -> bool {

@@ -60,6 +60,20 @@ pub(crate) fn within(path: &Path, roots: &[PathBuf]) -> bool {
     })
 }
 
+/// Whether `path`, as written or wherever what exists of it leads, lies
+/// below one of `roots` (or is one).
+pub(crate) fn reaches_into(path: &Path, roots: &[PathBuf]) -> bool {
+    let lexical = normalize(path);
+    let parent_real = lexical.parent().map(resolve_existing);
+    roots.iter().any(|root| {
+        let root = normalize(root);
+        let real_root = std::fs::canonicalize(&root).unwrap_or(root.clone());
+        lexical.starts_with(&root)
+            || parent_real.as_ref().is_some_and(|p| p.starts_with(&real_root))
+            || resolve_existing(&lexical).starts_with(&real_root)
+    })
+}
+
 /// Canonicalizes the longest existing ancestor of `path` and appends the
 /// rest, so a symlinked directory counts where it points.
 fn resolve_existing(path: &Path) -> PathBuf {
@@ -101,6 +115,18 @@ mod tests {
         assert_eq!(after_cd(start.clone(), &cd("../..")), Some(PathBuf::from("/")));
         assert_eq!(after_cd(start.clone(), &cd("-")), None);
         assert_eq!(after_cd(start.clone(), &[Word::literal("ls")]), start);
+    }
+
+    #[test]
+    fn a_program_path_reaches_into_a_root_as_written_or_through_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::os::unix::fs::symlink("/bin/sh", root.join("lnk")).unwrap();
+        std::os::unix::fs::symlink(&root, root.join("back")).unwrap();
+        let roots = vec![root.clone()];
+        assert!(reaches_into(&root.join("lnk"), &roots), "a link in a root, whatever it points to");
+        assert!(reaches_into(&root.join("back/lnk"), &roots));
+        assert!(!reaches_into(Path::new("/bin/sh"), &roots));
     }
 
     #[test]

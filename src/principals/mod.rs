@@ -128,6 +128,19 @@ pub(crate) fn plan(config: &Config, state_dir: &Path) -> Result<Plan, String> {
     hidden.push(state_dir.to_path_buf());
     let devices: Vec<PathBuf> =
         ["/dev/null", "/dev/zero", "/dev/full"].iter().map(PathBuf::from).filter(|p| p.exists()).collect();
+    // Searched once, and only when some principal has an allowlist, for
+    // what the commands' uids may read.
+    let mut census = None;
+    let readers = if separate_uids {
+        uids.iter().map(|uid| (*uid, vec![*uid])).collect()
+    } else if let Some((uid, gid)) = sandbox.run_as.filter(|_| nix::unistd::geteuid().is_root() && !uid_layer_off) {
+        vec![(uid, vec![gid])]
+    } else {
+        let mut groups: Vec<u32> = nix::unistd::getgroups().unwrap_or_default().iter().map(|g| g.as_raw()).collect();
+        groups.push(nix::unistd::getegid().as_raw());
+        vec![(own, groups)]
+    };
+    let readers = crate::sandbox::programs::Readers { identities: readers };
     let mut spaces = Vec::new();
     let mut cells = Vec::new();
     for (index, ((name, _, narrowing), uid)) in names.into_iter().zip(uids).enumerate() {
@@ -155,12 +168,29 @@ pub(crate) fn plan(config: &Config, state_dir: &Path) -> Result<Plan, String> {
         };
         let exec_paths = crate::executables(config, &policy)?;
         check_reach(&name, &hidden, &writable, &exec_paths)?;
+        let hidden_programs = if policy.allow_all() {
+            Vec::new()
+        } else {
+            let census = census.get_or_insert_with(|| {
+                let skip: Vec<PathBuf> = hidden.iter().chain(&sandbox.writable_roots).cloned().collect();
+                let found = crate::sandbox::programs::census(&sandbox.read_paths, &skip, &readers);
+                tracing::info!(
+                    programs = found.programs.len(),
+                    files = found.files,
+                    took_ms = found.took.as_millis() as u64,
+                    "allowlist: programs beneath the read paths found; commands may read only the allowed ones"
+                );
+                found
+            });
+            census.programs.iter().filter(|p| !exec_paths.iter().any(|e| p.starts_with(e))).cloned().collect()
+        };
         cells.push(CellSettings {
             name: name.clone(),
             run_as,
             landlock: LandlockRules {
                 read_paths: sandbox.read_paths.clone(),
                 hidden: hidden.clone(),
+                hidden_programs,
                 writable_roots: writable.clone(),
                 exec_paths,
                 tcp_connect_ports: connect.clone(),

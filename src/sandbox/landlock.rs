@@ -14,10 +14,17 @@
 //! sandbox (ABI 6), so a command can neither signal the daemon nor reach
 //! its abstract sockets.
 //!
+//! Under an allowlist the read rules also go around every program that is
+//! not allowed ([`super::programs`]): running a readable file through the
+//! loader (`ld.so /usr/bin/id`, an `mmap(PROT_EXEC)`) is not an EXECUTE
+//! access, so only what cannot be read cannot be run that way.
+//!
 //! Known debt: TCP rules are per port, not per address; UDP and other
-//! socket families are left to seccomp; execution through `mmap(PROT_EXEC)`
-//! of a readable file (a dynamic loader trick) is not an EXECUTE access.
+//! socket families are left to seccomp; a program placed beneath the read
+//! paths (outside the writable roots) after start stays readable until
+//! the next start.
 
+use std::collections::HashSet;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
@@ -37,6 +44,11 @@ pub(crate) struct LandlockRules {
     /// Beneath the read paths, what no file may be read from (canonical):
     /// left out of the read rules.
     pub(crate) hidden: Vec<PathBuf>,
+    /// Beneath the read paths, the programs that are not allowed
+    /// (canonical, [`super::programs`]): left out of the read rules too,
+    /// so that the loader can neither map nor copy them. Empty without an
+    /// allowlist.
+    pub(crate) hidden_programs: Vec<PathBuf>,
     pub(crate) writable_roots: Vec<PathBuf>,
     /// Files or directories beneath which execution is allowed.
     pub(crate) exec_paths: Vec<PathBuf>,
@@ -45,7 +57,9 @@ pub(crate) struct LandlockRules {
     /// Commands mount a procfs of their own on `/proc`. Landlock ignores
     /// rules on a directory a mount covers, so only a rule on an ancestor
     /// (`/`) grants reading it: the read paths are then not expanded around
-    /// the hidden paths, which stay out of reach by uid (checked at start).
+    /// the hidden paths, which stay out of reach by uid (checked at start);
+    /// only around `hidden_programs`, if any, and `/proc` is then
+    /// unreadable.
     pub(crate) private_proc: bool,
 }
 
@@ -90,17 +104,21 @@ pub(crate) fn prepare(rules: &LandlockRules) -> Result<(OwnedFd, usize), String>
         }
         Ok::<_, String>(ruleset)
     };
+    // With a private /proc, the daemon's files are kept by uid and only
+    // programs are gone around (then /proc, which a mount covers, is
+    // unreadable: see `private_proc`).
+    let hidden = Hidden::new(if rules.private_proc { &[] } else { &rules.hidden }, &rules.hidden_programs);
     let mut readable = Vec::new();
     for path in &rules.read_paths {
-        if rules.private_proc {
+        if hidden.is_empty() {
             readable.push(path.clone());
             continue;
         }
-        readable_beneath(path, &rules.hidden, &mut readable)
+        readable_beneath(path, &hidden, &mut readable)
             .map_err(|e| format!("Landlock read path {}: {e}", path.display()))?;
     }
     ruleset = add(&rules.read_paths, AccessFs::ReadDir.into(), "read", false, ruleset)?;
-    ruleset = add(&readable, read, "read", !rules.private_proc, ruleset)?;
+    ruleset = add(&readable, read, "read", !hidden.is_empty(), ruleset)?;
     ruleset = add(&rules.writable_roots, read | write, "writable", false, ruleset)?;
     ruleset = add(&rules.exec_paths, read | AccessFs::Execute, "execute", false, ruleset)?;
     for port in &rules.tcp_connect_ports {
@@ -117,17 +135,45 @@ pub(crate) fn prepare(rules: &LandlockRules) -> Result<(OwnedFd, usize), String>
     fd.map(|fd| (fd, count)).ok_or_else(|| "the kernel does not support Landlock (no ruleset was created)".to_string())
 }
 
+/// The real paths no command may read, and every directory above one.
+struct Hidden {
+    paths: HashSet<PathBuf>,
+    above: HashSet<PathBuf>,
+}
+
+impl Hidden {
+    fn new(daemon: &[PathBuf], programs: &[PathBuf]) -> Hidden {
+        let paths: HashSet<PathBuf> = daemon.iter().chain(programs).cloned().collect();
+        let above = paths.iter().flat_map(|p| p.ancestors().skip(1)).map(Path::to_path_buf).collect();
+        Hidden { paths, above }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    /// `real` is hidden or lies beneath a hidden path.
+    fn covers(&self, real: &Path) -> bool {
+        real.ancestors().any(|a| self.paths.contains(a))
+    }
+
+    /// Something hidden lies strictly beneath `real`.
+    fn holds(&self, real: &Path) -> bool {
+        self.above.contains(real)
+    }
+}
+
 /// The paths beneath `path` to grant reading on so that nothing under a
 /// hidden path is readable: `path` itself when nothing hidden lies beneath
 /// it, else each of its entries, expanded the same way. A symbolic link is
 /// granted only when what it leads to hides nothing (its target is reached
 /// by its own path anyway).
-fn readable_beneath(path: &Path, hidden: &[PathBuf], out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+fn readable_beneath(path: &Path, hidden: &Hidden, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let real = std::fs::canonicalize(path)?;
-    if hidden.iter().any(|h| real.starts_with(h)) {
+    if hidden.covers(&real) {
         return Ok(());
     }
-    if !hidden.iter().any(|h| h.starts_with(&real)) {
+    if !hidden.holds(&real) {
         out.push(path.to_path_buf());
         return Ok(());
     }
@@ -186,12 +232,12 @@ mod tests {
         std::os::unix::fs::symlink(base.join("etc"), base.join("link-to-etc")).unwrap();
         std::os::unix::fs::symlink(base.join("top"), base.join("link-to-top")).unwrap();
         let mut out = Vec::new();
-        readable_beneath(&base, &[base.join("etc/app/tokens")], &mut out).unwrap();
+        readable_beneath(&base, &Hidden::new(&[base.join("etc/app/tokens")], &[]), &mut out).unwrap();
         out.sort();
         let names: Vec<String> = out.iter().map(|p| p.strip_prefix(&base).unwrap().display().to_string()).collect();
         assert_eq!(names, ["etc/app/other", "etc/hosts", "link-to-top", "top"]);
         let mut all = Vec::new();
-        readable_beneath(&base, &[PathBuf::from("/elsewhere")], &mut all).unwrap();
+        readable_beneath(&base, &Hidden::new(&[PathBuf::from("/elsewhere")], &[]), &mut all).unwrap();
         assert_eq!(all, std::slice::from_ref(&base), "nothing hidden beneath: one rule");
     }
 }

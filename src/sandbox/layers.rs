@@ -89,6 +89,7 @@ pub(super) fn build(settings: &SandboxSettings, disabled: &[Layer]) -> Result<Sa
                 return Err("the kernel does not offer Landlock (not built in, or not in the lsm= boot list)".into());
             }
             let mut rules = 0;
+            let mut out_of_reach = 0;
             let private_proc =
                 opted_in(Layer::PrivateProc) && on(Layer::PrivateProc) && mounts::has_private_namespace();
             for (cell, configured) in cells.iter_mut().zip(&settings.cells) {
@@ -102,11 +103,21 @@ pub(super) fn build(settings: &SandboxSettings, disabled: &[Layer]) -> Result<Sa
                 }
                 cell.ruleset = Some(ruleset);
                 rules = rules.max(count);
+                out_of_reach = out_of_reach.max(configured.landlock.hidden_programs.len());
             }
             steps |= child::STEP_LANDLOCK;
             Ok(format!(
-                "ABI {abi}, {} ruleset(s) of up to {rules} rules{}",
+                "ABI {abi}, {} ruleset(s) of up to {rules} rules{}{}",
                 cells.len(),
+                if out_of_reach > 0 {
+                    format!(
+                        "; {out_of_reach} programs that are not allowed unreadable, so that the loader cannot \
+                         run them{}",
+                        if private_proc { " (and /proc with them, under private_proc)" } else { "" }
+                    )
+                } else {
+                    String::new()
+                },
                 if abi < 6 { " (no signal or abstract-socket scoping below ABI 6)" } else { "" }
             ))
         }),

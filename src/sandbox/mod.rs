@@ -27,6 +27,7 @@ mod mounts;
 mod notify;
 mod orphans;
 mod process;
+pub(crate) mod programs;
 mod seccomp;
 mod sockets;
 mod spawn;

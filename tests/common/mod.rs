@@ -110,7 +110,7 @@ impl Daemon {
             }
         });
         let mut daemon = Daemon { child, port: 0, log, audit, mode: Mode::Host };
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let line: String =
                 lines.recv_timeout(deadline.saturating_duration_since(Instant::now())).unwrap_or_else(|_| {
