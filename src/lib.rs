@@ -157,6 +157,7 @@ fn wire(config: Config, state_dir: &Path) -> Result<Arc<Server>, String> {
         tracing::info!(layer = layer.name(), state = ?state, "sandbox layer");
     }
     let spaces = Arc::new(principals::Spaces::new(plan, &sandbox, &config.shell, state_dir)?);
+    sandbox::release_free_memory();
     let runner = Runner::new(RunnerSettings {
         shell: config.shell.clone(),
         shell_arg: config.shell_arg.clone(),

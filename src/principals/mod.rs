@@ -168,6 +168,7 @@ pub(crate) fn plan(config: &Config, state_dir: &Path) -> Result<Plan, String> {
         };
         let exec_paths = crate::executables(config, &policy)?;
         check_reach(&name, &hidden, &writable, &exec_paths)?;
+        let mut searched = None;
         let hidden_programs = if policy.allow_all() {
             Vec::new()
         } else {
@@ -182,6 +183,7 @@ pub(crate) fn plan(config: &Config, state_dir: &Path) -> Result<Plan, String> {
                 );
                 found
             });
+            searched = Some((census.files, census.took));
             census.programs.iter().filter(|p| !exec_paths.iter().any(|e| p.starts_with(e))).cloned().collect()
         };
         cells.push(CellSettings {
@@ -191,6 +193,7 @@ pub(crate) fn plan(config: &Config, state_dir: &Path) -> Result<Plan, String> {
                 read_paths: sandbox.read_paths.clone(),
                 hidden: hidden.clone(),
                 hidden_programs,
+                searched,
                 writable_roots: writable.clone(),
                 exec_paths,
                 tcp_connect_ports: connect.clone(),

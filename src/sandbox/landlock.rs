@@ -49,6 +49,9 @@ pub(crate) struct LandlockRules {
     /// so that the loader can neither map nor copy them. Empty without an
     /// allowlist.
     pub(crate) hidden_programs: Vec<PathBuf>,
+    /// How many files the search for programs read, and in how long (for
+    /// reports).
+    pub(crate) searched: Option<(usize, std::time::Duration)>,
     pub(crate) writable_roots: Vec<PathBuf>,
     /// Files or directories beneath which execution is allowed.
     pub(crate) exec_paths: Vec<PathBuf>,

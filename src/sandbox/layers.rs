@@ -90,6 +90,8 @@ pub(super) fn build(settings: &SandboxSettings, disabled: &[Layer]) -> Result<Sa
             }
             let mut rules = 0;
             let mut out_of_reach = 0;
+            let mut executable = usize::MAX;
+            let mut searched = None;
             let private_proc =
                 opted_in(Layer::PrivateProc) && on(Layer::PrivateProc) && mounts::has_private_namespace();
             for (cell, configured) in cells.iter_mut().zip(&settings.cells) {
@@ -103,16 +105,24 @@ pub(super) fn build(settings: &SandboxSettings, disabled: &[Layer]) -> Result<Sa
                 }
                 cell.ruleset = Some(ruleset);
                 rules = rules.max(count);
-                out_of_reach = out_of_reach.max(configured.landlock.hidden_programs.len());
+                if !configured.landlock.hidden_programs.is_empty() {
+                    out_of_reach = out_of_reach.max(configured.landlock.hidden_programs.len());
+                    executable = executable.min(configured.landlock.exec_paths.len());
+                    searched = searched.or(configured.landlock.searched);
+                }
             }
             steps |= child::STEP_LANDLOCK;
             Ok(format!(
                 "ABI {abi}, {} ruleset(s) of up to {rules} rules{}{}",
                 cells.len(),
                 if out_of_reach > 0 {
+                    let (files, took) = searched.unwrap_or_default();
                     format!(
-                        "; {out_of_reach} programs that are not allowed unreadable, so that the loader cannot \
-                         run them{}",
+                        "; under the allowlist only the shell, its loader, the allowed programs and their helpers \
+                         may be executed ({executable} paths at the fewest), and of the programs found among \
+                         {files} files searched in {} ms only those may be read: {out_of_reach} others are not, \
+                         so the loader can neither run nor copy them{}",
+                        took.as_millis(),
                         if private_proc { " (and /proc with them, under private_proc)" } else { "" }
                     )
                 } else {
