@@ -307,6 +307,8 @@ pub(crate) const TABLE: &[Row] = &[
                 "--receive-pack",
                 "--extcmd",
                 "--open-files-in-pager",
+                "-O",
+                "--config",
                 "--ext-diff",
                 "--output",
                 "--exec",
@@ -326,7 +328,7 @@ pub(crate) const TABLE: &[Row] = &[
             runs_until: &[],
             bundled_first: false,
         },
-        note: "before the subcommand, -c/--config-env set hooks, pagers and ssh commands, -C/--git-dir/--work-tree pick a repository whose config runs commands and -p starts the configured pager; --upload-pack, --receive-pack, --extcmd, rebase -x/--exec and textconv run commands. A repository's own config (hooks, fsmonitor, filters) still runs what it names: the kernel's EXECUTE list is the wall there",
+        note: "before the subcommand, -c/--config-env set hooks, pagers and ssh commands, -C/--git-dir/--work-tree pick a repository whose config runs commands and -p starts the configured pager; --upload-pack, --receive-pack, --extcmd, grep -O/--open-files-in-pager, rebase -x/--exec and textconv run commands, and clone --config sets any of them. A repository's own config (hooks, fsmonitor, filters) still runs what it names: the kernel's EXECUTE list is the wall there",
     },
     Row {
         names: &["tar"],

@@ -308,6 +308,49 @@ fn call_environment_cannot_change_program_lookup_under_an_allowlist() {
 }
 
 #[test]
+fn every_git_variable_but_identity_dates_and_pathspecs_is_refused_with_home_and_xdg() {
+    let p = policy(&["git", "env"]);
+    let refused = [
+        "GIT_ALLOW_PROTOCOL",
+        "GIT_EXTERNAL_DIFF",
+        "GIT_CONFIG_SYSTEM",
+        "GIT_CONFIG_NOSYSTEM",
+        "GIT_TEMPLATE_DIR",
+        "GIT_SEQUENCE_EDITOR",
+        "GIT_PROXY_COMMAND",
+        "GIT_COMMON_DIR",
+        "GIT_WORK_TREE",
+        "GIT_SOMETHING_NEW",
+        "HOME",
+        "XDG_CONFIG_HOME",
+        "XDG_CONFIG_DIRS",
+    ];
+    for name in refused {
+        assert!(matches!(p.check_env(name), Decision::Deny { .. }), "{name}");
+        assert!(denied(&p, &format!("{name}=x git status")), "{name}");
+        assert!(denied(&p, &format!("env {name}=x git status")), "env {name}");
+    }
+    for name in ["GIT_AUTHOR_NAME", "GIT_COMMITTER_EMAIL", "GIT_AUTHOR_DATE", "GIT_LITERAL_PATHSPECS"] {
+        assert_eq!(p.check_env(name), Decision::Allow, "{name}");
+        assert!(!denied(&p, &format!("{name}=x git status")), "{name}");
+    }
+}
+
+#[test]
+fn a_program_path_in_a_writable_root_is_refused_whatever_it_resolves_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    std::os::unix::fs::symlink("/bin/ls", root.join("ls")).unwrap();
+    let p = policy(&["ls"]);
+    let roots = vec![root.clone()];
+    let scope = Scope { cwd: &root, writable_roots: &roots };
+    let program = root.join("ls").display().to_string();
+    let Decision::Deny { rule, .. } = p.check(&program, scope) else { panic!("{program} allowed") };
+    assert_eq!(rule, "allowlist: program in a writable root");
+    assert_eq!(p.check("/bin/ls -l", scope), Decision::Allow, "the program by its own path");
+}
+
+#[test]
 fn refusals_name_the_rule_the_part_and_what_is_allowed() {
     let p = policy(&["ls", "cat"]);
     let Decision::Deny { rule, command, reason } = check(&p, "ls && id -u") else { panic!("id allowed") };

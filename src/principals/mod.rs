@@ -283,6 +283,16 @@ impl Spaces {
                     ));
                 }
             }
+            // Under an allowlist, a program left out of the read rules.
+            let left_out = plan.cells.get(space.cell.0).and_then(|cell| cell.landlock.hidden_programs.first());
+            if let Some(program) = left_out.filter(|program| readable_by(sandbox, space.cell, shell, program)) {
+                return Err(format!(
+                    "refusing to start: {} (a program the allowlist leaves out) can be read by the commands of \
+                     principal '{}', so the loader could run it; report this",
+                    program.display(),
+                    space.name
+                ));
+            }
             spaces.push(Arc::new(space));
         }
         Ok(Spaces { spaces, state_dir: state_dir.to_path_buf(), separate_uids: plan.separate_uids })
