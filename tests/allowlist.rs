@@ -527,3 +527,34 @@ fn the_daemon_says_how_many_programs_are_out_of_reach() {
     });
     assert!(logged, "{:?}", served.daemon.log.lock().unwrap());
 }
+
+/// `mcp-commander run` as root on the host, in a mount namespace where
+/// `dir` is a `noexec` bind mount of the root filesystem's own directory,
+/// with the read paths `/` and then `dir`.
+fn run_beside_a_noexec_view(allowed: &str, command: &str) -> String {
+    let dir = fresh_dir("noexec-view", 0o755);
+    let script = "mount --bind \"$0\" \"$0\" && mount -o remount,bind,noexec \"$0\" \"$0\" && \
+                  MCP_READ_PATHS=/,\"$0\" exec \"$1\" run -- \"$2\"";
+    let output = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "--", "sh", "-c", script])
+        .arg(&dir)
+        .arg(env!("CARGO_BIN_EXE_mcp-commander"))
+        .arg(command)
+        .env("MCP_ALLOWED_COMMANDS", allowed)
+        .env("MCP_LOG_LEVEL", "error")
+        .current_dir("/tmp")
+        .output()
+        .expect("unshare");
+    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
+}
+
+#[test]
+fn a_noexec_view_of_a_filesystem_does_not_keep_its_programs_from_the_search() {
+    let attack = "git init -q s && cd s && git config alias.e '!/lib64/ld-linux-x86-64.so.2 /usr/bin/id' && git e";
+    let output = run_beside_a_noexec_view(&ALLOWED.join(","), attack);
+    assert!(!output.contains("uid="), "the loader ran id: {output}");
+    assert!(output.contains("cannot open shared object file: Permission denied"), "{output}");
+    // The control: with id allowed, the same route runs it.
+    let control = run_beside_a_noexec_view(&format!("{},id", ALLOWED.join(",")), attack);
+    assert!(control.contains("uid="), "{control}");
+}

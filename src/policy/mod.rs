@@ -1034,11 +1034,14 @@ fn awk_trigger(args: &[Word]) -> Result<Option<String>, String> {
 /// operand must not use `e` or `w`; a script file (`-f`) cannot be read.
 fn sed_trigger(args: &[Word]) -> Result<Option<String>, String> {
     let mut scripts: Vec<&str> = Vec::new();
+    // GNU getopt reads options after operands too (`sed p -e 'e id' f`):
+    // every argument is read, the first operand kept in case no -e is given.
+    let mut first_operand = None;
     let mut i = 0;
     while i < args.len() {
         let text = args[i].text.as_str();
         if text == "--" {
-            i += 1;
+            first_operand = first_operand.or(args.get(i + 1).map(|w| w.text.as_str()));
             break;
         }
         if text.starts_with("--") {
@@ -1083,10 +1086,11 @@ fn sed_trigger(args: &[Word]) -> Result<Option<String>, String> {
             i += 1;
             continue;
         }
-        break;
+        first_operand = first_operand.or(Some(text));
+        i += 1;
     }
     if scripts.is_empty() {
-        scripts.extend(args.get(i).map(|w| w.text.as_str()));
+        scripts.extend(first_operand);
     }
     Ok(scripts.iter().find_map(|s| escapes::sed_trigger(s)).map(|letter| letter.to_string()))
 }

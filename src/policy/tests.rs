@@ -375,3 +375,16 @@ fn bad_allowlist_entries_are_reported() {
         assert!(error.contains(entry), "{error}");
     }
 }
+
+#[test]
+fn sed_scripts_after_an_operand_are_read_as_getopt_reads_them() {
+    let p = policy(&["sed"]);
+    for command in
+        ["sed p -e 'e id' f", "sed 'i\\' -e 'e id' f", "sed 'y/x/y/' --expression='e id' f", "sed -n p -f s f"]
+    {
+        assert!(denied(&p, command), "{command}");
+    }
+    for command in ["sed -n p f", "sed -e p -- f", "sed p f -n", "sed -e 's/a/b/' f g"] {
+        assert!(!denied(&p, command), "{command}");
+    }
+}

@@ -13,10 +13,9 @@
 //! `PT_INTERP` (a position-independent executable) or flagged `DF_1_PIE`
 //! (a static one). Shared libraries stay readable: every program needs
 //! them, and they have no entry point that takes arguments (`libc.so.6`
-//! has a `PT_INTERP` and only prints its version). Not searched:
-//! filesystems mounted `noexec` (nothing on them can be mapped
-//! executable), the kernel's own (`/proc`, `/sys`, cgroups…), the
-//! writable roots (noexec too) and the hidden paths.
+//! has a `PT_INTERP` and only prints its version). Not searched: the
+//! kernel's own filesystems (`/proc`, `/sys`, cgroups…), the writable roots
+//! (mounted noexec) and the hidden paths.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -201,14 +200,13 @@ impl Queue {
     }
 }
 
-/// Whether programs on the filesystem holding `dir` could be mapped
-/// executable: not `noexec`, not one of the kernel's.
+/// Whether the filesystem holding `dir` could hold programs: not one of
+/// the kernel's. (A `noexec` mount is searched all the same: `noexec`
+/// belongs to a mount, which shares its device number with every other
+/// mount of the same filesystem, an executable view of it included.)
 fn searchable_filesystem(dir: &Path) -> bool {
-    let noexec = nix::sys::statvfs::statvfs(dir)
-        .map(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_NOEXEC))
-        .unwrap_or(false);
     let kind = nix::sys::statfs::statfs(dir).map(|s| s.filesystem_type().0).unwrap_or(0);
-    !noexec && !PSEUDO.contains(&kind)
+    !PSEUDO.contains(&kind)
 }
 
 /// Whether `path` is an ELF program (see the module's documentation).
