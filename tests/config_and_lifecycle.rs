@@ -164,3 +164,36 @@ fn a_toml_file_configures_what_flags_and_variables_leave_unset() {
     assert_eq!(info["default_timeout"], "45s");
     assert!(info["sandbox"]["rlimits"].as_str().unwrap().contains("processes 99"), "{info}");
 }
+
+/// Runs `mcp-commander run -- command` under a seccomp filter of its own
+/// (one that allows every call), as a container runtime's profile puts the
+/// daemon under one before it starts.
+fn run_under_an_outside_filter(command: &str) -> std::process::Output {
+    // One instruction: return SECCOMP_RET_ALLOW.
+    let allow_all: [u8; 8] = [0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x7f];
+    let dir = common::fresh_dir("outside-filter", 0o755);
+    let filter = dir.join("allow-all.bpf");
+    std::fs::write(&filter, allow_all).unwrap();
+    let script = "exec 3<\"$0\" && exec bwrap --dev-bind / / --seccomp 3 -- \"$1\" run -- \"$2\"";
+    Command::new("bash")
+        .args(["-c", script])
+        .arg(&filter)
+        .arg(env!("CARGO_BIN_EXE_mcp-commander"))
+        .arg(command)
+        .env("MCP_LOG_LEVEL", "error")
+        .current_dir("/tmp")
+        .output()
+        .expect("bwrap")
+}
+
+#[test]
+fn the_daemon_starts_under_a_container_runtimes_seccomp_filter_with_every_layer() {
+    let output = run_under_an_outside_filter("grep Seccomp_filters /proc/self/status; id -u");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the daemon did not run the command: {stderr}");
+    // The outside filter, the daemon's socket filter and its command filter.
+    let filters: u32 = stdout.lines().find_map(|l| l.strip_prefix("Seccomp_filters:")).unwrap().trim().parse().unwrap();
+    assert!(filters >= 3, "{stdout}");
+    assert_ne!(stdout.lines().last().unwrap().trim(), "0", "{stdout}");
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The container suite: the image built from the Dockerfile (images.sh), run
+# the way ECS runs it, with the options of deploy/task-definition-ec2.json
+# (translated by taskdef.py, so the test and the definition cannot drift)
+# and host networking on loopback. Then, against the running container:
+#
+#   - the health check turns healthy (time from `docker run` measured);
+#   - commands run under a uid of their own, never root, and not the
+#     daemon's; the root filesystem is read-only and /tmp noexec;
+#   - the allowlist holds in the kernel: a git alias reaching the loader
+#     gets EACCES, a copy of an allowed program in /tmp cannot run;
+#   - idle RSS in the container;
+#   - `docker stop` with a call in flight: the call completes, the daemon
+#     exits 0, no process is left;
+#   - the audit chain taken from `docker logs` verifies with `audit verify`.
+#
+# Prints PASS or FAIL per check and exits non-zero on a failure.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+tests/container/images.sh
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+token=container-token-0123456789abcdef
+name=mcp-commander-suite-$$
+failed=0
+check() { # name, then a command that must succeed
+  local what=$1
+  shift
+  if "$@"; then echo "PASS $what"; else echo "FAIL $what"; failed=1; fi
+}
+cleanup() { docker rm -f "$name" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+mapfile -t options < <(python3 tests/container/taskdef.py deploy/task-definition-ec2.json \
+  --set MCP_HOST=127.0.0.1 --set MCP_PORT="$port" --set MCP_ALLOWED_HOSTS=127.0.0.1 \
+  --set MCP_AUTH_TOKEN="$token" --set MCP_AUDIT_HMAC_KEY=container-audit-key-0123456789 \
+  --set MCP_ALLOWED_COMMANDS=ls,cat,git,id,env,sleep,echo)
+started=$(date +%s.%N)
+docker run -d --name "$name" --network host "${options[@]}" mcp-commander:test >/dev/null
+
+healthy() {
+  for _ in $(seq 120); do
+    [[ $(docker inspect --format '{{.State.Health.Status}}' "$name") == healthy ]] && return 0
+    sleep 0.25
+  done
+  docker logs "$name" 2>&1 | tail -20 >&2
+  return 1
+}
+check "the health check turns healthy" healthy
+echo "time from docker run to healthy: $(python3 -c "import time; print('%.1f s' % (time.time() - $started))")"
+
+call() { # command -> the tool result's structuredContent, as JSON
+  python3 - "$port" "$token" "$1" <<'EOF'
+import json, sys, urllib.request
+port, token, command = sys.argv[1:4]
+body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "execute_command", "arguments": {"command": command}}}
+request = urllib.request.Request("http://127.0.0.1:%s/mcp" % port, json.dumps(body).encode(),
+                                 {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+                                  "X-MCP-Auth-Token": token})
+result = json.load(urllib.request.urlopen(request, timeout=60))["result"]
+print(json.dumps(result.get("structuredContent") or result))
+EOF
+}
+field() { python3 -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print(v if v is not None else "")' "$1"; }
+
+uid=$(call "id -u" | field stdout | tr -d '\n')
+check "commands run under a uid of their own, not root ($uid)" test -n "$uid" -a "$uid" != 0
+check "the root filesystem is read-only" \
+  bash -c "[[ \$(docker exec $name sh -c 'touch /usr/x 2>&1 || echo refused') == *refused* ]]"
+check "/tmp is noexec" bash -c "docker exec $name cat /proc/mounts | grep -q ' /tmp tmpfs [^ ]*noexec'"
+loader=$(call "git init -q r && cd r && git config alias.l '!/lib64/ld-linux-x86-64.so.2 /usr/bin/uname' && git l")
+check "the loader cannot run a program that is not allowed" \
+  bash -c "[[ '$(echo "$loader" | field stderr)' == *'Permission denied'* ]]"
+copy=$(call "cat /usr/bin/id > idcopy; env ./idcopy")
+check "a program written to /tmp does not run" bash -c "[[ '$(echo "$copy" | field stdout)' != *uid=* ]]"
+
+rss=$(docker exec "$name" sh -c 'grep VmRSS /proc/1/status; for p in /proc/[0-9]*; do grep -H VmRSS $p/status 2>/dev/null; done' |
+  awk '{print $2}' | sort -n | tail -1)
+echo "idle RSS of the daemon in the container: $((rss / 1024)) MiB ($rss kB)"
+
+# A call in flight when the container is stopped completes.
+(call "sleep 2; echo drained" | field stdout >/tmp/mcp-commander-drain-$$) &
+in_flight=$!
+sleep 0.5
+docker stop "$name" >/dev/null
+wait "$in_flight" || true
+check "a call in flight at docker stop completes" grep -q drained /tmp/mcp-commander-drain-$$
+rm -f /tmp/mcp-commander-drain-$$
+check "the daemon exits 0 on docker stop" test "$(docker inspect --format '{{.State.ExitCode}}' "$name")" = 0
+
+docker logs "$name" 2>/dev/null >/tmp/mcp-commander-audit-$$.log
+check "the audit chain from docker logs verifies" \
+  env MCP_AUDIT_HMAC_KEY=container-audit-key-0123456789 \
+  docker run --rm -i --network none --entrypoint /usr/local/bin/mcp-commander \
+  -e MCP_AUDIT_HMAC_KEY mcp-commander:test audit verify - </tmp/mcp-commander-audit-$$.log
+rm -f /tmp/mcp-commander-audit-$$.log
+echo "image size: $(docker image inspect --format '{{.Size}}' mcp-commander:test | awk '{printf "%.1f MiB", $1/1048576}')"
+
+exit $failed

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Translates an ECS task definition's container into `docker run` options.
+
+The container suite runs the image with exactly what the task definition
+says (user, read-only root, capabilities, init process, tmpfs mounts and
+their options, ulimits, dockerSecurityOptions, environment, health check,
+stop timeout), so the test and the deployment cannot drift. Secrets, which
+ECS injects from Secrets Manager, become `--env NAME` (taken from the
+caller's environment when set). Port mappings are left out: the suite runs
+with host networking on loopback, and `MCP_HOST`/`MCP_PORT` are overridden
+by `--set NAME=VALUE`.
+
+Fargate's differences are kept: where the definition has no tmpfs but a
+volume on /tmp (an ECS ephemeral volume), a fresh named Docker volume is
+mounted there (no noexec, as on Fargate); no dockerSecurityOptions.
+
+Usage: taskdef.py TASK_DEFINITION.json [--set NAME=VALUE ...] [--volume NAME]
+prints one option per line, for `mapfile`.
+"""
+
+import json
+import shlex
+import sys
+
+
+def options(definition, overrides, volume_name):
+    container = definition["containerDefinitions"][0]
+    out = []
+    if container.get("user"):
+        out += ["--user", container["user"]]
+    if container.get("readonlyRootFilesystem"):
+        out.append("--read-only")
+    if container.get("privileged"):
+        raise SystemExit("the task definition asks for a privileged container")
+    linux = container.get("linuxParameters", {})
+    if linux.get("initProcessEnabled"):
+        out.append("--init")
+    capabilities = linux.get("capabilities", {})
+    for cap in capabilities.get("drop", []):
+        out += ["--cap-drop", cap]
+    for cap in capabilities.get("add", []):
+        out += ["--cap-add", cap]
+    for mount in linux.get("tmpfs", []):
+        flags = list(mount.get("mountOptions", []))
+        flags.append("size=%dm" % mount["size"])
+        out += ["--tmpfs", "%s:%s" % (mount["containerPath"], ",".join(flags))]
+    volumes = {v["name"]: v for v in definition.get("volumes", [])}
+    for point in container.get("mountPoints", []):
+        if point["sourceVolume"] not in volumes:
+            raise SystemExit("mount point %s names no volume" % point["sourceVolume"])
+        mode = ",readonly" if point.get("readOnly") else ""
+        out += ["--mount", "type=volume,source=%s,target=%s%s" % (volume_name, point["containerPath"], mode)]
+    for option in container.get("dockerSecurityOptions", []):
+        out += ["--security-opt", option]
+    for limit in container.get("ulimits", []):
+        out += ["--ulimit", "%s=%d:%d" % (limit["name"], limit["softLimit"], limit["hardLimit"])]
+    environment = {e["name"]: e["value"] for e in container.get("environment", [])}
+    environment.update(overrides)
+    for name, value in environment.items():
+        out += ["--env", "%s=%s" % (name, value)]
+    for secret in container.get("secrets", []):
+        if secret["name"] not in overrides:
+            out += ["--env", secret["name"]]
+    check = container.get("healthCheck")
+    if check:
+        command = check["command"]
+        # docker run takes the check as a shell command line; ECS's CMD
+        # form runs the same words without a shell.
+        if command[0] == "CMD-SHELL":
+            out += ["--health-cmd", command[1]]
+        else:
+            out += ["--health-cmd", shlex.join(command[1:])]
+        out += ["--health-interval", "%ds" % check.get("interval", 30)]
+        out += ["--health-timeout", "%ds" % check.get("timeout", 5)]
+        out += ["--health-retries", str(check.get("retries", 3))]
+        out += ["--health-start-period", "%ds" % check.get("startPeriod", 0)]
+    if "stopTimeout" in container:
+        out += ["--stop-timeout", str(container["stopTimeout"])]
+    return out
+
+
+def main(argv):
+    path = argv[1]
+    overrides = {}
+    volume_name = "mcp-commander-tmp"
+    rest = argv[2:]
+    while rest:
+        flag = rest.pop(0)
+        if flag == "--set":
+            name, _, value = rest.pop(0).partition("=")
+            overrides[name] = value
+        elif flag == "--volume":
+            volume_name = rest.pop(0)
+        else:
+            raise SystemExit("unknown option %s" % flag)
+    with open(path) as handle:
+        definition = json.load(handle)
+    for option in options(definition, overrides, volume_name):
+        print(option)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
