@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The container suite: the image built from the Dockerfile (images.sh), run
-# the way ECS runs it, with the options of deploy/task-definition-ec2.json
-# (translated by taskdef.py, so the test and the definition cannot drift)
-# and host networking on loopback. Then, against the running container:
+# the way ECS runs it, with the options of each task definition in deploy/
+# (translated by taskdef.py, so the test and the definitions cannot drift;
+# Fargate's volume on /tmp instead of a noexec tmpfs) and host networking
+# on loopback. Then, against the running container:
 #
 #   - the health check turns healthy (time from `docker run` measured);
 #   - commands run under a uid of their own, never root, and not the
 #     daemon's; the root filesystem is read-only and /tmp noexec;
 #   - the allowlist holds in the kernel: a git alias reaching the loader
-#     gets EACCES, a copy of an allowed program in /tmp cannot run;
+#     gets EACCES, a program that is not allowed cannot be copied;
 #   - idle RSS in the container;
 #   - `docker stop` with a call in flight: the call completes, the daemon
 #     exits 0, no process is left;
@@ -20,19 +21,23 @@ cd "$(dirname "$0")/../.."
 
 tests/container/images.sh
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-token=container-token-0123456789abcdef
-name=mcp-commander-suite-$$
 failed=0
 check() { # name, then a command that must succeed
   local what=$1
   shift
-  if "$@"; then echo "PASS $what"; else echo "FAIL $what"; failed=1; fi
+  if "$@"; then echo "PASS [$label] $what"; else echo "FAIL [$label] $what"; failed=1; fi
 }
-cleanup() { docker rm -f "$name" >/dev/null 2>&1 || true; }
+
+suite() {
+local definition=$1 label
+label=$(basename "$definition" .json)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+token=container-token-0123456789abcdef
+name=mcp-commander-suite-$$-$label
+cleanup() { docker rm -f "$name" >/dev/null 2>&1 || true; docker volume rm "$name-tmp" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
-mapfile -t options < <(python3 tests/container/taskdef.py deploy/task-definition-ec2.json \
+mapfile -t options < <(python3 tests/container/taskdef.py "$definition" --volume "$name-tmp" \
   --set MCP_HOST=127.0.0.1 --set MCP_PORT="$port" --set MCP_ALLOWED_HOSTS=127.0.0.1 \
   --set MCP_AUTH_TOKEN="$token" --set MCP_AUDIT_HMAC_KEY=container-audit-key-0123456789 \
   --set MCP_ALLOWED_COMMANDS=ls,cat,git,id,env,sleep,echo)
@@ -48,7 +53,7 @@ healthy() {
   return 1
 }
 check "the health check turns healthy" healthy
-echo "time from docker run to healthy: $(python3 -c "import time; print('%.1f s' % (time.time() - $started))")"
+echo "[$label] time from docker run to healthy: $(python3 -c "import time; print('%.1f s' % (time.time() - $started))")"
 
 call() { # command -> the tool result's structuredContent, as JSON
   python3 - "$port" "$token" "$1" <<'EOF'
@@ -69,16 +74,21 @@ uid=$(call "id -u" | field stdout | tr -d '\n')
 check "commands run under a uid of their own, not root ($uid)" test -n "$uid" -a "$uid" != 0
 check "the root filesystem is read-only" \
   bash -c "[[ \$(docker exec $name sh -c 'touch /usr/x 2>&1 || echo refused') == *refused* ]]"
-check "/tmp is noexec" bash -c "docker exec $name cat /proc/mounts | grep -q ' /tmp tmpfs [^ ]*noexec'"
+noexec_tmpfs=$(python3 -c 'import json, sys
+c = json.load(open(sys.argv[1]))["containerDefinitions"][0]
+print(any("noexec" in m.get("mountOptions", []) for m in c.get("linuxParameters", {}).get("tmpfs", [])))' "$definition")
+if [[ $noexec_tmpfs == True ]]; then
+  check "/tmp is noexec" bash -c "docker exec $name cat /proc/mounts | grep -q ' /tmp tmpfs [^ ]*noexec'"
+fi
 loader=$(call "git init -q r && cd r && git config alias.l '!/lib64/ld-linux-x86-64.so.2 /usr/bin/uname' && git l")
 check "the loader cannot run a program that is not allowed" \
   bash -c "[[ '$(echo "$loader" | field stderr)' == *'Permission denied'* ]]"
 copy=$(call "cat /usr/bin/id > idcopy; env ./idcopy")
-check "a program written to /tmp does not run" bash -c "[[ '$(echo "$copy" | field stdout)' != *uid=* ]]"
+check "a copy of a program that is not allowed cannot be made" bash -c "[[ '$(echo "$copy" | field stdout)' != *uid=* ]]"
 
 rss=$(docker exec "$name" sh -c 'grep VmRSS /proc/1/status; for p in /proc/[0-9]*; do grep -H VmRSS $p/status 2>/dev/null; done' |
   awk '{print $2}' | sort -n | tail -1)
-echo "idle RSS of the daemon in the container: $((rss / 1024)) MiB ($rss kB)"
+echo "[$label] idle RSS of the daemon in the container: $((rss / 1024)) MiB ($rss kB)"
 
 # A call in flight when the container is stopped completes.
 (call "sleep 2; echo drained" | field stdout >/tmp/mcp-commander-drain-$$) &
@@ -98,4 +108,11 @@ check "the audit chain from docker logs verifies" \
 rm -f /tmp/mcp-commander-audit-$$.log
 echo "image size: $(docker image inspect --format '{{.Size}}' mcp-commander:test | awk '{printf "%.1f MiB", $1/1048576}')"
 
+cleanup
+trap - EXIT
+}
+
+definitions=("$@")
+((${#definitions[@]})) || definitions=(deploy/task-definition-ec2.json deploy/task-definition-fargate.json)
+for definition in "${definitions[@]}"; do suite "$definition"; done
 exit $failed
