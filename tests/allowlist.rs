@@ -16,12 +16,10 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use common::{Daemon, IMAGE_UID, Mode, Response, eventually, fresh_dir, raw_request};
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use common::{Daemon, Mode, eventually, fresh_dir, tokens_file};
+use serde_json::json;
 
 const AGENT: &str = "agent-token-0123456789abcdef";
 const CONTROL: &str = "control-token-0123456789abcd";
@@ -325,23 +323,8 @@ struct Served {
 
 fn serve(mode: Mode) -> Served {
     let dir = fresh_dir("allowlist", 0o755);
-    if mode == Mode::SharedUid {
-        std::os::unix::fs::chown(&dir, Some(IMAGE_UID), Some(IMAGE_UID)).unwrap();
-    }
-    let digest = |token: &str| hex::encode(Sha256::digest(token.as_bytes()));
-    let tokens = dir.join("tokens.toml");
-    std::fs::write(
-        &tokens,
-        format!(
-            "[[principal]]\nname = \"agent\"\ntoken_sha256 = \"{}\"\nallowed_commands = {:?}\n\n\
-             [[principal]]\nname = \"control\"\ntoken_sha256 = \"{}\"\n",
-            digest(AGENT),
-            ALLOWED,
-            digest(CONTROL)
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let narrowed = format!("allowed_commands = {ALLOWED:?}");
+    let tokens = tokens_file(&dir, &[("agent", AGENT, &narrowed), ("control", CONTROL, "")]);
     let mut command = mode.command();
     command.env("MCP_TOKENS_FILE", &tokens).env("MCP_ALLOWED_COMMANDS", format!("{},id", ALLOWED.join(",")));
     let daemon = Daemon::launch_command(command, &[("MCP_DEFAULT_TIMEOUT", "20s")], &[]);
@@ -369,17 +352,7 @@ impl Served {
         } else if !stdin.is_empty() {
             arguments["stdin"] = stdin.into();
         }
-        let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
-                          "params":{"name":"execute_command","arguments":arguments}});
-        let response: Response = raw_request(
-            self.daemon.port,
-            "POST",
-            "/mcp",
-            &[("X-MCP-Auth-Token", token), ("Content-Type", "application/json")],
-            body.to_string().as_bytes(),
-        );
-        assert_eq!(response.status, 200, "{}", response.body);
-        let result: Value = response.json()["result"].clone();
+        let result = self.daemon.call_tool_as(token, "execute_command", arguments);
         let structured = &result["structuredContent"];
         let text = |key: &str| structured[key].as_str().unwrap_or_default().to_string();
         let error = text("error");
@@ -397,16 +370,8 @@ impl Served {
     }
 
     fn workspace(&self, token: &str) -> String {
-        let body =
-            json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_shell_info","arguments":{}}});
-        let response = raw_request(
-            self.daemon.port,
-            "POST",
-            "/mcp",
-            &[("X-MCP-Auth-Token", token), ("Content-Type", "application/json")],
-            body.to_string().as_bytes(),
-        );
-        response.json()["result"]["structuredContent"]["working_directory"].as_str().unwrap().to_string()
+        let info = self.daemon.call_tool_as(token, "get_shell_info", json!({}));
+        info["structuredContent"]["working_directory"].as_str().unwrap().to_string()
     }
 
     /// Makes the route's directory, runs its steps and then its attack.

@@ -14,9 +14,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{Daemon, IMAGE_UID, Mode, Response, eventually, fresh_dir, marker, processes_with, raw_request, script};
+use common::{
+    Daemon, IMAGE_UID, Mode, Response, eventually, fresh_dir, marker, processes_with, raw_request, script, tokens_file,
+};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 const ALICE: &str = "alice-token-0123456789abcdef";
 const BOB: &str = "bob-token-0123456789abcdefgh";
@@ -38,17 +39,7 @@ fn start_with(mode: Mode, env: &[(&str, &str)]) -> Pair {
         // The daemon, an ordinary user here, creates its audit file there.
         std::os::unix::fs::chown(&dir, Some(IMAGE_UID), Some(IMAGE_UID)).unwrap();
     }
-    let digest = |token: &str| hex::encode(Sha256::digest(token.as_bytes()));
-    let tokens = dir.join("tokens.toml");
-    std::fs::write(
-        &tokens,
-        format!(
-            "[[principal]]\nname = \"alice\"\ntoken_sha256 = \"{}\"\n\n[[principal]]\nname = \"bob\"\ntoken_sha256 = \"{}\"\n",
-            digest(ALICE),
-            digest(BOB)
-        ),
-    )
-    .unwrap();
+    let tokens = tokens_file(&dir, &[("alice", ALICE, ""), ("bob", BOB, "")]);
     let key = dir.join("hmac.key");
     std::fs::write(&key, "a-key-of-at-least-sixteen-bytes").unwrap();
     let config = dir.join("commander.toml");
@@ -75,16 +66,7 @@ fn start_with(mode: Mode, env: &[(&str, &str)]) -> Pair {
 
 impl Pair {
     fn call(&self, token: &str, tool: &str, arguments: Value) -> Value {
-        let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":tool,"arguments":arguments}});
-        let response: Response = raw_request(
-            self.daemon.port,
-            "POST",
-            "/mcp",
-            &[("X-MCP-Auth-Token", token), ("Content-Type", "application/json")],
-            body.to_string().as_bytes(),
-        );
-        assert_eq!(response.status, 200, "{}", response.body);
-        response.json()["result"]["structuredContent"].clone()
+        self.daemon.call_tool_as(token, tool, arguments)["structuredContent"].clone()
     }
 
     fn run(&self, token: &str, command: &str) -> Value {

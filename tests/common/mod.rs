@@ -185,6 +185,17 @@ impl Daemon {
         response.json()["result"].clone()
     }
 
+    /// Calls tool `name` with `token` (a principal's) and returns the
+    /// result.
+    pub fn call_tool_as(&self, token: &str, name: &str, arguments: Value) -> Value {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                          "params": { "name": name, "arguments": arguments }});
+        let headers = [("X-MCP-Auth-Token", token), ("Content-Type", "application/json")];
+        let response = raw_request(self.port, "POST", "/mcp", &headers, body.to_string().as_bytes());
+        assert_eq!(response.status, 200, "{}", response.body);
+        response.json()["result"].clone()
+    }
+
     /// Calls `execute_command` and returns its structured result.
     pub fn execute(&self, arguments: Value) -> Value {
         self.call_tool("execute_command", arguments)["structuredContent"].clone()
@@ -374,4 +385,21 @@ pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool 
         std::thread::sleep(Duration::from_millis(20));
     }
     condition()
+}
+
+/// Writes a world-readable tokens file in `dir` with one principal per
+/// `(name, token, more TOML lines)`, and returns its path.
+pub fn tokens_file(dir: &std::path::Path, principals: &[(&str, &str, &str)]) -> std::path::PathBuf {
+    use sha2::Digest;
+    let text: String = principals
+        .iter()
+        .map(|(name, token, more)| {
+            let digest = hex::encode(sha2::Sha256::digest(token.as_bytes()));
+            format!("[[principal]]\nname = \"{name}\"\ntoken_sha256 = \"{digest}\"\n{more}\n")
+        })
+        .collect();
+    let path = dir.join("tokens.toml");
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    path
 }
