@@ -420,7 +420,14 @@ fn link_archive(name: &str, target: &str) -> String {
 /// or git's report that it could not be run.
 fn ran_id(outcome: &Outcome) -> bool {
     let Outcome::Ran { output, .. } = outcome else { return false };
-    output.contains("uid=")
+    // git before 2.40 (the image's 2.39) keeps its signing program's stderr,
+    // where `id` complains of git's options, to itself: that git got as far
+    // as a failed signature, with no error starting the program, shows
+    // that `id` ran.
+    let signed_by_id = output.contains("gpg failed to sign the data")
+        && !["cannot exec", "cannot run", "Permission denied", "No such file"].iter().any(|m| output.contains(m));
+    signed_by_id
+        || output.contains("uid=")
         || output.lines().any(|line| {
             (line.starts_with("id: ") || line.starts_with("/usr/bin/id: "))
                 && !["Permission denied", "not found", "error while loading"].iter().any(|m| line.contains(m))

@@ -180,7 +180,7 @@ fn one_principal_can_neither_reach_nor_disturb_anothers_files_sockets_or_process
                 .is_ok()
         };
         assert!(eventually(Duration::from_secs(5), listening), "{}: no socket", mode.name());
-        let victim = *processes_with(&mark).iter().max().expect("alice's process");
+        let victim = pair.daemon.seen_pid(*processes_with(&mark).iter().max().expect("alice's process"));
         let file = format!("{alice}/dir/file");
         for (kind, target) in [
             ("read", file.clone()),
@@ -222,7 +222,7 @@ fn one_principal_can_neither_reach_nor_disturb_anothers_files_sockets_or_process
         assert_eq!(pair.run(ALICE, "cat dir/file")["stdout"], "secret\nmore\n", "{}", mode.name());
         // Neither principal reads or changes the daemon's files, though their
         // modes allow reading, by a path, a link or the daemon's /proc root.
-        let daemon = pair.daemon.pid();
+        let daemon = pair.daemon.seen_pid(pair.daemon.pid());
         for token in [ALICE, BOB] {
             for daemon_file in &pair.files {
                 let outcome = pair.run(token, &format!("cat {}", daemon_file.display()));
@@ -309,7 +309,7 @@ fn with_a_shared_uid_landlock_alone_still_keeps_reads_and_writes_but_not_modes_a
 fn no_thread_of_the_daemon_is_within_a_commands_reach_in_any_mode() {
     for mode in [Mode::Host, Mode::Image, Mode::SharedUid] {
         let pair = start(mode);
-        let daemon = pair.daemon.pid().to_string();
+        let daemon = pair.daemon.seen_pid(pair.daemon.pid()).to_string();
         for token in [ALICE, BOB] {
             let outcome = pair.run(token, &script("threads", THREADS, &[&daemon]));
             let verdict = outcome["stdout"].as_str().unwrap();

@@ -10,7 +10,7 @@ pub use modes::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -38,6 +38,9 @@ pub struct Daemon {
     pub audit: Arc<Mutex<Vec<String>>>,
     /// How it runs.
     pub mode: Mode,
+    /// The daemon's own pid on the host, once looked up (in a container,
+    /// `child` is the docker client).
+    daemon_pid: OnceLock<u32>,
 }
 
 impl Daemon {
@@ -109,7 +112,7 @@ impl Daemon {
                 let _ = sender.send(line);
             }
         });
-        let mut daemon = Daemon { child, port: 0, log, audit, mode: Mode::Host };
+        let mut daemon = Daemon { child, port: 0, log, audit, mode: Mode::Host, daemon_pid: OnceLock::new() };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let line: String =
@@ -150,8 +153,18 @@ impl Daemon {
         self.log.lock().unwrap().iter().any(|line| line.contains(text))
     }
 
+    /// The daemon's pid on the host (in a container, not the docker
+    /// client's but the daemon's, beneath the container's init).
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        *self.daemon_pid.get_or_init(|| modes::daemon_process(self.child.id()))
+    }
+
+    /// A process's pid (as the host numbers it) as the daemon and its
+    /// commands number it: in a container, its number in the container's
+    /// PID namespace; on a host, the same.
+    pub fn seen_pid(&self, pid: u32) -> u32 {
+        let depth = modes::namespace_pids(self.pid()).len();
+        modes::namespace_pids(pid).get(depth.saturating_sub(1)).copied().unwrap_or(pid)
     }
 
     /// POSTs `body` to `/mcp` with the token and JSON headers.

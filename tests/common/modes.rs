@@ -14,6 +14,13 @@
 //! The test (root) makes the tmpfs in a private mount namespace, then
 //! drops what the mode lacks with `setpriv`.
 //!
+//! With `MCP_TEST_CONTAINER=1` (the container suite sets it), `Image` is the
+//! image itself: the daemon runs in a container started by
+//! `tests/container/daemon` with the options of the EC2 task definition
+//! (read-only root, the four capabilities, noexec tmpfs on /tmp, init,
+//! ulimits, no-new-privileges) under Docker's default seccomp profile.
+//! `MCP_CONTAINER_IMAGE` and `MCP_CONTAINER_DEFINITION` pass through.
+//!
 //! Attack programs are Python scripts written to a world-readable directory
 //! ([`script`]); each prints `OK` when its operation succeeded or `ERR
 //! <errno name>` when the kernel refused it.
@@ -49,6 +56,16 @@ impl Mode {
                 command.env_clear().env("PATH", "/usr/local/bin:/usr/bin:/bin").env("HOME", "/root");
                 command
             }
+            Mode::Image if in_container() => {
+                let mut command = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/container/daemon"));
+                command.env_clear().env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+                for name in ["MCP_CONTAINER_IMAGE", "MCP_CONTAINER_DEFINITION"] {
+                    if let Ok(value) = std::env::var(name) {
+                        command.env(name, value);
+                    }
+                }
+                command
+            }
             Mode::Image => {
                 jailed(&format!("--inh-caps=-all,{IMAGE_CAPABILITIES} --bounding-set=-all,{IMAGE_CAPABILITIES}"), None)
             }
@@ -59,10 +76,62 @@ impl Mode {
     pub fn name(self) -> &'static str {
         match self {
             Mode::Host => "host (root daemon)",
+            Mode::Image if in_container() => {
+                "image in a container (docker run with the EC2 task definition's options, Docker's seccomp profile)"
+            }
             Mode::Image => "image (root with chown, setuid, setgid and sys_ptrace only, noexec /tmp)",
             Mode::SharedUid => "shared uid (uid 10001, no capabilities, noexec /tmp, MCP_SHARED_UID)",
         }
     }
+}
+
+/// Whether `Image` runs the image in a container (`MCP_TEST_CONTAINER=1`);
+/// said once on stderr, so a log shows which of the two a run tested.
+pub fn in_container() -> bool {
+    static CONTAINER: OnceLock<bool> = OnceLock::new();
+    *CONTAINER.get_or_init(|| {
+        let on = std::env::var("MCP_TEST_CONTAINER").is_ok_and(|v| v == "1");
+        if on {
+            eprintln!(
+                "image mode: the image {} in a container (tests/container/daemon)",
+                std::env::var("MCP_CONTAINER_IMAGE").unwrap_or_else(|_| "mcp-commander:test-tools".into())
+            );
+        }
+        on
+    })
+}
+
+/// The host pid of the daemon that `child` started: `child` itself, or, when
+/// `child` is the docker client that tests/container/daemon became, the
+/// process beneath the container's init.
+pub fn daemon_process(child: u32) -> u32 {
+    let argv: Vec<String> = std::fs::read(format!("/proc/{child}/cmdline"))
+        .map(|c| c.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect())
+        .unwrap_or_default();
+    if !argv.first().is_some_and(|a| a.ends_with("docker")) {
+        return child;
+    }
+    let name = argv.iter().skip_while(|a| *a != "--name").nth(1).expect("the container's name").clone();
+    for _ in 0..100 {
+        let inspect = Command::new("docker").args(["inspect", "--format", "{{.State.Pid}}", &name]).output().unwrap();
+        let init = String::from_utf8_lossy(&inspect.stdout).trim().to_string();
+        if let Ok(children) = std::fs::read_to_string(format!("/proc/{init}/task/{init}/children"))
+            && let Some(daemon) = children.split_whitespace().next()
+        {
+            return daemon.parse().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("no daemon process in the container {name}");
+}
+
+/// A process's pids, from the host's PID namespace inwards (`NSpid`).
+pub fn namespace_pids(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("NSpid:")).map(str::to_string))
+        .map(|l| l.split_whitespace().skip(1).filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_default()
 }
 
 /// The daemon as `uid` without capabilities and with `MCP_SHARED_UID=true`

@@ -10,6 +10,8 @@
 #                             the crates of Cargo.lock in CARGO_HOME, offline
 #                             (rust-bookworm.Dockerfile)
 #   mcp-commander:test        the project's Dockerfile
+#   mcp-commander:test-tools  that, with Python, ssh-agent and tmux for the
+#                             escape suites (tools.Dockerfile)
 #
 # Each base image is labelled with a digest of what made it and kept while
 # that digest holds, so a second run costs only the project's build.
@@ -65,3 +67,6 @@ log "building the Dockerfile as mcp-commander:test"
 started=$(date +%s)
 docker build --quiet --network host -t mcp-commander:test . >/dev/null
 log "built in $(($(date +%s) - started)) s; $(docker image inspect --format '{{.Size}}' mcp-commander:test | awk '{printf "%.1f MiB", $1/1048576}')"
+
+log "adding what the escape suites run as mcp-commander:test-tools"
+docker build --quiet --network host -t mcp-commander:test-tools -f tests/container/tools.Dockerfile tests/container >/dev/null

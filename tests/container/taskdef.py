@@ -14,7 +14,13 @@ Fargate's differences are kept: where the definition has no tmpfs but a
 volume on /tmp (an ECS ephemeral volume), a fresh named Docker volume is
 mounted there (no noexec, as on Fargate); no dockerSecurityOptions.
 
+With `--runtime-only`, only what the container runtime enforces is kept
+(user, root, capabilities, init, mounts, ulimits, security options, stop
+timeout): the environment and the health check are the caller's, as when
+the test suites start the image in place of the binary (tests/container/daemon).
+
 Usage: taskdef.py TASK_DEFINITION.json [--set NAME=VALUE ...] [--volume NAME]
+                  [--runtime-only]
 prints one option per line, for `mapfile`.
 """
 
@@ -23,7 +29,7 @@ import shlex
 import sys
 
 
-def options(definition, overrides, volume_name):
+def options(definition, overrides, volume_name, runtime_only=False):
     container = definition["containerDefinitions"][0]
     out = []
     if container.get("user"):
@@ -54,6 +60,10 @@ def options(definition, overrides, volume_name):
         out += ["--security-opt", option]
     for limit in container.get("ulimits", []):
         out += ["--ulimit", "%s=%d:%d" % (limit["name"], limit["softLimit"], limit["hardLimit"])]
+    if "stopTimeout" in container:
+        out += ["--stop-timeout", str(container["stopTimeout"])]
+    if runtime_only:
+        return out
     environment = {e["name"]: e["value"] for e in container.get("environment", [])}
     environment.update(overrides)
     for name, value in environment.items():
@@ -74,8 +84,6 @@ def options(definition, overrides, volume_name):
         out += ["--health-timeout", "%ds" % check.get("timeout", 5)]
         out += ["--health-retries", str(check.get("retries", 3))]
         out += ["--health-start-period", "%ds" % check.get("startPeriod", 0)]
-    if "stopTimeout" in container:
-        out += ["--stop-timeout", str(container["stopTimeout"])]
     return out
 
 
@@ -83,6 +91,7 @@ def main(argv):
     path = argv[1]
     overrides = {}
     volume_name = "mcp-commander-tmp"
+    runtime_only = False
     rest = argv[2:]
     while rest:
         flag = rest.pop(0)
@@ -91,11 +100,13 @@ def main(argv):
             overrides[name] = value
         elif flag == "--volume":
             volume_name = rest.pop(0)
+        elif flag == "--runtime-only":
+            runtime_only = True
         else:
             raise SystemExit("unknown option %s" % flag)
     with open(path) as handle:
         definition = json.load(handle)
-    for option in options(definition, overrides, volume_name):
+    for option in options(definition, overrides, volume_name, runtime_only):
         print(option)
 
 

@@ -56,9 +56,9 @@ stop_daemon
 # must hold, and breaking one line must be found.
 audit_chain() {
   local report
-  report=$("$MCP_COMMANDER_BIN" audit verify "$DAEMON_AUDIT") || { echo "$report"; return 1; }
+  report=$("$MCP_COMMANDER_BIN" audit verify - <"$DAEMON_AUDIT") || { echo "$report"; return 1; }
   sed '3d' "$DAEMON_AUDIT" >"$work/deleted.log"
-  if "$MCP_COMMANDER_BIN" audit verify "$work/deleted.log" >"$work/broken.txt"; then
+  if "$MCP_COMMANDER_BIN" audit verify - <"$work/deleted.log" >"$work/broken.txt"; then
     echo "a deleted record went unnoticed"; return 1
   fi
   echo "$report; with line 3 deleted: $(cat "$work/broken.txt")"
