@@ -19,7 +19,8 @@
 //! `tests/container/daemon` with the options of the EC2 task definition
 //! (read-only root, the four capabilities, noexec tmpfs on /tmp, init,
 //! ulimits, no-new-privileges) under Docker's default seccomp profile.
-//! `MCP_CONTAINER_IMAGE` and `MCP_CONTAINER_DEFINITION` pass through.
+//! `MCP_CONTAINER_IMAGE`, `MCP_CONTAINER_DEFINITION` and `MCP_CONTAINER_LOG`
+//! pass through.
 //!
 //! Attack programs are Python scripts written to a world-readable directory
 //! ([`script`]); each prints `OK` when its operation succeeded or `ERR
@@ -59,7 +60,7 @@ impl Mode {
             Mode::Image if in_container() => {
                 let mut command = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/container/daemon"));
                 command.env_clear().env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-                for name in ["MCP_CONTAINER_IMAGE", "MCP_CONTAINER_DEFINITION"] {
+                for name in ["MCP_CONTAINER_IMAGE", "MCP_CONTAINER_DEFINITION", "MCP_CONTAINER_LOG"] {
                     if let Ok(value) = std::env::var(name) {
                         command.env(name, value);
                     }

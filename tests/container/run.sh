@@ -11,9 +11,17 @@
 #   - the allowlist holds in the kernel: a git alias reaching the loader
 #     gets EACCES, a program that is not allowed cannot be copied;
 #   - idle RSS in the container;
-#   - `docker stop` with a call in flight: the call completes, the daemon
-#     exits 0, no process is left;
+#   - throughput of `tools/list` and `echo hi` against the same binary on
+#     the host, same settings, same run (throughput.py);
+#   - `docker stop` with 48 calls in flight: every one completes, none is
+#     dropped, nothing of them is left running, the daemon exits 0;
 #   - the audit chain taken from `docker logs` verifies with `audit verify`.
+#
+# Then the suites written against the binary run against the container
+# (tests/container/daemon): the escape, principal and allowlist suites with
+# their image mode in the container (MCP_TEST_CONTAINER=1), the interop
+# suite (PyPI mcp 1.x and 2.x, the npm SDK, MCP Inspector, Claude Code) and
+# the conformance suite.
 #
 # Prints PASS or FAIL per check and exits non-zero on a failure.
 set -euo pipefail
@@ -37,10 +45,11 @@ name=mcp-commander-suite-$$-$label
 cleanup() { docker rm -f "$name" >/dev/null 2>&1 || true; docker volume rm "$name-tmp" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
-mapfile -t options < <(python3 tests/container/taskdef.py "$definition" --volume "$name-tmp" \
-  --set MCP_HOST=127.0.0.1 --set MCP_PORT="$port" --set MCP_ALLOWED_HOSTS=127.0.0.1 \
-  --set MCP_AUTH_TOKEN="$token" --set MCP_AUDIT_HMAC_KEY=container-audit-key-0123456789 \
+settings=(--set MCP_HOST=127.0.0.1 --set MCP_ALLOWED_HOSTS=127.0.0.1
+  --set MCP_AUTH_TOKEN="$token" --set MCP_AUDIT_HMAC_KEY=container-audit-key-0123456789
   --set MCP_ALLOWED_COMMANDS=ls,cat,git,id,env,sleep,echo)
+mapfile -t options < <(python3 tests/container/taskdef.py "$definition" --volume "$name-tmp" \
+  "${settings[@]}" --set MCP_PORT="$port")
 started=$(date +%s.%N)
 docker run -d --name "$name" --network host "${options[@]}" mcp-commander:test >/dev/null
 
@@ -90,14 +99,40 @@ rss=$(docker exec "$name" sh -c 'grep VmRSS /proc/1/status; for p in /proc/[0-9]
   awk '{print $2}' | sort -n | tail -1)
 echo "[$label] idle RSS of the daemon in the container: $((rss / 1024)) MiB ($rss kB)"
 
-# A call in flight when the container is stopped completes.
-(call "sleep 2; echo drained" | field stdout >/tmp/mcp-commander-drain-$$) &
+# Throughput against the same binary outside the container, same settings,
+# same run (once, on the first definition).
+if [[ $label == "${first_label:-$label}" && -z ${MCP_CONTAINER_SKIP_THROUGHPUT:-} ]]; then
+  first_label=$label
+  host_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mapfile -t host_env < <(python3 tests/container/taskdef.py "$definition" --environment "${settings[@]}" \
+    --set MCP_PORT="$host_port" --set MCP_LOG_FORMAT=text)
+  env -i PATH="$PATH" "${host_env[@]}" target/release/mcp-commander >/tmp/mcp-commander-host-audit-$$.log 2>/dev/null &
+  host_daemon=$!
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$host_port/health" >/dev/null 2>&1 && break; sleep 0.1; done
+  echo "[$label] throughput, container ÷ the same binary on the host (wrk, best of 3 rounds of 3 s, alternating):"
+  check "throughput measured against the host's daemon" python3 tests/container/throughput.py "$port" "$host_port" "$token"
+  kill "$host_daemon" && wait "$host_daemon" || true
+  rm -f /tmp/mcp-commander-host-audit-$$.log
+fi
+
+# docker stop under load: 48 calls in flight (each `sleep 1` and a marker),
+# the container stopped half a second in. Every call completes or is
+# refused cleanly, none is dropped; nothing of them is left running.
+drain=/tmp/mcp-commander-drain-$$
+python3 tests/container/drain.py "$port" "$token" 48 >"$drain" &
 in_flight=$!
+for _ in $(seq 100); do grep -q sent "$drain" && break; sleep 0.05; done
 sleep 0.5
+stopping=$(date +%s.%N)
 docker stop "$name" >/dev/null
+echo "[$label] docker stop took $(python3 -c "import time; print('%.1f s' % (time.time() - $stopping))") with 48 calls in flight"
 wait "$in_flight" || true
-check "a call in flight at docker stop completes" grep -q drained /tmp/mcp-commander-drain-$$
-rm -f /tmp/mcp-commander-drain-$$
+summary=$(tail -1 "$drain")
+echo "[$label] calls in flight at docker stop: $summary"
+check "every call in flight at docker stop completes" \
+  python3 -c 'import json, sys; s = json.loads(sys.argv[1]); sys.exit(s["completed"] != 48)' "$summary"
+check "nothing of the calls is left running" bash -c '! pgrep -f "drained-[0-9]" >/dev/null'
+rm -f "$drain"
 check "the daemon exits 0 on docker stop" test "$(docker inspect --format '{{.State.ExitCode}}' "$name")" = 0
 
 docker logs "$name" 2>/dev/null >/tmp/mcp-commander-audit-$$.log
@@ -115,4 +150,27 @@ trap - EXIT
 definitions=("$@")
 ((${#definitions[@]})) || definitions=(deploy/task-definition-ec2.json deploy/task-definition-fargate.json)
 for definition in "${definitions[@]}"; do suite "$definition"; done
+
+# The suites written against the binary, against the container instead
+# (tests/container/daemon, the EC2 definition's container options): the
+# escape, principal-isolation and kernel-allowlist suites with their image
+# mode in the container, the real MCP clients and the conformance suite.
+label=suites
+containers=/tmp/mcp-commander-containers-$$.log
+: >"$containers"
+export MCP_CONTAINER_LOG=$containers
+echo "== the escape, principal and allowlist suites, image mode in the container"
+check "the escape, principal and allowlist suites in the container" env MCP_TEST_CONTAINER=1 \
+  cargo nextest run --locked --no-fail-fast --test escape_exec --test escape_host --test escape_network \
+  --test principals --test allowlist
+echo "[$label] containers started by the suites: $(wc -l <"$containers")"
+echo "== real MCP clients against the container"
+check "the interop suite against the container" tests/interop/run.sh "$PWD/tests/container/daemon"
+echo "== the MCP conformance suite against the container"
+check "the conformance suite against the container" tests/conformance/run.sh "$PWD/tests/container/daemon"
+unset MCP_CONTAINER_LOG
+rm -f "$containers"
+left=$(docker ps -aq --filter label=mcp-commander-test)
+check "no container of the suites is left" test -z "$left"
+[[ -z $left ]] || docker rm -f $left >/dev/null
 exit $failed

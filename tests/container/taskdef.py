@@ -19,8 +19,12 @@ With `--runtime-only`, only what the container runtime enforces is kept
 timeout): the environment and the health check are the caller's, as when
 the test suites start the image in place of the binary (tests/container/daemon).
 
+With `--environment`, prints instead the variables the container gets
+(the definition's, the secrets', the `--set` ones) as NAME=VALUE lines, to
+give the same binary outside the container the same settings.
+
 Usage: taskdef.py TASK_DEFINITION.json [--set NAME=VALUE ...] [--volume NAME]
-                  [--runtime-only]
+                  [--runtime-only | --environment]
 prints one option per line, for `mapfile`.
 """
 
@@ -92,6 +96,7 @@ def main(argv):
     overrides = {}
     volume_name = "mcp-commander-tmp"
     runtime_only = False
+    print_environment = False
     rest = argv[2:]
     while rest:
         flag = rest.pop(0)
@@ -102,10 +107,19 @@ def main(argv):
             volume_name = rest.pop(0)
         elif flag == "--runtime-only":
             runtime_only = True
+        elif flag == "--environment":
+            print_environment = True
         else:
             raise SystemExit("unknown option %s" % flag)
     with open(path) as handle:
         definition = json.load(handle)
+    if print_environment:
+        container = definition["containerDefinitions"][0]
+        environment = {e["name"]: e["value"] for e in container.get("environment", [])}
+        environment.update(overrides)
+        for name, value in environment.items():
+            print("%s=%s" % (name, value))
+        return
     for option in options(definition, overrides, volume_name, runtime_only):
         print(option)
 
