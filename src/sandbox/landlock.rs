@@ -66,14 +66,31 @@ pub(crate) struct LandlockRules {
     pub(crate) private_proc: bool,
 }
 
-/// The Landlock ABI the running kernel offers (0: none).
-pub(crate) fn kernel_abi() -> i64 {
+/// The Landlock ABI the running kernel offers, or why there is none, in
+/// words an operator can act on.
+pub(crate) fn kernel_abi() -> Result<i64, String> {
     // SAFETY: landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)
     // reads no memory and returns the ABI version or -1.
     let version = unsafe {
         libc::syscall(libc::SYS_landlock_create_ruleset, std::ptr::null::<u8>(), 0usize, 1u32 /* VERSION */)
     };
-    version.max(0)
+    if version > 0 {
+        return Ok(version);
+    }
+    Err(match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::EOPNOTSUPP) => "the kernel has Landlock but it is off (not in the lsm= boot list)".to_string(),
+        // The version query never fails with EPERM: a seccomp filter
+        // (a container runtime's profile) refused the call.
+        Some(libc::EPERM) => "a seccomp filter refuses the Landlock system calls: a container runtime's \
+                              profile older than the calls (Docker's and containerd's default profiles allow them \
+                              since 2022) or a custom profile that leaves them out"
+            .to_string(),
+        Some(libc::ENOSYS) => "the kernel does not offer Landlock (older than 5.13 or built without it), or a \
+                               seccomp filter (a container runtime's profile that does not know the Landlock \
+                               calls) refuses them with ENOSYS"
+            .to_string(),
+        other => format!("the Landlock version query failed (errno {other:?})"),
+    })
 }
 
 /// Builds the ruleset and returns its fd (close-on-exec) and its number of

@@ -84,10 +84,7 @@ pub(super) fn build(settings: &SandboxSettings, disabled: &[Layer]) -> Result<Sa
     layers.push((
         Layer::Landlock,
         state(on(Layer::Landlock), || {
-            let abi = landlock::kernel_abi();
-            if abi == 0 {
-                return Err("the kernel does not offer Landlock (not built in, or not in the lsm= boot list)".into());
-            }
+            let abi = landlock::kernel_abi()?;
             let mut rules = 0;
             let mut out_of_reach = 0;
             let mut executable = usize::MAX;

@@ -95,6 +95,16 @@ check "the loader cannot run a program that is not allowed" \
 copy=$(call "cat /usr/bin/id > idcopy; env ./idcopy")
 check "a copy of a program that is not allowed cannot be made" bash -c "[[ '$(echo "$copy" | field stdout)' != *uid=* ]]"
 
+# Under Docker's default seccomp profile (the container's own filter is
+# the first of the command's), Landlock is enforced and the daemon's filter
+# stacks on Docker's.
+doctor=$(docker exec "$name" /usr/local/bin/mcp-commander doctor 2>&1 || true)
+check "Landlock is enforced under Docker's seccomp profile" grep -q '^  landlock *enforced *ABI' <<<"$doctor"
+check "the daemon's seccomp filter is enforced under Docker's" grep -q '^  seccomp *enforced' <<<"$doctor"
+filters=$(call "cat /proc/self/status" | field stdout | awk '/^Seccomp_filters:/ {print $2}')
+check "a command runs under Docker's filter and the daemon's ($filters filters)" test "${filters:-0}" -ge 2
+echo "[$label] $(grep '^  landlock' <<<"$doctor" | tr -s ' '); $(grep '^  seccomp' <<<"$doctor" | tr -s ' ')"
+
 rss=$(docker exec "$name" sh -c 'grep VmRSS /proc/1/status; for p in /proc/[0-9]*; do grep -H VmRSS $p/status 2>/dev/null; done' |
   awk '{print $2}' | sort -n | tail -1)
 echo "[$label] idle RSS of the daemon in the container: $((rss / 1024)) MiB ($rss kB)"
@@ -150,6 +160,28 @@ trap - EXIT
 definitions=("$@")
 ((${#definitions[@]})) || definitions=(deploy/task-definition-ec2.json deploy/task-definition-fargate.json)
 for definition in "${definitions[@]}"; do suite "$definition"; done
+
+# A runtime whose seccomp profile refuses the Landlock calls (as Docker's
+# did before 20.10.13 and containerd's before 1.5.10/1.6.0; EPERM from an
+# old default action, ENOSYS from a newer one's for calls it does not
+# know): the daemon refuses to start and names the layer. Each profile
+# allows everything else.
+label=seccomp
+profiles=$(mktemp -d)
+for errno in 1 38; do
+  cat >"$profiles/no-landlock-$errno.json" <<JSON
+{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["landlock_create_ruleset", "landlock_add_rule",
+ "landlock_restrict_self"], "action": "SCMP_ACT_ERRNO", "errnoRet": $errno}]}
+JSON
+  mapfile -t options < <(python3 tests/container/taskdef.py deploy/task-definition-ec2.json --runtime-only)
+  refused=$(docker run --rm --network host --label mcp-commander-test "${options[@]}" \
+    --security-opt seccomp="$profiles/no-landlock-$errno.json" -e MCP_HOST=127.0.0.1 -e MCP_PORT=0 \
+    -e MCP_AUTH_TOKEN="$token" mcp-commander:test 2>&1 >/dev/null && echo "STARTED" || true)
+  check "with the Landlock calls refused (errno $errno) the daemon refuses to start, naming seccomp" \
+    bash -c '[[ $1 != *STARTED* && $1 == *"landlock"*"required but unavailable"*"seccomp filter"* ]]' _ "$refused"
+  echo "[$label] errno $errno: $(grep -o "refusing to start: sandbox layer 'landlock'[^.]*" <<<"$refused" | head -1)"
+done
+rm -rf "$profiles"
 
 # The suites written against the binary, against the container instead
 # (tests/container/daemon, the EC2 definition's container options): the
