@@ -17,7 +17,7 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
 use super::child::{self, ChildArgs, Stage};
-use super::{CellId, Sandbox};
+use super::{CellId, Sandbox, as_user};
 
 /// Size of each child's stack; the child's frames are tiny.
 const CHILD_STACK_BYTES: usize = 64 * 1024;
@@ -332,7 +332,7 @@ impl ExitWatch {
 /// Sends `signal` to every process in group `pgid`. A group that is already
 /// empty is not an error.
 pub(crate) fn kill_group(pgid: Pid, signal: Signal) {
-    match killpg(pgid, signal) {
+    match as_owner_if_refused(pgid, || killpg(pgid, signal)) {
         Ok(()) | Err(Errno::ESRCH) => {}
         Err(error) => tracing::warn!(pgid = pgid.as_raw(), %signal, %error, "could not signal process group"),
     }
@@ -340,10 +340,35 @@ pub(crate) fn kill_group(pgid: Pid, signal: Signal) {
 
 /// Sends `signal` to the leader alone.
 pub(crate) fn signal_leader(pid: Pid, signal: Signal) {
-    match nix::sys::signal::kill(pid, signal) {
+    match as_owner_if_refused(pid, || nix::sys::signal::kill(pid, signal)) {
         Ok(()) | Err(Errno::ESRCH) => {}
         Err(error) => tracing::warn!(pid = pid.as_raw(), %signal, %error, "could not signal command"),
     }
+}
+
+/// Runs `send`; if the kernel refuses it (a daemon that is root without
+/// CAP_KILL, as in the image's task definitions, may not signal another
+/// uid's processes), runs it again with this thread's effective uid and gid
+/// those of `leader`, the command's group leader (alive or not yet reaped,
+/// so its owner is known): the sender's effective uid then matches the
+/// command's real uid, which is all `kill` asks. Never as root.
+fn as_owner_if_refused(leader: Pid, send: impl Fn() -> nix::Result<()>) -> nix::Result<()> {
+    match send() {
+        Err(Errno::EPERM) => match owner(leader) {
+            Some((uid, gid)) if uid != 0 => as_user::as_user(Some((uid, gid)), send).unwrap_or_else(Err),
+            _ => Err(Errno::EPERM),
+        },
+        other => other,
+    }
+}
+
+/// The real uid and gid of process `pid`, from `/proc/<pid>/status`.
+fn owner(pid: Pid) -> Option<(u32, u32)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let real = |key: &str| -> Option<u32> {
+        status.lines().find_map(|line| line.strip_prefix(key))?.split_whitespace().next()?.parse().ok()
+    };
+    Some((real("Uid:")?, real("Gid:")?))
 }
 
 /// CPU time and peak memory of a reaped command: the leader and every

@@ -193,7 +193,7 @@ containers=/tmp/mcp-commander-containers-$$.log
 export MCP_CONTAINER_LOG=$containers
 echo "== the escape, principal and allowlist suites, image mode in the container"
 check "the escape, principal and allowlist suites in the container" env MCP_TEST_CONTAINER=1 \
-  cargo nextest run --locked --no-fail-fast --test escape_exec --test escape_host --test escape_network \
+  cargo nextest run --locked --no-fail-fast --test escape --test escape_exec --test escape_host --test escape_network \
   --test principals --test allowlist
 echo "[$label] containers started by the suites: $(wc -l <"$containers")"
 echo "== real MCP clients against the container"
