@@ -3,7 +3,9 @@
 //! and connected to with the command's uid, gid and (no) supplementary
 //! groups meets the command's file permissions, and a socket listened on or
 //! connected this way carries the command's uid in its peer credentials,
-//! never the daemon's root.
+//! never the daemon's root. Also for signalling a command's group where the
+//! daemon is root without CAP_KILL (the image's), which only the command's
+//! own uid may do.
 //!
 //! Credentials are per thread in the kernel: raw system calls change only
 //! the calling thread's (glibc's wrappers would change every thread of the
