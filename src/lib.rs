@@ -6,6 +6,11 @@
 //! logging (stderr only: stdout belongs to the stdio transport), and starts
 //! the HTTP server, the stdio transport or a subcommand. Nothing else is
 //! public but `fuzzing`, the entry points of the cargo-fuzz targets.
+//!
+//! `unsafe` is the compiler's to refuse everywhere but `sandbox`, where each
+//! block carries a `// SAFETY:` reason.
+
+#![deny(unsafe_code)]
 
 mod audit;
 mod bench;
@@ -21,6 +26,7 @@ mod policy;
 mod principals;
 mod run_once;
 mod runner;
+#[allow(unsafe_code)]
 mod sandbox;
 mod shutdown;
 mod tools;

@@ -4,6 +4,8 @@
 //! Entry point: the program lives in the library (`src/lib.rs`), so the
 //! fuzz targets in `fuzz/` drive the same code; this only calls it.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

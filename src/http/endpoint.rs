@@ -37,7 +37,6 @@ enum Framing {
     EventStream,
 }
 
-/// `POST /` and `POST /mcp`.
 /// An error answered before dispatch (406, 408, 413, -32700, batches),
 /// marked so that [`post`] records it.
 #[derive(Debug, Clone)]

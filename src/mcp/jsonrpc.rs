@@ -69,7 +69,6 @@ pub(crate) fn cancelled_request(message: &Value) -> Option<String> {
     message.get("params")?.get("requestId").map(Value::to_string)
 }
 
-/// A successful response.
 /// The message of a -32700 answer to bytes that are not one JSON value;
 /// text that is not UTF-8 (a command in Latin-1, say) is named as such.
 pub(crate) fn parse_error_message(bytes: &[u8], error: &serde_json::Error) -> String {
@@ -83,6 +82,7 @@ pub(crate) fn parse_error_message(bytes: &[u8], error: &serde_json::Error) -> St
     }
 }
 
+/// A successful response.
 pub(crate) fn result(id: Value, result: Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "result": result })
 }

@@ -37,7 +37,6 @@ fn base_from(vars: impl Iterator<Item = (OsString, OsString)>, passthrough: &[St
     env
 }
 
-/// Checks a variable from a call; returns why it is unacceptable.
 /// Most variables one call may set.
 pub(crate) const MAX_VARS: usize = 256;
 /// Longest name and value of a call's variable (the kernel refuses an
@@ -45,6 +44,7 @@ pub(crate) const MAX_VARS: usize = 256;
 const MAX_NAME_BYTES: usize = 256;
 const MAX_VALUE_BYTES: usize = 32 * 1024;
 
+/// Checks a variable from a call; returns why it is unacceptable.
 pub(crate) fn validate_request_var(name: &str, value: &str) -> Result<(), String> {
     if name.len() > MAX_NAME_BYTES {
         return Err(format!("an env name is {} bytes long; names are limited to {MAX_NAME_BYTES}", name.len()));
