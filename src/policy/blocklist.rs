@@ -108,7 +108,7 @@ impl BlockRule {
             Ok(script) => match (script.commands.as_slice(), script.output_redirects.as_slice()) {
                 ([command], []) if command.assignments.is_empty() && !command.words.is_empty() => {
                     let (program, args) = command.words.split_first().unwrap_or((&command.words[0], &[]));
-                    let program = super::basename(&program.text).to_string();
+                    let program = super::names::basename(&program.text).to_string();
                     let args = normalize_args(&program, args, None);
                     Matcher::Command { program, args }
                 }

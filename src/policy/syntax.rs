@@ -174,7 +174,7 @@ impl Walker {
                  (counting unclosed ones); split the command"
             ));
         }
-        let program = guarded(|| {
+        let program = super::names::guarded(|| {
             Parser::new(std::io::Cursor::new(input.as_bytes()), &self.options)
                 .parse_program()
                 .map_err(|e| format!("it is not valid shell syntax ({})", describe_parse_error(&e)))
@@ -320,7 +320,7 @@ impl Walker {
             CompoundCommand::Subshell(subshell) => self.list(&subshell.list, place),
             CompoundCommand::ForClause(clause) => {
                 self.script.unjudgeable.extend(
-                    super::LOOKUP_VARIABLES
+                    super::names::LOOKUP_VARIABLES
                         .contains(&clause.variable_name.as_str())
                         .then(|| format!("a for loop that assigns {}", clause.variable_name)),
                 );
@@ -520,15 +520,6 @@ fn assignment_name(name: &ast::AssignmentName) -> String {
     }
 }
 
-/// Runs the third-party parser, turning its panics into errors: it
-/// unwraps numbers it cannot hold, such as a 20-digit file descriptor.
-pub(super) fn guarded<T>(parse: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse))
-        .unwrap_or_else(|_| Err("the shell parser failed on it (a number too large?)".into()))
-}
-
-/// The deepest nesting of all brackets and of parentheses alone, counted
-/// without regard to quoting (so an over-estimate).
 /// Deepest nesting of array subscripts opened inside `${` expansions
 /// (`${a[${b[0]}]}` is 2), counting unclosed ones, quotes not considered.
 /// The shell parser's word grammar backtracks on such nestings in time
@@ -570,6 +561,8 @@ fn subscript_nesting(input: &str) -> usize {
     deepest
 }
 
+/// The deepest nesting of all brackets and of parentheses alone, counted
+/// without regard to quoting (so an over-estimate).
 fn nesting(input: &str) -> (usize, usize) {
     let (mut depth, mut deepest, mut parens, mut deepest_parens) = (0usize, 0usize, 0usize, 0usize);
     for byte in input.bytes() {

@@ -69,7 +69,7 @@ pub(crate) fn analyze(raw: &str, options: &ParserOptions, nested: &mut Vec<Strin
         return Ok(Word { raw: raw.to_string(), text: raw.to_string(), ..Word::default() });
     }
     unclosed_substitution(raw)?;
-    let pieces = super::syntax::guarded(|| {
+    let pieces = super::names::guarded(|| {
         brush_parser::word::parse(raw, options).map_err(|e| format!("the word {raw} cannot be parsed: {e}"))
     })?;
     let mut word = Word { raw: raw.to_string(), ..Word::default() };
@@ -98,7 +98,7 @@ fn quotes_inside_braces(raw: &str) -> bool {
 /// scripts it runs matter.
 pub(crate) fn analyze_heredoc(body: &str, options: &ParserOptions, nested: &mut Vec<String>) -> Result<Word, String> {
     unclosed_substitution(body)?;
-    let pieces = super::syntax::guarded(|| {
+    let pieces = super::names::guarded(|| {
         brush_parser::word::parse_heredoc(body, options).map_err(|e| format!("a here-document cannot be parsed: {e}"))
     })?;
     let mut word = Word { raw: body.to_string(), ..Word::default() };
@@ -181,7 +181,7 @@ fn scan_embedded(text: &str, options: &ParserOptions, nested: &mut Vec<String>) 
     }
     let inner = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or(text);
     unclosed_substitution(inner)?;
-    let pieces = super::syntax::guarded(|| {
+    let pieces = super::names::guarded(|| {
         brush_parser::word::parse(inner, options).map_err(|e| format!("the expansion {text} cannot be parsed: {e}"))
     })?;
     let mut scratch = Word::default();

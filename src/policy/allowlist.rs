@@ -1,0 +1,102 @@
+//! Allowlist entries: compiled from the operator's text (a program and
+//! leading arguments, or the grant of one escape option such as
+//! `find -exec`), and matched against a command's program and arguments.
+
+use std::path::{Path, PathBuf};
+
+use super::escapes::{self, Kind};
+use super::names::basename;
+use super::syntax;
+use super::word::Word;
+
+/// An allowlist entry: a program and optional leading arguments, or a
+/// grant of one escape option (`find -exec`).
+#[derive(Debug, Clone)]
+pub(super) struct AllowEntry {
+    /// As the operator wrote it, for listings and messages.
+    pub(super) text: String,
+    /// Program name as written (`ls` or `/usr/bin/ls`).
+    pub(super) program: String,
+    /// Real path the name resolves to on this host, when it resolves.
+    pub(super) resolved: Option<PathBuf>,
+    /// Arguments that must follow the program word exactly.
+    pub(super) leading_args: Vec<String>,
+    /// The escape option this entry grants; then `leading_args` is empty.
+    pub(super) grants: Option<String>,
+}
+
+pub(super) fn compile_entry(text: &str) -> Result<AllowEntry, String> {
+    let malformed = || format!("allowlist entry '{text}' is not a program with optional arguments");
+    let script = syntax::parse(text).map_err(|_| malformed())?;
+    let words = match script.commands.as_slice() {
+        [command]
+            if script.unjudgeable.is_empty()
+                && script.output_redirects.is_empty()
+                && command.assignments.is_empty()
+                && command.words.iter().all(Word::is_static) =>
+        {
+            &command.words
+        }
+        _ => return Err(malformed()),
+    };
+    let Some((program, args)) = words.split_first() else {
+        return Err(malformed());
+    };
+    let grants = match (escapes::lookup(basename(&program.text)), args) {
+        (Some(row), [trigger]) if grantable(&row.kind, &trigger.text) => Some(trigger.text.clone()),
+        _ => None,
+    };
+    Ok(AllowEntry {
+        text: text.to_string(),
+        program: program.text.clone(),
+        resolved: resolve_program(&program.text),
+        leading_args: if grants.is_some() { Vec::new() } else { args.iter().map(|a| a.text.clone()).collect() },
+        grants,
+    })
+}
+
+/// Whether `trigger` names an escape of a row, so that an entry
+/// `PROGRAM TRIGGER` grants it.
+pub(super) fn grantable(kind: &Kind, trigger: &str) -> bool {
+    match kind {
+        Kind::Interpreter { code_options, .. } => trigger == "-" || code_options.contains(&trigger),
+        Kind::Options { triggers, global_triggers, .. } => {
+            triggers.contains(&trigger) || global_triggers.contains(&trigger)
+        }
+        Kind::Awk => trigger == "system",
+        Kind::Sed => trigger == "e" || trigger == "w",
+        Kind::Wrapper { .. } | Kind::Shell | Kind::Interactive => false,
+    }
+}
+
+/// A program word matches an entry by name, or by real path when it is a
+/// path (`/bin/ls` is `ls`, `/tmp/ls` is not); the entry's leading
+/// arguments must follow it literally.
+pub(super) fn entry_matches(entry: &AllowEntry, program: &str, args: &[Word]) -> bool {
+    let same_program = if program.contains('/') && !program.starts_with('/') {
+        false // relative to a directory the policy cannot know
+    } else if program.contains('/') {
+        let real = std::fs::canonicalize(program).ok();
+        real.is_some() && (real == entry.resolved || Path::new(program) == Path::new(&entry.program))
+    } else {
+        program == entry.program
+    };
+    same_program
+        && entry.leading_args.len() <= args.len()
+        && entry.leading_args.iter().zip(args).all(|(want, got)| got.is_static() && *want == got.text)
+}
+
+/// Resolves a program name through the daemon's `PATH` to its real path.
+pub(crate) fn resolve_program(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        return std::fs::canonicalize(program).ok();
+    }
+    if program.is_empty() {
+        return None;
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+        .and_then(|found| std::fs::canonicalize(found).ok())
+}
