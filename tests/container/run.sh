@@ -111,8 +111,8 @@ echo "[$label] idle RSS of the daemon in the container: $((rss / 1024)) MiB ($rs
 
 # Throughput against the same binary outside the container, same settings,
 # same run (once, on the first definition).
-if [[ $label == "${first_label:-$label}" && -z ${MCP_CONTAINER_SKIP_THROUGHPUT:-} ]]; then
-  first_label=$label
+if [[ -z ${throughput_measured:-} ]]; then
+  throughput_measured=1
   host_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   mapfile -t host_env < <(python3 tests/container/taskdef.py "$definition" --environment "${settings[@]}" \
     --set MCP_PORT="$host_port" --set MCP_LOG_FORMAT=text)

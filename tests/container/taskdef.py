@@ -33,6 +33,14 @@ import shlex
 import sys
 
 
+def environment(definition, overrides):
+    """The variables the container gets: the definition's, then `overrides`."""
+    container = definition["containerDefinitions"][0]
+    variables = {e["name"]: e["value"] for e in container.get("environment", [])}
+    variables.update(overrides)
+    return variables
+
+
 def options(definition, overrides, volume_name, runtime_only=False):
     container = definition["containerDefinitions"][0]
     out = []
@@ -68,9 +76,7 @@ def options(definition, overrides, volume_name, runtime_only=False):
         out += ["--stop-timeout", str(container["stopTimeout"])]
     if runtime_only:
         return out
-    environment = {e["name"]: e["value"] for e in container.get("environment", [])}
-    environment.update(overrides)
-    for name, value in environment.items():
+    for name, value in environment(definition, overrides).items():
         out += ["--env", "%s=%s" % (name, value)]
     for secret in container.get("secrets", []):
         if secret["name"] not in overrides:
@@ -114,10 +120,7 @@ def main(argv):
     with open(path) as handle:
         definition = json.load(handle)
     if print_environment:
-        container = definition["containerDefinitions"][0]
-        environment = {e["name"]: e["value"] for e in container.get("environment", [])}
-        environment.update(overrides)
-        for name, value in environment.items():
+        for name, value in environment(definition, overrides).items():
             print("%s=%s" % (name, value))
         return
     for option in options(definition, overrides, volume_name, runtime_only):
