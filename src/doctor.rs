@@ -16,7 +16,7 @@ pub(crate) fn run(config: &Config) -> ExitCode {
         }
     };
     let report = crate::principals::plan(config, &state_dir).and_then(|plan| {
-        let mut settings = crate::sandbox_settings(config, plan.cells, &state_dir);
+        let mut settings = crate::app::wire::sandbox_settings(config, plan.cells, &state_dir);
         settings.require.clear();
         Sandbox::prepare(&settings, &config.shell)
     });

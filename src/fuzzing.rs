@@ -68,7 +68,7 @@ static HARNESS: LazyLock<(Arc<Server>, Router)> = LazyLock::new(|| {
     // libFuzzer's `main` replaces Rust's, which would ignore SIGPIPE.
     crate::sandbox::ignore_sigpipe();
     let _entered = RUNTIME.enter();
-    let server = crate::wire_server(config()).expect("the fuzzing server starts");
+    let server = crate::app::wire::wire_server(config()).expect("the fuzzing server starts");
     let _ = SCRATCH.set(server.tools().spaces.state_dir().to_path_buf());
     crate::sandbox::at_exit(remove_scratch);
     let router = crate::http::router(server.clone(), PORT);

@@ -10,6 +10,7 @@
 //! The contact points: [`plan`] before the sandbox is prepared (it needs
 //! the cells), [`Spaces::new`] after it, and [`Spaces::get`] for each call.
 
+mod executables;
 mod uids;
 pub(crate) mod workspaces;
 
@@ -166,7 +167,7 @@ pub(crate) fn plan(config: &Config, state_dir: &Path) -> Result<Plan, String> {
                 .narrowed(list, Scope { cwd: &workspace, writable_roots: &writable })
                 .map_err(|e| format!("MCP_TOKENS_FILE, principal '{name}': {e}"))?,
         };
-        let exec_paths = crate::executables(config, &policy)?;
+        let exec_paths = executables::executables(config, &policy)?;
         check_reach(&name, &hidden, &writable, &exec_paths)?;
         let mut searched = None;
         let hidden_programs = if policy.allow_all() {
