@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::escapes::{self, Kind};
+use super::escapes;
 use super::names::basename;
 use super::syntax;
 use super::word::Word;
@@ -43,7 +43,7 @@ pub(super) fn compile_entry(text: &str) -> Result<AllowEntry, String> {
         return Err(malformed());
     };
     let grants = match (escapes::lookup(basename(&program.text)), args) {
-        (Some(row), [trigger]) if grantable(&row.kind, &trigger.text) => Some(trigger.text.clone()),
+        (Some(row), [trigger]) if row.grants(&trigger.text) => Some(trigger.text.clone()),
         _ => None,
     };
     Ok(AllowEntry {
@@ -53,20 +53,6 @@ pub(super) fn compile_entry(text: &str) -> Result<AllowEntry, String> {
         leading_args: if grants.is_some() { Vec::new() } else { args.iter().map(|a| a.text.clone()).collect() },
         grants,
     })
-}
-
-/// Whether `trigger` names an escape of a row, so that an entry
-/// `PROGRAM TRIGGER` grants it.
-pub(super) fn grantable(kind: &Kind, trigger: &str) -> bool {
-    match kind {
-        Kind::Interpreter { code_options, .. } => trigger == "-" || code_options.contains(&trigger),
-        Kind::Options { triggers, global_triggers, .. } => {
-            triggers.contains(&trigger) || global_triggers.contains(&trigger)
-        }
-        Kind::Awk => trigger == "system",
-        Kind::Sed => trigger == "e" || trigger == "w",
-        Kind::Wrapper { .. } | Kind::Shell | Kind::Interactive => false,
-    }
 }
 
 /// A program word matches an entry by name, or by real path when it is a

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use super::names::{HARMLESS_BUILTINS, INDIRECT_BUILTINS, RESERVED, basename, changes_lookup};
 use super::syntax::{MAX_SCRIPT_DEPTH, Script};
-use super::triggers::escape_trigger;
 use super::word::Word;
 use super::wrappers::{Inner, wrapped};
 use super::{Decision, Policy, Scope, blocked, deny, resolve_program};
@@ -251,7 +250,7 @@ impl Judge<'_> {
         let Some(row) = escapes::lookup(basename(&program.text)) else {
             return Ok(());
         };
-        match escape_trigger(basename(&program.text), &row.kind, args) {
+        match row.trigger(basename(&program.text), args) {
             Ok(None) => Ok(()),
             Ok(Some(trigger)) if self.policy.granted(&program.text, &trigger) => Ok(()),
             Ok(Some(trigger)) => Err(deny(

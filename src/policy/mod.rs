@@ -15,8 +15,8 @@
 //!
 //! Along the data flow: [`syntax`] and [`word`] parse; [`judge`] walks the
 //! tree, asking [`allowlist`] whether an entry matches, [`wrappers`] what a
-//! wrapper or shell runs and [`triggers`] which escape option a program
-//! uses (both per the [`escapes`] table); [`blocklist`] and [`paths`] judge
+//! wrapper or shell runs and [`escapes`] which escape option a program
+//! uses (one file per program there); [`blocklist`] and [`paths`] judge
 //! normalized commands and redirections; [`names`] is the leaf they share.
 //!
 //! The fuzz target (`fuzz/fuzz_targets/policy.rs`) compiles this directory
@@ -30,7 +30,6 @@ mod judge;
 pub(crate) mod names;
 mod paths;
 pub(crate) mod syntax;
-mod triggers;
 pub(crate) mod word;
 mod wrappers;
 

@@ -2,7 +2,7 @@
 //! escape option (per the [`escapes`] table) runs on behalf of its
 //! arguments, or why that cannot be known statically.
 
-use super::escapes::{self, Kind};
+use super::escapes::{self, Kind, dynamic_argument};
 use super::names::{basename, is_assignment};
 use super::word::Word;
 
@@ -15,10 +15,6 @@ pub(super) enum Inner {
     Script(String),
     /// A script file run by a shell: only an entry naming it allows it.
     ScriptFile(String),
-}
-
-pub(super) fn dynamic_argument(name: &str, arg: &Word) -> String {
-    format!("the argument {} of {name} is produced by {}", arg.raw, arg.dynamic.unwrap_or("an expansion"))
 }
 
 /// The commands a program runs on behalf of its arguments, per the
@@ -34,7 +30,11 @@ pub(super) fn wrapped(words: &[Word], stdin: Option<&Word>) -> Result<Vec<Inner>
     match &row.kind {
         Kind::Wrapper { .. } => wrapped_command(name, &row.kind, args),
         Kind::Shell => shell_script(name, args, stdin).map(|script| script.into_iter().collect()),
-        Kind::Options { runs_until, .. } if !runs_until.is_empty() => find_commands(name, runs_until, args),
+        Kind::Options { .. } => Ok(row
+            .option_commands(name, args)?
+            .into_iter()
+            .map(|words| Inner::Command { assignments: Vec::new(), words, appended: false })
+            .collect()),
         _ => Ok(Vec::new()),
     }
 }
@@ -119,40 +119,6 @@ pub(super) fn wrapped_command(name: &str, kind: &Kind, args: &[Word]) -> Result<
         return Ok(vec![Inner::Script(text.join(" "))]);
     }
     Ok(vec![Inner::Command { assignments, words: rest, appended: xargs }])
-}
-
-/// The commands of `find -exec … ;`, once per starting point with `{}`
-/// standing for it (`find / -exec rm -rf {} +` removes `/`).
-pub(super) fn find_commands(name: &str, runs_until: &[&str], args: &[Word]) -> Result<Vec<Inner>, String> {
-    let starts: Vec<&Word> = args
-        .iter()
-        .skip_while(|w| ["-H", "-L", "-P"].contains(&w.text.as_str()))
-        .take_while(|w| !w.text.starts_with('-') && w.text != "(" && w.text != "!")
-        .collect();
-    let mut inners = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        if runs_until.contains(&args[i].text.as_str()) {
-            let end =
-                args[i + 1..].iter().position(|w| w.text == ";" || w.text == "+").map_or(args.len(), |p| i + 1 + p);
-            let command = &args[i + 1..end];
-            if let Some(first) = command.first().filter(|w| !w.is_static()) {
-                return Err(format!(
-                    "the command of {name} {} is produced by {}",
-                    args[i].text,
-                    first.dynamic.unwrap_or("")
-                ));
-            }
-            let dot = Word::literal(".");
-            for start in if starts.is_empty() { vec![&dot] } else { starts.clone() } {
-                let words = command.iter().map(|w| if w.text == "{}" { start.clone() } else { w.clone() }).collect();
-                inners.push(Inner::Command { assignments: Vec::new(), words, appended: false });
-            }
-            i = end;
-        }
-        i += 1;
-    }
-    Ok(inners)
 }
 
 /// Options a shell may take without reading code from somewhere the policy
