@@ -8,7 +8,7 @@
 
 #![no_main]
 
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)] // the crate's uses of the policy are not compiled here
 #[path = "../../src/policy/mod.rs"]
 mod policy;
 

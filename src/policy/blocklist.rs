@@ -15,7 +15,7 @@ use std::path::Path;
 
 use super::paths::normalize;
 use super::syntax::{Script, parse};
-use super::word::Word;
+use super::word::{Dynamic, Word};
 
 /// go-mcp-commander's default blocklist, which existing deployments rely on,
 /// then the obvious rest.
@@ -217,7 +217,7 @@ fn normalize_args(program: &str, args: &[Word], cwd: Option<&Path>) -> Vec<Strin
 fn root_glob(arg: &Word) -> Option<String> {
     let rest = arg.text.strip_prefix('/')?.trim_start_matches('/');
     let first = rest.split('/').next().unwrap_or_default();
-    let globbing = arg.dynamic == Some("a glob pattern") && first.contains(['*', '?', '[']);
+    let globbing = arg.dynamic == Some(Dynamic::Glob) && first.contains(['*', '?', '[']);
     globbing.then(|| "/*".to_string())
 }
 

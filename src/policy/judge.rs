@@ -8,7 +8,7 @@ use super::names::{HARMLESS_BUILTINS, INDIRECT_BUILTINS, RESERVED, basename, cha
 use super::syntax::{MAX_SCRIPT_DEPTH, Script};
 use super::word::Word;
 use super::wrappers::{Inner, wrapped};
-use super::{Decision, Policy, Scope, blocked, deny, resolve_program};
+use super::{Decision, Policy, Rule, Scope, blocked, deny, resolve_program};
 use super::{escapes, paths, syntax};
 
 /// Judges one command string: the policy, the call's scope, and the
@@ -58,7 +58,7 @@ impl Judge<'_> {
         let sh_only = script.unjudgeable_in_sh.iter().filter(|_| !self.policy.bash_semantics);
         if let Some(construct) = script.unjudgeable.iter().chain(sh_only).next() {
             return Err(deny(
-                "allowlist: unjudgeable",
+                Rule::Unjudgeable,
                 raw,
                 format!(
                     "the allowlist is set and the command contains {construct}; this cannot be checked before it runs"
@@ -67,7 +67,7 @@ impl Judge<'_> {
         }
         if let Some(construct) = script.bash_evaluation.as_ref().filter(|_| self.policy.bash_semantics) {
             return Err(deny(
-                "allowlist: unjudgeable",
+                Rule::Unjudgeable,
                 raw,
                 format!(
                     "the allowlist is set and the shell is bash, which evaluates a variable's text in {construct}, \
@@ -141,7 +141,7 @@ impl Judge<'_> {
     ) -> Verdict {
         if let Some((name, _)) = assignments.iter().find(|(name, _)| changes_lookup(name)) {
             return Err(deny(
-                "allowlist: environment",
+                Rule::Environment,
                 source,
                 format!("the allowlist is set and assigning {name} changes which program runs"),
             ));
@@ -151,7 +151,7 @@ impl Judge<'_> {
         };
         if let Some(reason) = program.dynamic {
             return Err(deny(
-                "allowlist: unjudgeable",
+                Rule::Unjudgeable,
                 source,
                 format!(
                     "the allowlist is set and the command name {} is produced by {reason}, so the program cannot be \
@@ -163,7 +163,7 @@ impl Judge<'_> {
         let name = program.text.as_str();
         if name.starts_with('/') && paths::reaches_into(Path::new(name), self.scope.writable_roots) {
             return Err(deny(
-                "allowlist: program in a writable root",
+                Rule::ProgramInWritableRoot,
                 source,
                 format!(
                     "the allowlist is set and {name} lies in a writable root, where a command can replace it between \
@@ -172,7 +172,7 @@ impl Judge<'_> {
             ));
         }
         if name == "read" && args.iter().any(|a| changes_lookup(&a.text)) {
-            return Err(deny("allowlist: environment", source, "'read' would change which program runs".into()));
+            return Err(deny(Rule::Environment, source, "'read' would change which program runs".into()));
         }
         if !name.contains('/') && self.functions.iter().any(|f| f == name) {
             return Ok(());
@@ -186,25 +186,17 @@ impl Judge<'_> {
             let args_hint =
                 if self.policy.allowed.iter().any(|e| e.program == name) { " with these arguments" } else { "" };
             return Err(deny(
-                "allowlist",
+                Rule::NotAllowed,
                 source,
                 format!("'{name}'{what} is not in the allowlist{args_hint} (allowed: {allowed})"),
             ));
         };
         if depth >= MAX_SCRIPT_DEPTH {
-            return Err(deny(
-                "allowlist: unjudgeable",
-                source,
-                "programs wrap each other too deeply to be checked".into(),
-            ));
+            return Err(deny(Rule::Unjudgeable, source, "programs wrap each other too deeply to be checked".into()));
         }
         self.escape(program, args, source)?;
         let inners = wrapped(words, stdin).map_err(|reason| {
-            deny(
-                "allowlist: wrapper",
-                source,
-                format!("the allowlist is set and {reason}, so what it runs cannot be checked"),
-            )
+            deny(Rule::Wrapper, source, format!("the allowlist is set and {reason}, so what it runs cannot be checked"))
         })?;
         for inner in inners {
             match inner {
@@ -212,7 +204,7 @@ impl Judge<'_> {
                     let inner = words.first().filter(|w| w.is_static()).map(|w| basename(&w.text));
                     if let Some(inner) = inner.filter(|p| appended && escapes::lookup(p).is_some()) {
                         return Err(deny(
-                            "allowlist: wrapper",
+                            Rule::Wrapper,
                             source,
                             format!(
                                 "{name} appends arguments read at run time to '{inner}', whose options can run \
@@ -224,7 +216,7 @@ impl Judge<'_> {
                 }
                 Inner::ScriptFile(file) if entry.leading_args.is_empty() => {
                     return Err(deny(
-                        "allowlist: script file",
+                        Rule::ScriptFile,
                         source,
                         format!(
                             "'{name} {file}' runs a script file, which cannot be checked before it runs; an allowlist \
@@ -235,7 +227,11 @@ impl Judge<'_> {
                 Inner::ScriptFile(_) => {}
                 Inner::Script(text) => {
                     let script = syntax::parse_at(&text, depth + 1).map_err(|error| {
-                        deny("syntax", source, format!("the script given to {name} cannot be checked because {error}"))
+                        deny(
+                            Rule::Syntax,
+                            source,
+                            format!("the script given to {name} cannot be checked because {error}"),
+                        )
                     })?;
                     let nested = Judge { functions: &script.functions, ..*self };
                     nested.script(&text, &script, depth + 1)?;
@@ -247,25 +243,23 @@ impl Judge<'_> {
 
     /// Escape options of an allowed program need an entry granting them.
     pub(super) fn escape(&self, program: &Word, args: &[Word], source: &str) -> Verdict {
-        let Some(row) = escapes::lookup(basename(&program.text)) else {
+        let name = basename(&program.text);
+        let Some(row) = escapes::lookup(name) else {
             return Ok(());
         };
-        match row.trigger(basename(&program.text), args) {
+        match row.trigger(name, args) {
             Ok(None) => Ok(()),
             Ok(Some(trigger)) if self.policy.granted(&program.text, &trigger) => Ok(()),
-            Ok(Some(trigger)) => Err(deny(
-                &format!("escape: {} {trigger}", basename(&program.text)),
-                source,
-                format!(
-                    "'{} {trigger}' can run other programs or write files ({}); it is allowed only by an allowlist \
-                     entry '{} {trigger}'",
-                    basename(&program.text),
-                    row.note,
-                    basename(&program.text)
-                ),
-            )),
+            Ok(Some(trigger)) => {
+                let reason = format!(
+                    "'{name} {trigger}' can run other programs or write files ({}); it is allowed only by an allowlist \
+                     entry '{name} {trigger}'",
+                    row.note
+                );
+                Err(deny(Rule::Escape { program: name.to_string(), trigger }, source, reason))
+            }
             Err(reason) => Err(deny(
-                "escape: unjudgeable",
+                Rule::EscapeUnjudgeable,
                 source,
                 format!("the allowlist is set and {reason}, so its options cannot be checked ({})", row.note),
             )),
@@ -282,7 +276,7 @@ impl Judge<'_> {
             || resolve_program(name).is_some();
         if shadows {
             return Err(deny(
-                "allowlist: function",
+                Rule::Function,
                 &format!("{name}() {{ … }}"),
                 format!(
                     "the allowlist is set and the function '{name}' would shadow the program or builtin of that name"
@@ -308,7 +302,7 @@ impl Judge<'_> {
         }
         let roots: Vec<String> = self.scope.writable_roots.iter().map(|r| r.display().to_string()).collect();
         Err(deny(
-            "writable roots",
+            Rule::WritableRoots,
             source,
             format!(
                 "the redirection writes {}, outside the directories commands may write ({}); write below the working \

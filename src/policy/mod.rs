@@ -25,6 +25,7 @@
 
 mod allowlist;
 mod blocklist;
+mod decision;
 pub(crate) mod escapes;
 mod judge;
 pub(crate) mod names;
@@ -39,6 +40,8 @@ pub(crate) use allowlist::resolve_program;
 use allowlist::{AllowEntry, compile_entry, entry_matches};
 use blocklist::BlockRule;
 pub(crate) use blocklist::DEFAULT_BLOCKED;
+use decision::deny;
+pub(crate) use decision::{Decision, Rule, shorten};
 use judge::Judge;
 pub(crate) use names::basename;
 use names::changes_lookup;
@@ -47,41 +50,6 @@ use word::Word;
 
 /// Default cap on the size of a command string.
 pub(crate) const DEFAULT_MAX_COMMAND_BYTES: usize = 64 * 1024;
-
-/// The outcome of a policy check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Decision {
-    Allow,
-    /// `rule` names the configuration entry or built-in rule that refused;
-    /// `command` is the part of the command string it refused; `reason` is
-    /// a sentence an agent or operator can act on.
-    Deny {
-        rule: String,
-        command: String,
-        reason: String,
-    },
-}
-
-impl Decision {
-    /// The refusal as one message for a tool result or a log line.
-    pub(crate) fn message(&self) -> Option<String> {
-        self.message_redacted(&|text| text.to_string())
-    }
-
-    /// As [`Decision::message`], with `redact` applied to the reason and
-    /// to the refused part before it is cut to length (a secret cut in two
-    /// would no longer match the redaction pattern).
-    pub(crate) fn message_redacted(&self, redact: &dyn Fn(&str) -> String) -> Option<String> {
-        match self {
-            Decision::Allow => None,
-            Decision::Deny { rule, command, reason } => Some(format!(
-                "command refused by policy: {} [rule: {rule}; refused: {}]",
-                redact(reason),
-                shorten(&redact(command))
-            )),
-        }
-    }
-}
 
 /// Where a command runs, for relative paths.
 #[derive(Debug, Clone, Copy)]
@@ -201,7 +169,7 @@ impl Policy {
             return Decision::Allow;
         }
         Decision::Deny {
-            rule: "allowlist: environment".into(),
+            rule: Rule::Environment,
             command: format!("env {name}"),
             reason: format!("the allowlist is set and the env variable '{name}' could change which program runs"),
         }
@@ -216,7 +184,7 @@ impl Policy {
             Ok(script) => script,
             Err(error) => {
                 return Decision::Deny {
-                    rule: "syntax".into(),
+                    rule: Rule::Syntax,
                     command: command.to_string(),
                     reason: format!("the command cannot be checked because {error}"),
                 };
@@ -242,7 +210,7 @@ impl Policy {
         } else {
             return None;
         };
-        Some(Decision::Deny { rule: "input".into(), command: command.to_string(), reason })
+        Some(Decision::Deny { rule: Rule::Input, command: command.to_string(), reason })
     }
 
     /// The most specific entry that allows the command (`sh s.sh` before
@@ -268,30 +236,12 @@ impl Policy {
     }
 }
 
-fn deny(rule: &str, command: &str, reason: String) -> Decision {
-    Decision::Deny { rule: rule.to_string(), command: command.to_string(), reason }
-}
-
 fn blocked(rule: &BlockRule, command: &str) -> Decision {
     deny(
-        &format!("blocklist: {}", rule.text()),
+        Rule::Blocklist { entry: rule.text().to_string() },
         command,
         format!("the command matches the blocklist entry '{}'", rule.text()),
     )
-}
-
-/// The refused part, cut to a readable length.
-pub(crate) fn shorten(command: &str) -> String {
-    const LIMIT: usize = 200;
-    let command = command.trim();
-    if command.len() <= LIMIT {
-        return command.to_string();
-    }
-    let mut end = LIMIT;
-    while !command.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &command[..end])
 }
 
 #[cfg(test)]

@@ -292,7 +292,8 @@ fn redirections_outside_the_writable_roots_are_refused() {
 fn input_hygiene_is_checked_first() {
     let p = Policy::new(&[], &[], 100).unwrap();
     let Decision::Deny { rule, reason, .. } = check(&p, &"x".repeat(101)) else { panic!("long command allowed") };
-    assert_eq!(rule, "input");
+    assert_eq!(rule, Rule::Input);
+    assert_eq!(rule.as_str(), "input");
     assert!(reason.contains("100") && reason.contains("MCP_MAX_COMMAND_BYTES"), "{reason}");
     assert!(denied(&p, "echo a\0b"));
 }
@@ -346,7 +347,8 @@ fn a_program_path_in_a_writable_root_is_refused_whatever_it_resolves_to() {
     let scope = Scope { cwd: &root, writable_roots: &roots };
     let program = root.join("ls").display().to_string();
     let Decision::Deny { rule, .. } = p.check(&program, scope) else { panic!("{program} allowed") };
-    assert_eq!(rule, "allowlist: program in a writable root");
+    assert_eq!(rule, Rule::ProgramInWritableRoot);
+    assert_eq!(rule.as_str(), "allowlist: program in a writable root");
     assert_eq!(p.check("/bin/ls -l", scope), Decision::Allow, "the program by its own path");
 }
 
@@ -354,11 +356,24 @@ fn a_program_path_in_a_writable_root_is_refused_whatever_it_resolves_to() {
 fn refusals_name_the_rule_the_part_and_what_is_allowed() {
     let p = policy(&["ls", "cat"]);
     let Decision::Deny { rule, command, reason } = check(&p, "ls && id -u") else { panic!("id allowed") };
-    assert_eq!(rule, "allowlist");
+    assert_eq!(rule, Rule::NotAllowed);
+    assert_eq!(rule.as_str(), "allowlist");
     assert_eq!(command, "id -u");
     assert!(reason.contains("'id'") && reason.contains("ls, cat"), "{reason}");
     let message = check(&p, "id").message().unwrap();
     assert!(message.contains("rule: allowlist") && message.contains("refused: id"), "{message}");
+}
+
+#[test]
+fn escape_and_blocklist_refusals_name_the_program_trigger_and_entry() {
+    let p = policy(&["find", "ls"]);
+    let Decision::Deny { rule, .. } = check(&p, "find . -exec id \\;") else { panic!("find -exec allowed") };
+    assert_eq!(rule, Rule::Escape { program: "find".into(), trigger: "-exec".into() });
+    assert_eq!(rule.as_str(), "escape: find -exec");
+    let Decision::Deny { rule, .. } = check(&p, "ls $(cat x)") else { panic!("a substitution allowed") };
+    assert_eq!(rule.as_str(), "allowlist");
+    let Decision::Deny { rule, .. } = check(&policy(&[]), "sudo rm -rf /") else { panic!("rm -rf / allowed") };
+    assert_eq!(rule.as_str(), "blocklist: rm -rf /");
 }
 
 #[test]

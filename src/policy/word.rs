@@ -26,7 +26,7 @@ pub(crate) struct Word {
     /// (expansions keep their source text).
     pub(crate) text: String,
     /// Why the run-time value is unknown; `None` for a static word.
-    pub(crate) dynamic: Option<&'static str>,
+    pub(crate) dynamic: Option<Dynamic>,
     /// A construct that the parser may split into other words or commands
     /// than the shell does, so the parse may not be what runs.
     pub(crate) ambiguous: Option<String>,
@@ -36,6 +36,65 @@ pub(crate) struct Word {
     /// A construct through which bash evaluates a variable's text as an
     /// expression, running `$(…)` hidden in an array subscript.
     pub(crate) evaluates: Option<String>,
+}
+
+/// Why a word's value is known only when it runs. The text
+/// ([`Dynamic::as_str`]) completes refusals ("is produced by …").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dynamic {
+    /// `*`, `?` or a bracket expression, matched against file names.
+    Glob,
+    /// `{a,b}` or `{1..3}`, expanded by bash.
+    BraceExpansion,
+    /// An unquoted `(`, an extended glob in bash.
+    ExtendedGlob,
+    /// `$'…'`.
+    AnsiCQuoting,
+    /// `$"…"`.
+    LocaleQuoting,
+    /// `~` or `~user`.
+    Tilde,
+    /// `$x`, `${x…}`.
+    Parameter,
+    /// `$(…)` or backticks.
+    CommandSubstitution,
+    /// `$((…))`.
+    Arithmetic,
+    /// `<(…)` or `>(…)`.
+    ProcessSubstitution,
+    /// An array assignment's `(…)`.
+    Array,
+    /// Standard input redirected from a file or descriptor.
+    Redirection,
+    /// An argument holding xargs's replacement string (`-I {}`).
+    XargsReplacement,
+}
+
+impl Dynamic {
+    /// The reason as refusals word it.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Dynamic::Glob => "a glob pattern",
+            Dynamic::BraceExpansion => "brace expansion",
+            Dynamic::ExtendedGlob => "an extended glob pattern",
+            Dynamic::AnsiCQuoting => "ANSI-C quoting ($'…'), which sh and bash read differently",
+            Dynamic::LocaleQuoting => "locale quoting ($\"…\"), which sh and bash read differently",
+            Dynamic::Tilde => "tilde expansion",
+            Dynamic::Parameter => "parameter expansion",
+            Dynamic::CommandSubstitution => "command substitution",
+            Dynamic::Arithmetic => "arithmetic expansion",
+            Dynamic::ProcessSubstitution => "process substitution",
+            Dynamic::Array => "an array",
+            Dynamic::Redirection => "a redirection",
+            Dynamic::XargsReplacement => "the xargs replacement string",
+        }
+    }
+}
+
+impl std::fmt::Display for Dynamic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Word {
@@ -132,23 +191,23 @@ fn add_piece(
             }
         }
         WordPiece::AnsiCQuotedText(text) => {
-            word.dynamic.get_or_insert("ANSI-C quoting ($'…'), which sh and bash read differently");
+            word.dynamic.get_or_insert(Dynamic::AnsiCQuoting);
             word.bash_only
                 .get_or_insert_with(|| format!("the quoting {piece_source}, which sh and bash split differently"));
             word.text.push_str(text);
         }
         WordPiece::GettextDoubleQuotedSequence(_) => {
-            word.dynamic.get_or_insert("locale quoting ($\"…\"), which sh and bash read differently");
+            word.dynamic.get_or_insert(Dynamic::LocaleQuoting);
             word.bash_only
                 .get_or_insert_with(|| format!("the quoting {piece_source}, which sh and bash split differently"));
             word.text.push_str(piece_source);
         }
         WordPiece::TildeExpansion(_) => {
-            word.dynamic.get_or_insert("tilde expansion");
+            word.dynamic.get_or_insert(Dynamic::Tilde);
             word.text.push_str(piece_source);
         }
         WordPiece::ParameterExpansion(_) => {
-            word.dynamic.get_or_insert("parameter expansion");
+            word.dynamic.get_or_insert(Dynamic::Parameter);
             word.text.push_str(piece_source);
             if let Some(construct) = evaluating_expansion(piece_source) {
                 word.evaluates.get_or_insert(construct);
@@ -156,12 +215,12 @@ fn add_piece(
             scan_embedded(piece_source.trim_start_matches('$'), options, nested)?;
         }
         WordPiece::CommandSubstitution(script) | WordPiece::BackquotedCommandSubstitution(script) => {
-            word.dynamic.get_or_insert("command substitution");
+            word.dynamic.get_or_insert(Dynamic::CommandSubstitution);
             word.text.push_str(piece_source);
             nested.push(script.clone());
         }
         WordPiece::ArithmeticExpression(expr) => {
-            word.dynamic.get_or_insert("arithmetic expansion");
+            word.dynamic.get_or_insert(Dynamic::Arithmetic);
             word.text.push_str(piece_source);
             if names_a_variable(&expr.value) {
                 word.evaluates.get_or_insert_with(|| format!("the arithmetic {piece_source}"));
@@ -220,19 +279,19 @@ fn evaluating_expansion(source: &str) -> Option<String> {
 
 /// Why unquoted text has no fixed value: glob characters are matched
 /// against file names, braces expand in bash.
-fn unquoted_text_reason(text: &str) -> Option<&'static str> {
+fn unquoted_text_reason(text: &str) -> Option<Dynamic> {
     let bracket = text.find('[').is_some_and(|open| text[open + 1..].contains(']'));
     if text.contains(['*', '?']) || bracket {
-        return Some("a glob pattern");
+        return Some(Dynamic::Glob);
     }
     if let Some(open) = text.find('{') {
         let rest = &text[open..];
         if rest.contains('}') && (rest.contains(',') || rest.contains("..")) {
-            return Some("brace expansion");
+            return Some(Dynamic::BraceExpansion);
         }
     }
     if text.contains('(') {
-        return Some("an extended glob pattern");
+        return Some(Dynamic::ExtendedGlob);
     }
     None
 }
@@ -279,6 +338,22 @@ mod tests {
         assert!(word("'*'").0.is_static());
         assert!(word("[").0.is_static());
         assert!(word("\"{a,b}\"").0.is_static());
+    }
+
+    #[test]
+    fn a_dynamic_word_says_what_makes_it_so() {
+        for (raw, reason) in [
+            ("a*", "a glob pattern"),
+            ("{a,b}", "brace expansion"),
+            ("~/x", "tilde expansion"),
+            ("$x", "parameter expansion"),
+            ("$(id)", "command substitution"),
+            ("$((1))", "arithmetic expansion"),
+            ("$'x'", "ANSI-C quoting ($'…'), which sh and bash read differently"),
+        ] {
+            assert_eq!(word(raw).0.dynamic.map(Dynamic::as_str), Some(reason), "{raw}");
+        }
+        assert_eq!(word("a*").0.dynamic, Some(Dynamic::Glob));
     }
 
     #[test]

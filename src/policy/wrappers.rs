@@ -4,7 +4,7 @@
 
 use super::escapes::{self, Kind, dynamic_argument};
 use super::names::{basename, is_assignment};
-use super::word::Word;
+use super::word::{Dynamic, Word};
 
 /// What a wrapper, shell or escape option runs.
 pub(super) enum Inner {
@@ -104,7 +104,7 @@ pub(super) fn wrapped_command(name: &str, kind: &Kind, args: &[Word]) -> Result<
     }
     if let Some(replace) = replace.filter(|r| !r.is_empty()) {
         for word in rest.iter_mut().filter(|w| w.text.contains(replace.as_str())) {
-            word.dynamic = Some("the xargs replacement string");
+            word.dynamic = Some(Dynamic::XargsReplacement);
         }
     }
     if rest.is_empty() {

@@ -69,7 +69,7 @@ impl ToolContext {
             let reason = "the daemon cannot start a thread to check this command: its uid has reached its process \
                           limit (RLIMIT_NPROC); retry once commands have ended"
                 .to_string();
-            return crate::policy::Decision::Deny { rule: "input".into(), command: String::new(), reason };
+            return crate::policy::Decision::Deny { rule: crate::policy::Rule::Input, command: String::new(), reason };
         };
         let reason = match tokio::time::timeout(CHECK_DEADLINE, check).await {
             Ok(Ok(decision)) => return decision,
@@ -83,7 +83,7 @@ impl ToolContext {
                 )
             }
         };
-        crate::policy::Decision::Deny { rule: "input".into(), command: String::new(), reason }
+        crate::policy::Decision::Deny { rule: crate::policy::Rule::Input, command: String::new(), reason }
     }
 }
 

@@ -76,7 +76,8 @@ impl CallRecord {
             Decision::Allow => self.set("decision", json!({ "allowed": true })),
             Decision::Deny { rule, command, reason } => {
                 self.denied = true;
-                self.context.metrics.policy_denial(rule);
+                let rule = rule.as_str();
+                self.context.metrics.policy_denial(&rule);
                 let audit = &self.context.audit;
                 let refused = crate::policy::shorten(&audit.redact_command(command));
                 let reason = audit.redact_command(reason);

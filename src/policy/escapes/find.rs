@@ -2,7 +2,7 @@
 //! follows them up to `;` or `+`; `-delete`, `-fprint*` and `-fls` change
 //! files.
 
-use super::super::word::Word;
+use super::super::word::{Dynamic, Word};
 use super::{Kind, Row};
 
 pub(super) const ROW: Row = Row {
@@ -35,7 +35,7 @@ pub(crate) fn commands(name: &str, runs_until: &[&str], args: &[Word]) -> Result
                 return Err(format!(
                     "the command of {name} {} is produced by {}",
                     args[i].text,
-                    first.dynamic.unwrap_or("")
+                    first.dynamic.map_or("", Dynamic::as_str)
                 ));
             }
             let dot = Word::literal(".");

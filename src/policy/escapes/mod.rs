@@ -34,7 +34,7 @@ use std::sync::LazyLock;
 
 use serde_json::{Value, json};
 
-use super::word::Word;
+use super::word::{Dynamic, Word};
 pub(crate) use options::uses_option;
 
 /// The programs with escape options of their own, each row in its file,
@@ -150,7 +150,7 @@ fn rows() -> impl Iterator<Item = &'static Row> {
 
 /// Why an argument of `name` cannot be judged.
 pub(crate) fn dynamic_argument(name: &str, arg: &Word) -> String {
-    format!("the argument {} of {name} is produced by {}", arg.raw, arg.dynamic.unwrap_or("an expansion"))
+    format!("the argument {} of {name} is produced by {}", arg.raw, arg.dynamic.map_or("an expansion", Dynamic::as_str))
 }
 
 /// The row for a program word's basename.

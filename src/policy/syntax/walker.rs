@@ -10,7 +10,7 @@ use brush_parser::ast::{
 use brush_parser::{Parser, ParserOptions};
 
 use super::super::names::{LOOKUP_VARIABLES, guarded};
-use super::super::word::{Word, analyze, analyze_heredoc, names_a_variable};
+use super::super::word::{Dynamic, Word, analyze, analyze_heredoc, names_a_variable};
 use super::limits;
 use super::script::{Invocation, OutputRedirect, Script};
 
@@ -292,7 +292,7 @@ impl Walker {
                 invocation.words.push(Word {
                     raw: "<(…)".into(),
                     text: "<(…)".into(),
-                    dynamic: Some("process substitution"),
+                    dynamic: Some(Dynamic::ProcessSubstitution),
                     ..Word::default()
                 });
             }
@@ -316,7 +316,7 @@ impl Walker {
                     }
                     self.word(&value.value)?;
                 }
-                Ok(Word { raw: "(…)".into(), text: "(…)".into(), dynamic: Some("an array"), ..Word::default() })
+                Ok(Word { raw: "(…)".into(), text: "(…)".into(), dynamic: Some(Dynamic::Array), ..Word::default() })
             }
         }
     }
@@ -331,8 +331,11 @@ impl Walker {
                 if replaces_stdin {
                     // The last redirection of standard input wins; a file's
                     // content is not known here.
-                    *stdin =
-                        Some(Word { raw: redirect.to_string(), dynamic: Some("a redirection"), ..Word::default() });
+                    *stdin = Some(Word {
+                        raw: redirect.to_string(),
+                        dynamic: Some(Dynamic::Redirection),
+                        ..Word::default()
+                    });
                 }
                 match target {
                     IoFileRedirectTarget::Filename(word) => {
