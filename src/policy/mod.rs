@@ -17,11 +17,18 @@
 //! tree, asking [`allowlist`] whether an entry matches, [`wrappers`] what a
 //! wrapper or shell runs and [`escapes`] which escape option a program
 //! uses (one file per program there); [`blocklist`] and [`paths`] judge
-//! normalized commands and redirections; [`names`] is the leaf they share.
+//! normalized commands and redirections; [`names`] is the leaf they share;
+//! [`decision`] is what comes out: allowed, or refused by a [`Rule`].
+//!
+//! To check a new program's escape options, add a file to `escapes/` with
+//! its row and a line to `escapes::PROGRAMS`. A new refusal is a [`Rule`]
+//! variant with its text in `decision.rs`, given to `deny` where it is
+//! decided.
 //!
 //! The fuzz target (`fuzz/fuzz_targets/policy.rs`) compiles this directory
 //! on its own with `#[path]`, without the rest of the crate: nothing here
-//! may name `crate::`, only `super::` and the external crates.
+//! may name `crate::`, only `super::` and the external crates (check with
+//! `cd fuzz && cargo check`).
 
 mod allowlist;
 mod blocklist;

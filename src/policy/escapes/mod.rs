@@ -14,8 +14,8 @@
 //! program with escape options of its own has a file here (`find.rs`,
 //! `git.rs`, `awk.rs`...) with its row and, when its options are more than
 //! a list ([`Kind::Scanned`]), the scanner that reads them; [`options`]
-//! reads the lists. A new program is a file with its `ROW` and a line in
-//! [`PROGRAMS`].
+//! reads the lists. A new program is a file with its `ROW`, declared
+//! below and listed in [`PROGRAMS`], its tests beside its scanner.
 
 mod awk;
 mod find;
@@ -210,5 +210,13 @@ mod tests {
         assert!(lookup("python3-config").is_none());
         assert!(matches!(lookup("find").unwrap().kind, Kind::Options { .. }));
         assert!(lookup("ls").is_none());
+    }
+
+    #[test]
+    fn no_program_is_named_by_two_rows() {
+        let mut seen = std::collections::HashSet::new();
+        for name in rows().flat_map(|row| row.names.iter()) {
+            assert!(seen.insert(name), "{name} is in two rows; only the first would be read");
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The scanners shared by many programs: an interpreter's code options
 //! (`python3 -c`, `perl -e`, a script read from standard input) and the
-//! escape options of a [`Kind::Options`] row, both read the way GNU getopt
+//! escape options of a [`super::Kind::Options`] row, both read the way GNU getopt
 //! reads options ([`uses_option`]).
 
 use super::super::word::Word;
