@@ -60,7 +60,8 @@ impl Metrics {
     }
 
     /// One call of `tool`, a name from the tool registry (a call of an
-    /// unknown tool is a protocol error, counted in `requests` only).
+    /// unknown tool is a protocol error, counted in `requests` only), by
+    /// how it ended.
     pub(crate) fn tool_call(&self, tool: &'static str, outcome: Outcome) {
         self.tool_calls
             .get_or_create(&vec![("tool", tool.to_string()), ("outcome", outcome.as_str().to_string())])
