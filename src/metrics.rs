@@ -1,9 +1,10 @@
 //! Prometheus metrics (`/metrics`, text format), with the
 //! `prometheus-client` crate: requests by method and status, tool calls by
-//! outcome, authentication failures, policy denials by rule, command
-//! duration, commands in flight, the sandbox layers enforced and the audit
-//! writer's counts. Label values come from closed sets or from the
-//! operator's configuration (rule names), never from request text.
+//! tool and outcome, authentication failures, policy denials by rule,
+//! command duration, commands in flight, the sandbox layers enforced and
+//! the audit writer's counts. Label values come from closed sets (the tool
+//! registry, [`Outcome`]) or from the operator's configuration (rule
+//! names), never from request text.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64};
@@ -16,6 +17,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::audit::AuditStats;
+use crate::tools::Outcome;
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -57,10 +59,13 @@ impl Metrics {
         self.requests.get_or_create(&vec![("method", method_label(method)), ("status", status.to_string())]).inc();
     }
 
-    /// One tool call: `outcome` is ok, exit_nonzero, timeout, denied,
-    /// error or cancelled.
-    pub(crate) fn tool_call(&self, tool: &str, outcome: &str) {
-        self.tool_calls.get_or_create(&vec![("tool", tool_label(tool)), ("outcome", outcome.to_string())]).inc();
+    /// One call of `tool`, a name from the tool registry (a call of an
+    /// unknown tool is a protocol error, counted in `requests` only), by
+    /// how it ended.
+    pub(crate) fn tool_call(&self, tool: &'static str, outcome: Outcome) {
+        self.tool_calls
+            .get_or_create(&vec![("tool", tool.to_string()), ("outcome", outcome.as_str().to_string())])
+            .inc();
     }
 
     /// A request refused before dispatch: `reason` is token, host_origin
@@ -69,7 +74,8 @@ impl Metrics {
         self.auth_failures.get_or_create(&vec![("reason", reason.to_string())]).inc();
     }
 
-    pub(crate) fn policy_denial(&self, rule: &str) {
+    /// A command refused by the policy's `rule`.
+    pub(crate) fn policy_denial(&self, rule: impl std::fmt::Display) {
         self.policy_denials.get_or_create(&vec![("rule", rule.to_string())]).inc();
     }
 
@@ -184,18 +190,4 @@ fn method_label(method: &str) -> String {
         "notifications/cancelled",
     ];
     if KNOWN.contains(&method) { method.to_string() } else { "other".to_string() }
-}
-
-fn tool_label(tool: &str) -> String {
-    const KNOWN: &[&str] = &[
-        "execute_command",
-        "list_allowed_commands",
-        "list_blocked_commands",
-        "get_shell_info",
-        "start_command",
-        "read_command_output",
-        "list_commands",
-        "kill_command",
-    ];
-    if KNOWN.contains(&tool) { tool.to_string() } else { "unknown".to_string() }
 }

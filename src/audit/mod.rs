@@ -1,7 +1,8 @@
 //! The audit trail: one JSON line per decision (a tool call and its
 //! outcome, a policy refusal, a failed token, a Host or Origin rejection, a
 //! protocol error), separate from the operational logs, hash-chained
-//! ([`chain`]) and written by one thread ([`writer`]).
+//! ([`chain`]) and written by one thread ([`writer`]) to every sink the
+//! settings open ([`sinks`]).
 //!
 //! Records go to stdout by default (CloudWatch through the awslogs driver;
 //! stderr in stdio mode, where stdout carries MCP) and optionally to a
@@ -18,6 +19,7 @@
 //! none: no record, no command.
 
 pub(crate) mod chain;
+pub(crate) mod sinks;
 pub(crate) mod verify;
 mod writer;
 
@@ -31,7 +33,7 @@ use regex::Regex;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
-pub(crate) use writer::Stream;
+pub(crate) use sinks::stream::Stream;
 
 /// What happens to commands when the queue is full. Either way a record
 /// waits up to the block timeout for room and is then dropped (counted).
@@ -46,7 +48,9 @@ pub(crate) enum OnFull {
 /// The audit settings, resolved.
 #[derive(Debug, Clone)]
 pub(crate) struct AuditSettings {
+    /// The standard stream sink ([`sinks::stream`]).
     pub(crate) stream: Stream,
+    /// The file sink ([`sinks::file`]).
     pub(crate) file: Option<PathBuf>,
     pub(crate) hasher: chain::Hasher,
     pub(crate) redact: Option<Regex>,
@@ -107,20 +111,20 @@ pub(crate) struct Auditor {
 }
 
 impl Auditor {
-    /// Starts the writer; with no output at all, records are not built.
+    /// Starts the writer into the sinks `settings` ask for; with no sink at
+    /// all, records are not built.
     pub(crate) fn start(settings: &AuditSettings) -> Result<Auditor, String> {
+        Auditor::start_into(settings, sinks::open(settings)?)
+    }
+
+    /// As [`Auditor::start`], into `sinks` whatever the settings' sinks.
+    pub(crate) fn start_into(settings: &AuditSettings, sinks: Vec<Box<dyn sinks::Sink>>) -> Result<Auditor, String> {
         let stats = Arc::new(AuditStats::default());
-        let (sender, writer) = if settings.stream == Stream::Off && settings.file.is_none() {
+        let (sender, writer) = if sinks.is_empty() {
             (None, None)
         } else {
             let chain = chain::Chain::new(settings.hasher.clone(), random_id(8));
-            let (sender, handle) = writer::start(
-                chain,
-                settings.stream,
-                settings.file.as_deref(),
-                settings.capacity,
-                stats.writer.clone(),
-            )?;
+            let (sender, handle) = writer::start(chain, sinks, settings.capacity, stats.writer.clone())?;
             (Some(sender), Some(handle))
         };
         Ok(Auditor {

@@ -1,12 +1,8 @@
-//! The audit writer: one thread that owns the chain and the outputs, fed
+//! The audit writer: one thread that owns the chain and the sinks, fed
 //! through a bounded queue, so records are numbered and linked in exactly
 //! the order they are written and a slow stdout never holds a request
 //! longer than the configured deadline.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -14,14 +10,7 @@ use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 use super::chain::Chain;
-
-/// Where sealed lines go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Stream {
-    Stdout,
-    Stderr,
-    Off,
-}
+use super::sinks::Sink;
 
 /// Counts kept by the writer, read by `/metrics`.
 #[derive(Debug, Default)]
@@ -34,18 +23,13 @@ pub(crate) struct WriterStats {
 type Started = (mpsc::Sender<Map<String, Value>>, std::thread::JoinHandle<()>);
 
 /// Starts the writer thread; it ends when every sender is gone and the
-/// queue is drained.
+/// queue is drained. A record counts as written when every sink took it.
 pub(crate) fn start(
     mut chain: Chain,
-    stream: Stream,
-    file: Option<&Path>,
+    mut sinks: Vec<Box<dyn Sink>>,
     capacity: usize,
     stats: Arc<WriterStats>,
 ) -> Result<Started, String> {
-    let mut file = match file {
-        Some(path) => Some(open(path)?),
-        None => None,
-    };
     let (sender, mut queue) = mpsc::channel::<Map<String, Value>>(capacity.max(1));
     let handle = std::thread::Builder::new()
         .name("audit-writer".into())
@@ -53,15 +37,12 @@ pub(crate) fn start(
             while let Some(event) = queue.blocking_recv() {
                 let mut line = chain.seal(event);
                 line.push('\n');
-                let stream_result = match stream {
-                    Stream::Stdout => write_all(&mut std::io::stdout().lock(), &line),
-                    Stream::Stderr => write_all(&mut std::io::stderr().lock(), &line),
-                    Stream::Off => Ok(()),
-                };
-                let file_result = file.as_mut().map_or(Ok(()), |file| write_all(file, &line));
-                let failure = [("stream", stream_result), ("MCP_AUDIT_FILE", file_result)]
-                    .into_iter()
-                    .find_map(|(place, result)| result.err().map(|error| (place, error)));
+                let mut failure = None;
+                for sink in &mut sinks {
+                    if let Err(error) = sink.write(&line) {
+                        failure.get_or_insert((sink.place(), error));
+                    }
+                }
                 match failure {
                     None => {
                         stats.written.fetch_add(1, Ordering::Relaxed);
@@ -85,18 +66,4 @@ pub(crate) fn start(
         })
         .map_err(|e| format!("cannot start the audit writer: {e}"))?;
     Ok((sender, handle))
-}
-
-fn write_all(out: &mut impl Write, line: &str) -> std::io::Result<()> {
-    out.write_all(line.as_bytes()).and_then(|()| out.flush())
-}
-
-/// Opens the audit file for appending, readable by its owner only.
-fn open(path: &Path) -> Result<File, String> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| format!("MCP_AUDIT_FILE {}: {e}", path.display()))
 }

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::audit::{AuditSettings, Auditor, Stream};
+use crate::audit::Auditor;
+use crate::audit::sinks::file::FileSink;
 use crate::mcp::dispatch::Server;
 use crate::mcp::era::StandardHeaders;
 use crate::tools::ToolContext;
@@ -25,8 +26,8 @@ pub(crate) async fn run(tools: &ToolContext, calls: usize, concurrency: usize) -
         return ExitCode::FAILURE;
     }
     let file = directory.join("audit.log");
-    let settings = AuditSettings { stream: Stream::Off, file: Some(file.clone()), ..tools.config.audit.clone() };
-    let audited = match Auditor::start(&settings) {
+    let settings = &tools.config.audit;
+    let audited = match FileSink::open(&file).and_then(|sink| Auditor::start_into(settings, vec![Box::new(sink)])) {
         Ok(auditor) => Arc::new(auditor),
         Err(error) => {
             eprintln!("bench-audit: {error}");

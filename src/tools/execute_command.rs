@@ -11,10 +11,9 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::admission::Busy;
-use super::record::{CallRecord, outcome_label};
-use super::{Progress, ToolContext, structured_result};
-use crate::audit::Caller;
+use super::record::CallRecord;
+use super::tool::{Call, Tool, always};
+use super::{CallError, Outcome, Progress, ToolContext, structured_result};
 use crate::config::duration::{DURATION_FORMS, format_go_duration, parse_duration, seconds_to_duration};
 use crate::policy::{Decision, shorten};
 use crate::principals::Space;
@@ -24,9 +23,14 @@ use crate::sandbox::Exit;
 /// Shortest time between two progress notifications of one call.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 
-pub(super) fn declaration() -> Value {
+pub(super) const TOOL: Tool =
+    Tool { name: NAME, declaration, offered: always, records_job: false, call: |call| Box::pin(call_tool(call)) };
+
+const NAME: &str = "execute_command";
+
+fn declaration() -> Value {
     json!({
-        "name": "execute_command",
+        "name": NAME,
         "title": "Execute shell command",
         "description": "Runs a command with the server's shell (sh -c by default) and returns its stdout, \
             stderr and exit code. The command may use pipes, redirections and lists; every program in it \
@@ -108,13 +112,8 @@ pub(super) struct Input {
     pub(super) stdin: Option<Vec<u8>>,
 }
 
-pub(super) async fn call(
-    context: &ToolContext,
-    arguments: &Value,
-    progress: Option<Progress>,
-    caller: &Caller,
-) -> Result<Value, Busy> {
-    let mut record = CallRecord::new(context, caller, "execute_command", arguments);
+async fn call_tool(call: Call<'_>) -> Result<Value, CallError> {
+    let Call { context, arguments, progress, mut record, .. } = call;
     let input = match admit(context, arguments, &mut record).await {
         Ok(input) => input,
         Err(refusal) => {
@@ -128,8 +127,8 @@ pub(super) async fn call(
         Ok(slot) => slot,
         Err(busy) => {
             tracing::warn!(reason = %busy.0, "call refused: server busy");
-            record.finish("busy", Some(&busy.0)).await;
-            return Err(busy);
+            record.finish(Outcome::Busy, Some(&busy.0)).await;
+            return Err(CallError::Busy(busy));
         }
     };
     let _in_flight = context.metrics.command_started();
@@ -155,7 +154,7 @@ pub(super) async fn call(
         Ok(outcome) => {
             let result = success(&outcome, input.timeout);
             record.outcome(&outcome);
-            record.finish(outcome_label(&outcome), result["structuredContent"]["error"].as_str()).await;
+            record.finish(Outcome::of_run(&outcome), result["structuredContent"]["error"].as_str()).await;
             Ok(result)
         }
         Err(error) if crate::sandbox::failed_at_working_directory(&error) => {
@@ -163,12 +162,12 @@ pub(super) async fn call(
                 "working_directory '{working_directory}' does not exist, is not a directory, or cannot be entered \
                  by the command's user"
             );
-            record.finish("error", Some(&message)).await;
+            record.finish(Outcome::Error, Some(&message)).await;
             Ok(failure(message))
         }
         Err(error) => {
             let message = format!("command could not start: {error}");
-            record.finish("error", Some(&message)).await;
+            record.finish(Outcome::Error, Some(&message)).await;
             Ok(failure(message))
         }
     }
@@ -177,8 +176,8 @@ pub(super) async fn call(
 /// Why a call did not get to run its command.
 pub(super) struct Refusal {
     pub(super) message: String,
-    /// `denied` (policy or audit back-pressure) or `error` (bad input).
-    pub(super) outcome: &'static str,
+    /// `Denied` (policy or audit back-pressure) or `Error` (bad input).
+    pub(super) outcome: Outcome,
 }
 
 /// Runs `run` while sending the new output lines as progress
@@ -219,12 +218,12 @@ async fn report_progress<T>(run: impl Future<Output = T>, progress: &Progress, t
 pub(super) async fn admit(context: &ToolContext, arguments: &Value, record: &mut CallRecord) -> Result<Input, Refusal> {
     let Some(space) = context.spaces.get(record.principal()).cloned() else {
         let message = format!("no space is set up for the principal '{}'", record.principal());
-        return Err(Refusal { message, outcome: "error" });
+        return Err(Refusal { message, outcome: Outcome::Error });
     };
     record.set("uid", space.uid.into());
     record.set("workspace", space.workspace.display().to_string().into());
     let input = parse_input(context, space, arguments)
-        .map_err(|message| Refusal { message: format!("invalid input: {message}"), outcome: "error" })?;
+        .map_err(|message| Refusal { message: format!("invalid input: {message}"), outcome: Outcome::Error })?;
     record.set("working_directory", input.cwd.display().to_string().into());
     record.set("timeout_ms", (input.timeout.as_millis() as u64).into());
     let decision = context.check(&input.space, &input.command, &input.cwd).await;
@@ -239,9 +238,9 @@ pub(super) async fn admit(context: &ToolContext, arguments: &Value, record: &mut
             refused = %shorten(&audit.redact_command(command)),
             "command refused by policy"
         );
-        return Err(Refusal { message, outcome: "denied" });
+        return Err(Refusal { message, outcome: Outcome::Denied });
     }
-    record.reserve().map_err(|message| Refusal { message, outcome: "denied" })?;
+    record.reserve().map_err(|message| Refusal { message, outcome: Outcome::Denied })?;
     Ok(input)
 }
 

@@ -3,14 +3,19 @@
 
 use serde_json::{Value, json};
 
+use super::tool::{Call, Handled, Tool, always};
 use super::{ToolContext, read_only_annotations, structured_result};
 use crate::config::duration::format_go_duration;
 use crate::principals::Space;
 use crate::sandbox::LayerState;
 
-pub(super) fn declaration() -> Value {
+pub(super) const TOOL: Tool = Tool { name: NAME, declaration, offered: always, records_job: true, call };
+
+const NAME: &str = "get_shell_info";
+
+fn declaration() -> Value {
     json!({
-        "name": "get_shell_info",
+        "name": NAME,
         "title": "Get shell information",
         "description": "Describes how execute_command runs commands: the shell and its argument, the default \
             and maximum timeout, the caller's workspace (the default working directory, kept across its calls), the \
@@ -48,7 +53,16 @@ pub(super) fn declaration() -> Value {
     })
 }
 
-pub(super) fn call(context: &ToolContext, space: &Space) -> Value {
+/// How the caller's own commands run.
+fn call(call: Call<'_>) -> Handled<'_> {
+    let result = match call.space() {
+        Ok(space) => shell_info(call.context, space),
+        Err(no_space) => no_space,
+    };
+    Box::pin(call.answer(result))
+}
+
+fn shell_info(context: &ToolContext, space: &Space) -> Value {
     let config = &context.config;
     let sandbox = context.runner.sandbox();
     let layers: serde_json::Map<String, Value> = sandbox

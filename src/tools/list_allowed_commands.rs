@@ -3,12 +3,17 @@
 
 use serde_json::{Value, json};
 
+use super::tool::{Call, Handled, Tool, always};
 use super::{read_only_annotations, structured_result};
 use crate::principals::Space;
 
-pub(super) fn declaration() -> Value {
+pub(super) const TOOL: Tool = Tool { name: NAME, declaration, offered: always, records_job: true, call };
+
+const NAME: &str = "list_allowed_commands";
+
+fn declaration() -> Value {
     json!({
-        "name": "list_allowed_commands",
+        "name": NAME,
         "title": "List allowed commands",
         "description": "Lists the programs (optionally with leading arguments) that execute_command may run. \
             allow_all is true when no allowlist is set, in which case every command not blocked may run.",
@@ -42,7 +47,16 @@ pub(super) fn declaration() -> Value {
     })
 }
 
-pub(super) fn call(space: &Space) -> Value {
+/// The allowlist of the caller's own space.
+fn call(call: Call<'_>) -> Handled<'_> {
+    let result = match call.space() {
+        Ok(space) => allowed(space),
+        Err(no_space) => no_space,
+    };
+    Box::pin(call.answer(result))
+}
+
+fn allowed(space: &Space) -> Value {
     let policy = &space.policy;
     structured_result(
         json!({

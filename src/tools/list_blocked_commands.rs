@@ -3,11 +3,16 @@
 
 use serde_json::{Value, json};
 
-use super::{ToolContext, read_only_annotations, structured_result};
+use super::tool::{Call, Handled, Tool, always};
+use super::{read_only_annotations, structured_result};
 
-pub(super) fn declaration() -> Value {
+pub(super) const TOOL: Tool = Tool { name: NAME, declaration, offered: always, records_job: true, call };
+
+const NAME: &str = "list_blocked_commands";
+
+fn declaration() -> Value {
     json!({
-        "name": "list_blocked_commands",
+        "name": NAME,
         "title": "List blocked commands",
         "description": "Lists the commands execute_command refuses. Entries match parsed commands, not \
             substrings: 'rm -rf /' also blocks 'rm -r -f /' and '/bin/rm --recursive --force /'.",
@@ -24,12 +29,14 @@ pub(super) fn declaration() -> Value {
     })
 }
 
-pub(super) fn call(context: &ToolContext) -> Value {
-    structured_result(
+/// The blocklist, the same for every principal.
+fn call(call: Call<'_>) -> Handled<'_> {
+    let result = structured_result(
         json!({
-            "blocked_commands": context.config.policy.blocked_commands(),
+            "blocked_commands": call.context.config.policy.blocked_commands(),
             "using_default_blocklist": true,
         }),
         false,
-    )
+    );
+    Box::pin(call.answer(result))
 }

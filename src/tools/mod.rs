@@ -5,19 +5,45 @@
 //! prompts keep working. A call's input errors are tool results with
 //! `isError` (the model can read and fix them); only an unknown tool name
 //! is a protocol error.
+//!
+//! Each tool is one file declaring a [`Tool`] (`pub(super) const TOOL`),
+//! listed once in the registry below; `tools/list`, dispatch, the audit
+//! record's `tool` and the metrics' `tool` label all come from that list.
 
 pub(crate) mod admission;
 mod background;
-mod execute_command;
-mod get_shell_info;
-mod list_allowed_commands;
-mod list_blocked_commands;
+mod outcome;
 mod record;
+mod tool;
+
+/// Declares each tool's module and lists its [`Tool`] in [`TOOLS`].
+macro_rules! registry {
+    ($($tool:ident),* $(,)?) => {
+        $(mod $tool;)*
+        /// Every tool, in `tools/list` order.
+        const TOOLS: &[&Tool] = &[$(&$tool::TOOL),*];
+    };
+}
+
+// The registry: a new tool is its own file and one name here.
+registry![
+    execute_command,
+    list_allowed_commands,
+    list_blocked_commands,
+    get_shell_info,
+    start_command,
+    read_command_output,
+    list_commands,
+    kill_command,
+];
 
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+pub(crate) use self::outcome::Outcome;
+use self::record::CallRecord;
+use self::tool::{Call, Tool};
 use crate::audit::Caller;
 use crate::config::Config;
 use crate::principals::Space;
@@ -122,20 +148,16 @@ pub(crate) enum CallError {
 
 /// The `tools` array of a `tools/list` result, built once at start.
 pub(crate) fn declarations(context: &ToolContext) -> Value {
-    let mut tools = vec![
-        execute_command::declaration(),
-        list_allowed_commands::declaration(),
-        list_blocked_commands::declaration(),
-        get_shell_info::declaration(),
-    ];
-    if context.jobs.is_some() {
-        tools.extend(background::declarations());
-    }
-    Value::Array(tools)
+    Value::Array(offered(context).map(|tool| (tool.declaration)()).collect())
+}
+
+/// The tools this daemon offers, in `tools/list` order.
+fn offered(context: &ToolContext) -> impl Iterator<Item = &'static Tool> + '_ {
+    TOOLS.iter().copied().filter(|tool| (tool.offered)(context))
 }
 
 /// Runs tool `name` with `arguments` for `caller` and returns a
-/// `CallToolResult`; every call leaves an audit record.
+/// `CallToolResult`; every call of an offered tool leaves an audit record.
 pub(crate) async fn call(
     context: &ToolContext,
     name: &str,
@@ -143,41 +165,11 @@ pub(crate) async fn call(
     progress: Option<Progress>,
     caller: &Caller,
 ) -> Result<Value, CallError> {
-    if name == "execute_command" {
-        return execute_command::call(context, arguments, progress, caller).await.map_err(CallError::Busy);
-    }
-    let mut record = record::CallRecord::new(context, caller, name, arguments);
-    // What a principal may do is its own: these answer for the caller.
-    let space = context.spaces.get(&caller.principal);
-    let result = match (name, space) {
-        ("list_allowed_commands", Some(space)) => list_allowed_commands::call(space),
-        ("list_blocked_commands", _) => list_blocked_commands::call(context),
-        ("get_shell_info", Some(space)) => get_shell_info::call(context, space),
-        ("list_allowed_commands" | "get_shell_info", None) => structured_result(
-            json!({ "error": format!("no space is set up for the principal '{}'", caller.principal) }),
-            true,
-        ),
-        (other, _) => {
-            let result = match &context.jobs {
-                Some(jobs) => background::call(context, jobs, other, arguments, &mut record).await,
-                None => None,
-            };
-            match result {
-                Some(result) => result,
-                None => {
-                    record.discard();
-                    return Err(CallError::UnknownTool(other.to_string()));
-                }
-            }
-        }
+    let Some(tool) = offered(context).find(|tool| tool.name == name) else {
+        return Err(CallError::UnknownTool(name.to_string()));
     };
-    let outcome = match (record.denied(), result["isError"] == true) {
-        (true, _) => "denied",
-        (false, true) => "error",
-        (false, false) => "ok",
-    };
-    record.finish(outcome, result["structuredContent"]["error"].as_str()).await;
-    Ok(result)
+    let record = CallRecord::new(context, caller, tool, arguments);
+    (tool.call)(Call { context, arguments, progress, caller, record }).await
 }
 
 /// A result carrying `structured` both as `structuredContent` and as one
@@ -200,4 +192,18 @@ fn read_only_annotations(title: &str) -> Value {
         "idempotentHint": true,
         "openWorldHint": false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tool_is_declared_under_its_own_name_once() {
+        let names: Vec<&str> = TOOLS.iter().map(|tool| tool.name).collect();
+        for (index, tool) in TOOLS.iter().enumerate() {
+            assert_eq!((tool.declaration)()["name"], tool.name);
+            assert!(!names[..index].contains(&tool.name), "{} is listed twice", tool.name);
+        }
+    }
 }

@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use serde_json::{Map, Value, json};
 
-use super::ToolContext;
+use super::tool::Tool;
+use super::{Outcome, ToolContext};
 use crate::audit::{Caller, Slot, event};
 use crate::policy::Decision;
 use crate::runner::RunOutcome;
@@ -20,7 +21,8 @@ use crate::sandbox::Exit;
 /// A tool call's record in the making.
 pub(crate) struct CallRecord {
     context: ToolContext,
-    tool: String,
+    /// The tool's registered name.
+    tool: &'static str,
     started: Instant,
     /// `None` once written.
     record: Option<Map<String, Value>>,
@@ -35,10 +37,10 @@ pub(crate) struct CallRecord {
 }
 
 impl CallRecord {
-    pub(crate) fn new(context: &ToolContext, caller: &Caller, tool: &str, arguments: &Value) -> CallRecord {
+    pub(crate) fn new(context: &ToolContext, caller: &Caller, tool: &Tool, arguments: &Value) -> CallRecord {
         let mut record = event("tool_call", caller);
         record.insert("method".into(), "tools/call".into());
-        record.insert("tool".into(), tool.into());
+        record.insert("tool".into(), tool.name.into());
         if let Some(command) = arguments.get("command").and_then(Value::as_str) {
             record.insert("command".into(), context.audit.redact_command(command).into());
         }
@@ -49,12 +51,12 @@ impl CallRecord {
             let names: Map<String, Value> = env.keys().map(|name| (name.clone(), "[REDACTED]".into())).collect();
             record.insert("env".into(), Value::Object(names));
         }
-        if let Some(id) = arguments.get("id").filter(|_| tool != "execute_command") {
+        if let Some(id) = arguments.get("id").filter(|_| tool.records_job) {
             record.insert("job".into(), id.clone());
         }
         CallRecord {
             context: context.clone(),
-            tool: tool.into(),
+            tool: tool.name,
             started: Instant::now(),
             record: Some(record),
             slot: None,
@@ -93,7 +95,7 @@ impl CallRecord {
         record.insert("event".into(), kind.into());
         CallRecord {
             context: self.context.clone(),
-            tool: self.tool.clone(),
+            tool: self.tool,
             started: Instant::now(),
             record: Some(record),
             slot: None,
@@ -101,6 +103,11 @@ impl CallRecord {
             counted: false,
             principal: self.principal.clone(),
         }
+    }
+
+    /// The name of the tool called.
+    pub(crate) fn tool(&self) -> &'static str {
+        self.tool
     }
 
     /// The principal who called.
@@ -147,9 +154,8 @@ impl CallRecord {
         self.context.metrics.command_finished(outcome.duration.as_secs_f64());
     }
 
-    /// Writes the record with its outcome: ok, exit_nonzero, timeout,
-    /// denied or error.
-    pub(crate) async fn finish(mut self, outcome: &str, error: Option<&str>) {
+    /// Writes the record with its outcome (the list is [`Outcome`]).
+    pub(crate) async fn finish(mut self, outcome: Outcome, error: Option<&str>) {
         let Some(mut record) = self.complete(outcome, error) else { return };
         match self.slot.take() {
             Some(slot) => self.context.audit.emit_into(slot, std::mem::take(&mut record)),
@@ -157,16 +163,16 @@ impl CallRecord {
         }
     }
 
-    fn complete(&mut self, outcome: &str, error: Option<&str>) -> Option<Map<String, Value>> {
+    fn complete(&mut self, outcome: Outcome, error: Option<&str>) -> Option<Map<String, Value>> {
         let mut record = self.record.take()?;
-        record.insert("outcome".into(), outcome.into());
-        record.insert("cancelled".into(), (outcome == "cancelled").into());
+        record.insert("outcome".into(), outcome.as_str().into());
+        record.insert("cancelled".into(), (outcome == Outcome::Cancelled).into());
         record.insert("duration_ms".into(), (self.started.elapsed().as_millis() as u64).into());
         if let Some(error) = error {
             record.insert("error".into(), error.into());
         }
         if self.counted {
-            self.context.metrics.tool_call(&self.tool, outcome);
+            self.context.metrics.tool_call(self.tool, outcome);
         }
         Some(record)
     }
@@ -174,22 +180,12 @@ impl CallRecord {
 
 impl Drop for CallRecord {
     fn drop(&mut self) {
-        let Some(record) = self.complete("cancelled", Some("the client cancelled the call or went away")) else {
+        let Some(record) = self.complete(Outcome::Cancelled, Some("the client cancelled the call or went away")) else {
             return;
         };
         match self.slot.take() {
             Some(slot) => self.context.audit.emit_into(slot, record),
             None => self.context.audit.emit_now(record),
         }
-    }
-}
-
-/// The outcome label of a finished command.
-pub(crate) fn outcome_label(outcome: &RunOutcome) -> &'static str {
-    match outcome.exit {
-        _ if outcome.timed_out => "timeout",
-        Some(Exit::Code(0)) => "ok",
-        Some(_) => "exit_nonzero",
-        None => "error",
     }
 }

@@ -1,0 +1,37 @@
+//! Where sealed audit lines go: the [`Sink`] trait and the one list of
+//! sinks. A sink is one file here, opened from the resolved
+//! [`AuditSettings`] when they ask for it, and one line in [`SINKS`]; the
+//! writer thread hands every line to every open sink, in the list's order.
+
+pub(crate) mod file;
+pub(crate) mod stream;
+
+use std::io::Write;
+
+use super::AuditSettings;
+
+/// One destination of audit lines. Invariant: owned by the writer thread,
+/// which alone writes to it.
+pub(crate) trait Sink: Send {
+    /// Names the sink in the operational log when a write fails.
+    fn place(&self) -> &'static str;
+
+    /// Writes one sealed line (newline included) in full and flushes it.
+    fn write(&mut self, line: &str) -> std::io::Result<()>;
+}
+
+/// Opens a sink if `settings` ask for it; `Err` stops the daemon's start.
+type Open = fn(&AuditSettings) -> Result<Option<Box<dyn Sink>>, String>;
+
+/// Every sink, in the order each line is written to them.
+const SINKS: &[Open] = &[stream::open, file::open];
+
+/// The sinks `settings` ask for; none means no record is built at all.
+pub(crate) fn open(settings: &AuditSettings) -> Result<Vec<Box<dyn Sink>>, String> {
+    SINKS.iter().filter_map(|open| open(settings).transpose()).collect()
+}
+
+/// Writes `line` to `out` and flushes it.
+fn write_all(out: &mut impl Write, line: &str) -> std::io::Result<()> {
+    out.write_all(line.as_bytes()).and_then(|()| out.flush())
+}
