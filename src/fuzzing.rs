@@ -1,6 +1,8 @@
-//! Entry points of the cargo-fuzz targets in `fuzz/` (not part of the
-//! daemon's interface): they drive the real router and the real dispatcher
-//! in process, without a network, and panic when an invariant breaks.
+//! Entry points of the cargo-fuzz targets in `fuzz/`, compiled only when
+//! cargo fuzz builds the crate (`--cfg fuzzing`): they drive the real
+//! connection service (what `http::serve` runs per connection) and the
+//! real dispatcher in process, without a network, and panic when an
+//! invariant breaks.
 //!
 //! Both share one server, configured as an operator might: a token, an
 //! allowlist of just `true` (a fuzzed `tools/call` can at most run `true`,
@@ -9,23 +11,20 @@
 //! Each input gets [`INPUT_TIME`]; running out of it is no finding, a panic
 //! is.
 
-use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::Request;
-use axum::response::IntoResponse;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tower::ServiceExt;
 
 use crate::config::cli::RawSettings;
-use crate::http::Peer;
+use crate::http::Connections;
 use crate::mcp::dispatch::Server;
 use crate::mcp::era::{MODERN_VERSION, StandardHeaders};
 
@@ -37,9 +36,6 @@ pub const PORT: u16 = 3000;
 
 /// Longest time one input may take; longer is given up, not reported.
 pub const INPUT_TIME: Duration = Duration::from_secs(2);
-
-/// As `http::MAX_HEADER_BYTES`, which `serve` gives hyper.
-const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// The legacy revision the dispatcher input is also tried under.
 const LEGACY_HEADER: &str = "2025-11-25";
@@ -63,16 +59,23 @@ static NEXT_PEER: AtomicU32 = AtomicU32::new(1);
 /// Where the server's scratch directory is, removed when the process exits.
 static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
 
-/// The server and its router, built once.
-static HARNESS: LazyLock<(Arc<Server>, Router)> = LazyLock::new(|| {
+/// The requests the router saw of the input being run.
+static SEEN: Mutex<Vec<Seen>> = Mutex::new(Vec::new());
+
+/// The server and the connection service of its listener, built once.
+static HARNESS: LazyLock<(Arc<Server>, Connections)> = LazyLock::new(|| {
     // libFuzzer's `main` replaces Rust's, which would ignore SIGPIPE.
     crate::sandbox::ignore_sigpipe();
     let _entered = RUNTIME.enter();
     let server = crate::app::wire::wire_server(config()).expect("the fuzzing server starts");
     let _ = SCRATCH.set(server.tools().spaces.state_dir().to_path_buf());
     crate::sandbox::at_exit(remove_scratch);
-    let router = crate::http::router(server.clone(), PORT);
-    (server, router)
+    let router = crate::http::router(server.clone(), PORT).layer(middleware::from_fn(record));
+    let mut connections = Connections::new(server.clone(), router);
+    // The client closes its side once the input is sent; the answers to
+    // what it sent must still come.
+    connections.allow_half_close();
+    (server, connections)
 });
 
 extern "C" fn remove_scratch() {
@@ -119,50 +122,27 @@ struct Seen {
     http10: bool,
 }
 
-/// Feeds `bytes` to the router as one HTTP/1.1 connection (served by hyper
-/// with the daemon's limits) whose client then closes its sending side, and
-/// checks what comes back: no panic; every response starts with
-/// `HTTP/1.1 ` (`HTTP/1.0 ` to an HTTP/1.0 request); its framing holds;
-/// JSON bodies and event-stream messages (but `/health`'s) are JSON-RPC 2.0
-/// messages; at most one response (an error of hyper's) answers no request
-/// the router saw.
+/// Feeds `bytes` to the daemon's connection service (the cap, hyper with
+/// the daemon's limits, the router) as one HTTP/1.1 connection whose client
+/// then closes its sending side, and checks what comes back: no panic;
+/// every response starts with `HTTP/1.1 ` (`HTTP/1.0 ` to an HTTP/1.0
+/// request); its framing holds; JSON bodies and event-stream messages (but
+/// `/health`'s) are JSON-RPC 2.0 messages; at most one response (an error
+/// of hyper's) answers no request the router saw.
 pub fn http_request(bytes: &[u8]) {
-    let (_, router) = &*HARNESS;
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let recorded = seen.clone();
-    let router = router.clone();
+    let (_, connections) = &*HARNESS;
+    SEEN.lock().expect("seen lock").clear();
     // Each input comes from an address of its own, so what the guard counts
     // against an address (failed authentications) is the input's own doing
     // and the input behaves the same whenever it runs.
     let peer = Ipv4Addr::from(0x7f00_0000 | NEXT_PEER.fetch_add(1, Ordering::Relaxed) & 0x00ff_ffff);
     let peer = SocketAddr::from((peer, 40000));
-    // As in `http::serve`, but a cancelled call (which needs a second
-    // connection, while this one is served alone) is not looked for.
-    let service = hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
-        request.extensions_mut().insert(Peer(peer));
-        recorded.lock().expect("seen lock").push(Seen {
-            head: request.method() == axum::http::Method::HEAD,
-            health: request.uri().path() == "/health",
-            http10: request.version() == axum::http::Version::HTTP_10,
-        });
-        let router = router.clone();
-        async move { Ok::<_, Infallible>(router.oneshot(request.map(axum::body::Body::new)).await.into_response()) }
-    });
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(HARNESS.0.tools().config.header_timeout)
-        .max_header_size(MAX_HEADER_BYTES)
-        .max_headers(100)
-        // The client closes its side once the input is sent; the answers
-        // to what it sent must still come (`serve` leaves this off: a
-        // client that half-closes there loses its connection).
-        .half_close(true);
     let (client, server_side) = tokio::io::duplex(64 * 1024);
     let (mut from_server, mut to_server) = tokio::io::split(client);
     let mut output = Vec::new();
     let finished = RUNTIME.block_on(async {
-        let connection = builder.serve_connection(TokioIo::new(server_side), service);
+        let connection = connections.accept(server_side, peer);
+        let abort = connection.abort_handle();
         let send = async {
             // The server may stop reading at an error: the rest is not sent.
             if to_server.write_all(bytes).await.is_ok() {
@@ -170,13 +150,27 @@ pub fn http_request(bytes: &[u8]) {
             }
         };
         let receive = from_server.read_to_end(&mut output);
-        tokio::time::timeout(INPUT_TIME, async { tokio::join!(connection, send, receive) }).await.is_ok()
+        let finished =
+            tokio::time::timeout(INPUT_TIME, async { tokio::join!(connection, send, receive) }).await.is_ok();
+        // An input given up leaves no connection (nor its slot) behind.
+        abort.abort();
+        finished
     });
-    let seen = seen.lock().expect("seen lock").clone();
+    let seen = SEEN.lock().expect("seen lock").clone();
     if *SHOW {
         eprintln!("-- {} requests, finished {finished}:\n{}", seen.len(), String::from_utf8_lossy(&output));
     }
     check_responses(&output, &seen, finished);
+}
+
+/// Notes what the router is asked, for [`check_responses`].
+async fn record(request: Request, next: Next) -> Response {
+    SEEN.lock().expect("seen lock").push(Seen {
+        head: request.method() == axum::http::Method::HEAD,
+        health: request.uri().path() == "/health",
+        http10: request.version() == axum::http::Version::HTTP_10,
+    });
+    next.run(request).await
 }
 
 /// Checks the bytes a connection sent back; `complete` when the connection

@@ -11,6 +11,7 @@
 //! in-flight calls get the grace period, then their commands are killed.
 
 mod cancel;
+mod connection;
 mod endpoint;
 mod guard;
 mod health;
@@ -27,16 +28,11 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Extension, Router};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tower::ServiceExt;
 
 use crate::config::audit::MetricsPlace;
 use crate::logging::ACCESS_TARGET;
 use crate::mcp::dispatch::Server;
-
-/// Largest request head (request line and headers) accepted; larger gets 431.
-const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// Time left for calls to return their results after their commands were
 /// killed at the end of the grace period.
@@ -49,6 +45,9 @@ pub(crate) struct Peer(pub(crate) SocketAddr);
 /// The id of a request: in its audit record and its `X-Request-Id`.
 #[derive(Debug, Clone)]
 pub(crate) struct RequestId(pub(crate) String);
+
+#[cfg(fuzzing)]
+pub(crate) use connection::Connections;
 
 /// Builds the router for a server listening on `port`.
 pub(crate) fn router(server: Arc<Server>, port: u16) -> Router {
@@ -90,14 +89,7 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
             let _ = axum::serve(metrics_listener, metrics_app).await;
         });
     }
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.header_timeout)
-        .max_header_size(MAX_HEADER_BYTES)
-        .max_headers(100);
-    let connections = Arc::new(tokio::sync::Semaphore::new(config.limits.max_connections));
+    let connections = connection::Connections::new(server.clone(), app);
     let shutdown = crate::shutdown::signal();
     tokio::pin!(shutdown);
     loop {
@@ -115,69 +107,19 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
                 break;
             }
         };
-        let Ok(slot) = connections.clone().try_acquire_owned() else {
-            server.tools().metrics.connection_refused();
-            tracing::warn!(%peer, limit = config.limits.max_connections, "connection refused: MCP_MAX_CONNECTIONS open");
-            tokio::spawn(refuse_connection(stream));
-            continue;
-        };
-        let open = server.tools().metrics.connection_opened();
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        let service = hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(Peer(peer));
-            let app = app.clone();
-            async move {
-                let response = app.oneshot(request.map(axum::body::Body::new)).await.into_response();
-                if response.extensions().get::<cancel::Cancelled>().is_some() {
-                    // A cancelled call gets no reply: hyper closes the connection.
-                    return Err(std::io::Error::other("request cancelled by the client"));
-                }
-                Ok(response)
-            }
-        });
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            let _held = (slot, open);
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "connection ended with an error");
-            }
-        });
+        connections.accept(stream, peer);
     }
     drop(listener);
-    drain(graceful, &server, config.shutdown_grace).await;
+    drain(connections, &server, config.shutdown_grace).await;
     Ok(())
-}
-
-/// Answers a connection beyond MCP_MAX_CONNECTIONS with 503 and closes it,
-/// without reading its request.
-async fn refuse_connection(mut stream: tokio::net::TcpStream) {
-    use tokio::io::AsyncWriteExt;
-    let body = crate::mcp::jsonrpc::error(
-        serde_json::Value::Null,
-        crate::mcp::jsonrpc::SERVER_BUSY,
-        "server busy: too many open connections (MCP_MAX_CONNECTIONS); retry later",
-        None,
-    )
-    .to_string();
-    let response = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: {}\r\n\
-         connection: close\r\ncontent-length: {}\r\n\r\n{body}",
-        crate::tools::admission::RETRY_AFTER_SECONDS,
-        body.len()
-    );
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        let _ = stream.write_all(response.as_bytes()).await;
-        let _ = stream.shutdown().await;
-    })
-    .await;
 }
 
 /// Lets in-flight calls finish within `grace`, then kills their commands
 /// and gives the calls a moment to report it.
-async fn drain(graceful: hyper_util::server::graceful::GracefulShutdown, server: &Server, grace: Duration) {
+async fn drain(connections: connection::Connections, server: &Server, grace: Duration) {
     let started = Instant::now();
-    let closed = graceful.shutdown();
+    let closed = connections.close();
     tokio::pin!(closed);
     if tokio::time::timeout(grace, &mut closed).await.is_ok() {
         tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "all connections closed");
