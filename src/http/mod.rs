@@ -7,8 +7,9 @@
 //! response carries the request's id in `X-Request-Id`, the id its audit
 //! record holds. Each connection
 //! is served by hyper with a header-read timeout (also the keep-alive idle
-//! limit) and a header size cap. On SIGTERM or SIGINT the listener closes,
-//! in-flight calls get the grace period, then their commands are killed.
+//! limit) and a header size cap. When the shutdown future it is given
+//! resolves (SIGTERM or SIGINT), the listener closes, in-flight calls get
+//! the grace period, then their commands are killed (`crate::shutdown`).
 
 mod cancel;
 mod connection;
@@ -17,6 +18,7 @@ mod guard;
 mod health;
 pub(crate) mod healthcheck;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,10 +35,6 @@ use tokio::net::TcpListener;
 use crate::config::audit::MetricsPlace;
 use crate::logging::ACCESS_TARGET;
 use crate::mcp::dispatch::Server;
-
-/// Time left for calls to return their results after their commands were
-/// killed at the end of the grace period.
-const AFTER_KILL: Duration = Duration::from_secs(2);
 
 /// The peer of a connection, attached to each of its requests.
 #[derive(Debug, Clone, Copy)]
@@ -70,8 +68,10 @@ pub(crate) fn router(server: Arc<Server>, port: u16) -> Router {
         .layer(middleware::from_fn(access_log))
 }
 
-/// Serves HTTP until SIGTERM or SIGINT, then shuts down gracefully.
-pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
+/// Serves HTTP until `shutdown` resolves (with the name of what asked for
+/// it), then drains: the listener closes, calls in flight get the grace
+/// period, then their commands are killed.
+pub(crate) async fn serve(server: Arc<Server>, shutdown: impl Future<Output = &'static str>) -> Result<(), String> {
     let config = server.tools().config.clone();
     let listener = TcpListener::bind(config.listen)
         .await
@@ -90,7 +90,6 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
         });
     }
     let connections = connection::Connections::new(server.clone(), app);
-    let shutdown = crate::shutdown::signal();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -111,25 +110,8 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
         connections.accept(stream, peer);
     }
     drop(listener);
-    drain(connections, &server, config.shutdown_grace).await;
+    crate::shutdown::drain(connections.close(), server.tools().runner.live_groups(), config.shutdown_grace).await;
     Ok(())
-}
-
-/// Lets in-flight calls finish within `grace`, then kills their commands
-/// and gives the calls a moment to report it.
-async fn drain(connections: connection::Connections, server: &Server, grace: Duration) {
-    let started = Instant::now();
-    let closed = connections.close();
-    tokio::pin!(closed);
-    if tokio::time::timeout(grace, &mut closed).await.is_ok() {
-        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "all connections closed");
-        return;
-    }
-    let killed = server.tools().runner.live_groups().kill_all();
-    tracing::warn!(killed, "grace period over: killed the commands still running");
-    if tokio::time::timeout(AFTER_KILL, &mut closed).await.is_err() {
-        tracing::warn!("connections still open after the grace period; closing them");
-    }
 }
 
 async fn method_not_allowed() -> Response {

@@ -10,6 +10,7 @@
 //! killed.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -33,7 +34,9 @@ enum Line {
     Eof,
 }
 
-pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
+/// Serves stdin and stdout until stdin closes or `shutdown` resolves, then
+/// drains the calls in flight (`crate::shutdown::drain`).
+pub(crate) async fn serve(server: Arc<Server>, shutdown: impl Future<Output = &'static str>) -> Result<(), String> {
     let config = server.tools().config.clone();
     tracing::info!("mcp-commander serving MCP on stdio");
     let (sender, mut receiver) = mpsc::unbounded_channel::<String>();
@@ -50,7 +53,6 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
     let mut in_flight: JoinSet<Option<String>> = JoinSet::new();
     // Requests in flight by JSON-encoded id, for notifications/cancelled.
     let mut cancellable: HashMap<String, AbortHandle> = HashMap::new();
-    let shutdown = crate::shutdown::signal();
     tokio::pin!(shutdown);
     loop {
         let line = tokio::select! {
@@ -112,12 +114,8 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
             cancellable.insert(key, handle);
         }
     }
-    let grace = config.shutdown_grace;
-    if tokio::time::timeout(grace, async { while in_flight.join_next().await.is_some() {} }).await.is_err() {
-        let killed = server.tools().runner.live_groups().kill_all();
-        tracing::warn!(killed, "stdin closed and the grace period is over: killed the commands still running");
-        let _ = tokio::time::timeout(grace, async { while in_flight.join_next().await.is_some() {} }).await;
-    }
+    let finished = async { while in_flight.join_next().await.is_some() {} };
+    crate::shutdown::drain(finished, server.tools().runner.live_groups(), config.shutdown_grace).await;
     in_flight.abort_all();
     drop(sender);
     let _ = writer.await;
