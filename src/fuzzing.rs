@@ -26,7 +26,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::config::cli::RawSettings;
 use crate::http::Connections;
 use crate::mcp::dispatch::Server;
-use crate::mcp::era::{MODERN_VERSION, StandardHeaders};
+use crate::mcp::era::{Era, StandardHeaders};
 
 /// The token of the fuzzed server; the seed corpus sends it.
 pub const TOKEN: &str = "fuzz-token-0123456789";
@@ -36,9 +36,6 @@ pub const PORT: u16 = 3000;
 
 /// Longest time one input may take; longer is given up, not reported.
 pub const INPUT_TIME: Duration = Duration::from_secs(2);
-
-/// The legacy revision the dispatcher input is also tried under.
-const LEGACY_HEADER: &str = "2025-11-25";
 
 /// Most messages of an array tried one by one, as a batch would be.
 const MAX_BATCH: usize = 32;
@@ -339,8 +336,8 @@ fn valid_id(id: &Value) -> bool {
 
 /// Parses `bytes` as JSON and, if it parses, hands it to the dispatcher
 /// (each element too, when it is an array, as a batch would be) as it
-/// comes over stdio (no headers), under a legacy `MCP-Protocol-Version`,
-/// and under 2026-07-28 with `Mcp-Method` / `Mcp-Name` mirroring the body.
+/// comes over stdio (no headers), and under the newest revision of each
+/// era with `Mcp-Method` / `Mcp-Name` mirroring the body.
 /// Checks: no panic; a reply is a JSON-RPC 2.0 response (exactly one of
 /// `result` or `error`, an integer `code`) carrying the request's id when
 /// it had a valid one (else null); notifications and responses get none,
@@ -370,21 +367,22 @@ pub fn jsonrpc_message(bytes: &[u8]) {
     }
 }
 
-fn header_sets(message: &Value) -> [StandardHeaders; 3] {
+/// No headers (stdio), then the newest revision of each era in
+/// `MCP-Protocol-Version`, with `Mcp-Method` and `Mcp-Name` mirroring the
+/// body (which only the eras that check them read).
+fn header_sets(message: &Value) -> Vec<StandardHeaders> {
     let method = message.get("method").and_then(Value::as_str).map(str::to_owned);
     let params = message.get("params").unwrap_or(&Value::Null);
     let name = params.get("name").or_else(|| params.get("uri")).and_then(Value::as_str).map(str::to_owned);
-    [
-        StandardHeaders::default(),
-        StandardHeaders { present: true, protocol_version: Some(LEGACY_HEADER.into()), ..StandardHeaders::default() },
-        StandardHeaders {
-            present: true,
-            protocol_version: Some(MODERN_VERSION.into()),
-            method,
-            name,
-            ..StandardHeaders::default()
-        },
-    ]
+    let mut sets = vec![StandardHeaders::default()];
+    sets.extend(Era::ALL.map(|era| StandardHeaders {
+        present: true,
+        protocol_version: Some(era.newest_version().into()),
+        method: method.clone(),
+        name: name.clone(),
+        ..StandardHeaders::default()
+    }));
+    sets
 }
 
 fn check_reply(message: &Value, reply: Option<(String, u16)>) {

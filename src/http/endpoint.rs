@@ -22,7 +22,7 @@ use super::Peer;
 use super::cancel::{CancelRegistry, Cancelled, Registration};
 use crate::audit::Caller;
 use crate::mcp::dispatch::{Reply, Server};
-use crate::mcp::era::{Era, LEGACY_VERSIONS, StandardHeaders};
+use crate::mcp::era::{Era, StandardHeaders};
 use crate::mcp::jsonrpc::{self, INVALID_REQUEST, Outgoing, PARSE_ERROR};
 use crate::tools::Notifier;
 
@@ -72,7 +72,7 @@ async fn answer_post(server: Arc<Server>, cancels: Arc<CancelRegistry>, request:
     let mut headers = standard_headers(request.headers());
     headers.caller = request.extensions().get::<Caller>().cloned().unwrap_or_default();
     let event_stream_accepted = accepts_event_stream(request.headers());
-    let modern_header = headers.protocol_version.as_deref().is_some_and(|v| !LEGACY_VERSIONS.contains(&v));
+    let era = Era::of_header(headers.protocol_version.as_deref());
     if let Some(length) =
         request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
         && length > config.max_body_bytes as u64
@@ -102,14 +102,14 @@ async fn answer_post(server: Arc<Server>, cancels: Arc<CancelRegistry>, request:
         Err(error) => {
             let message = jsonrpc::parse_error_message(&body, &error);
             let body = jsonrpc::error(Value::Null, PARSE_ERROR, &message, None);
-            let mut response = respond(StatusCode::BAD_REQUEST, without_null_id(body, modern_header), framing);
+            let mut response = respond(StatusCode::BAD_REQUEST, without_null_id(body, era), framing);
             response.extensions_mut().insert(EarlyError(PARSE_ERROR, message));
             return response;
         }
     };
     if let Err(reason) = jsonrpc::check_shape(&message, config.limits.max_json_depth) {
         let body = jsonrpc::error(Value::Null, INVALID_REQUEST, &reason, None);
-        let mut response = respond(StatusCode::BAD_REQUEST, without_null_id(body, modern_header), framing);
+        let mut response = respond(StatusCode::BAD_REQUEST, without_null_id(body, era), framing);
         response.extensions_mut().insert(EarlyError(INVALID_REQUEST, reason));
         return response;
     }
@@ -129,30 +129,24 @@ async fn answer_post(server: Arc<Server>, cancels: Arc<CancelRegistry>, request:
     if let Some(registration) = registration {
         let cancelled = registration.cancelled.clone();
         return tokio::select! {
-            response = answer(&server, message, &headers, framing, modern_header) => response,
+            response = answer(&server, message, &headers, framing, era) => response,
             _ = cancelled.notified() => cancelled_response(),
         };
     }
-    answer(&server, message, &headers, framing, modern_header).await
+    answer(&server, message, &headers, framing, era).await
 }
 
 /// The JSON (or single-event) answer to a message or batch.
-async fn answer(
-    server: &Server,
-    message: Value,
-    headers: &StandardHeaders,
-    framing: Framing,
-    modern_header: bool,
-) -> Response {
+async fn answer(server: &Server, message: Value, headers: &StandardHeaders, framing: Framing, era: Era) -> Response {
     match message {
-        Value::Array(batch) => handle_batch(server, batch, headers, framing).await,
+        Value::Array(batch) => handle_batch(server, batch, headers, framing, era).await,
         single => match server.handle(single, headers).await {
             None => StatusCode::ACCEPTED.into_response(),
             Some(Reply { body: Outgoing::Value(body), http_status }) => {
                 let status = StatusCode::from_u16(http_status).unwrap_or(StatusCode::OK);
                 // An error that says when to retry says it in the header too.
                 let retry_after = body.pointer("/error/data/retryAfterSeconds").and_then(Value::as_u64);
-                let mut response = respond(status, without_null_id(body, modern_header), framing);
+                let mut response = respond(status, without_null_id(body, era), framing);
                 if let Some(seconds) = retry_after {
                     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
                 }
@@ -242,15 +236,19 @@ fn sse_text(message: &str) -> Bytes {
 
 /// A JSON-RPC batch: allowed in the revisions that defined it; answered
 /// with the array of replies, or 202 when it held only notifications.
-async fn handle_batch(server: &Server, batch: Vec<Value>, headers: &StandardHeaders, framing: Framing) -> Response {
-    let version = headers.protocol_version.as_deref();
-    if !Era::allows_batches(version) {
+async fn handle_batch(
+    server: &Server,
+    batch: Vec<Value>,
+    headers: &StandardHeaders,
+    framing: Framing,
+    era: Era,
+) -> Response {
+    if !era.allows_batches() {
         let message = format!(
             "Invalid Request: JSON-RPC batches are not supported in protocol version {}",
-            version.unwrap_or_default()
+            headers.protocol_version.as_deref().unwrap_or_default()
         );
-        let modern = version.is_some_and(|v| !LEGACY_VERSIONS.contains(&v));
-        let body = without_null_id(jsonrpc::error(Value::Null, INVALID_REQUEST, &message, None), modern);
+        let body = without_null_id(jsonrpc::error(Value::Null, INVALID_REQUEST, &message, None), era);
         return batch_error(respond(StatusCode::BAD_REQUEST, body, framing), message);
     }
     if batch.len() > MAX_BATCH {
@@ -309,10 +307,9 @@ fn standard_headers(headers: &HeaderMap) -> StandardHeaders {
     }
 }
 
-/// The 2026-07-28 schema forbids `"id": null`; earlier revisions follow
-/// JSON-RPC 2.0, which requires it when the id could not be read.
-fn without_null_id(mut body: Value, modern: bool) -> Value {
-    if modern
+/// `"id": null` taken out where the era forbids it (`Era::forbids_null_id`).
+fn without_null_id(mut body: Value, era: Era) -> Value {
+    if era.forbids_null_id()
         && let Value::Object(map) = &mut body
         && map.get("id") == Some(&Value::Null)
     {
