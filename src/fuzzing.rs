@@ -27,6 +27,7 @@ use crate::config::cli::RawSettings;
 use crate::http::Connections;
 use crate::mcp::dispatch::Server;
 use crate::mcp::era::{Era, StandardHeaders};
+use crate::mcp::framing::MAX_BATCH;
 
 /// The token of the fuzzed server; the seed corpus sends it.
 pub const TOKEN: &str = "fuzz-token-0123456789";
@@ -36,9 +37,6 @@ pub const PORT: u16 = 3000;
 
 /// Longest time one input may take; longer is given up, not reported.
 pub const INPUT_TIME: Duration = Duration::from_secs(2);
-
-/// Most messages of an array tried one by one, as a batch would be.
-const MAX_BATCH: usize = 32;
 
 /// Every input runs on this thread: a current-thread runtime, so spawned
 /// tasks (background commands, event streams) progress only while an input
