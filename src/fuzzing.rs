@@ -1,6 +1,8 @@
-//! Entry points of the cargo-fuzz targets in `fuzz/` (not part of the
-//! daemon's interface): they drive the real router and the real dispatcher
-//! in process, without a network, and panic when an invariant breaks.
+//! Entry points of the cargo-fuzz targets in `fuzz/`, compiled only when
+//! cargo fuzz builds the crate (`--cfg fuzzing`): they drive the real
+//! connection service (what `http::serve` runs per connection) and the
+//! real dispatcher in process, without a network, and panic when an
+//! invariant breaks.
 //!
 //! Both share one server, configured as an operator might: a token, an
 //! allowlist of just `true` (a fuzzed `tools/call` can at most run `true`,
@@ -9,25 +11,23 @@
 //! Each input gets [`INPUT_TIME`]; running out of it is no finding, a panic
 //! is.
 
-use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::Request;
-use axum::response::IntoResponse;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tower::ServiceExt;
 
 use crate::config::cli::RawSettings;
-use crate::http::Peer;
+use crate::http::Connections;
 use crate::mcp::dispatch::Server;
-use crate::mcp::era::{MODERN_VERSION, StandardHeaders};
+use crate::mcp::era::{Era, StandardHeaders};
+use crate::mcp::framing::MAX_BATCH;
 
 /// The token of the fuzzed server; the seed corpus sends it.
 pub const TOKEN: &str = "fuzz-token-0123456789";
@@ -37,15 +37,6 @@ pub const PORT: u16 = 3000;
 
 /// Longest time one input may take; longer is given up, not reported.
 pub const INPUT_TIME: Duration = Duration::from_secs(2);
-
-/// As `http::MAX_HEADER_BYTES`, which `serve` gives hyper.
-const MAX_HEADER_BYTES: usize = 64 * 1024;
-
-/// The legacy revision the dispatcher input is also tried under.
-const LEGACY_HEADER: &str = "2025-11-25";
-
-/// Most messages of an array tried one by one, as a batch would be.
-const MAX_BATCH: usize = 32;
 
 /// Every input runs on this thread: a current-thread runtime, so spawned
 /// tasks (background commands, event streams) progress only while an input
@@ -63,16 +54,23 @@ static NEXT_PEER: AtomicU32 = AtomicU32::new(1);
 /// Where the server's scratch directory is, removed when the process exits.
 static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
 
-/// The server and its router, built once.
-static HARNESS: LazyLock<(Arc<Server>, Router)> = LazyLock::new(|| {
+/// The requests the router saw of the input being run.
+static SEEN: Mutex<Vec<Seen>> = Mutex::new(Vec::new());
+
+/// The server and the connection service of its listener, built once.
+static HARNESS: LazyLock<(Arc<Server>, Connections)> = LazyLock::new(|| {
     // libFuzzer's `main` replaces Rust's, which would ignore SIGPIPE.
     crate::sandbox::ignore_sigpipe();
     let _entered = RUNTIME.enter();
     let server = crate::app::wire::wire_server(config()).expect("the fuzzing server starts");
     let _ = SCRATCH.set(server.tools().spaces.state_dir().to_path_buf());
     crate::sandbox::at_exit(remove_scratch);
-    let router = crate::http::router(server.clone(), PORT);
-    (server, router)
+    let router = crate::http::router(server.clone(), PORT).layer(middleware::from_fn(record));
+    let mut connections = Connections::new(server.clone(), router);
+    // The client closes its side once the input is sent; the answers to
+    // what it sent must still come.
+    connections.allow_half_close();
+    (server, connections)
 });
 
 extern "C" fn remove_scratch() {
@@ -119,50 +117,27 @@ struct Seen {
     http10: bool,
 }
 
-/// Feeds `bytes` to the router as one HTTP/1.1 connection (served by hyper
-/// with the daemon's limits) whose client then closes its sending side, and
-/// checks what comes back: no panic; every response starts with
-/// `HTTP/1.1 ` (`HTTP/1.0 ` to an HTTP/1.0 request); its framing holds;
-/// JSON bodies and event-stream messages (but `/health`'s) are JSON-RPC 2.0
-/// messages; at most one response (an error of hyper's) answers no request
-/// the router saw.
+/// Feeds `bytes` to the daemon's connection service (the cap, hyper with
+/// the daemon's limits, the router) as one HTTP/1.1 connection whose client
+/// then closes its sending side, and checks what comes back: no panic;
+/// every response starts with `HTTP/1.1 ` (`HTTP/1.0 ` to an HTTP/1.0
+/// request); its framing holds; JSON bodies and event-stream messages (but
+/// `/health`'s) are JSON-RPC 2.0 messages; at most one response (an error
+/// of hyper's) answers no request the router saw.
 pub fn http_request(bytes: &[u8]) {
-    let (_, router) = &*HARNESS;
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let recorded = seen.clone();
-    let router = router.clone();
+    let (_, connections) = &*HARNESS;
+    SEEN.lock().expect("seen lock").clear();
     // Each input comes from an address of its own, so what the guard counts
     // against an address (failed authentications) is the input's own doing
     // and the input behaves the same whenever it runs.
     let peer = Ipv4Addr::from(0x7f00_0000 | NEXT_PEER.fetch_add(1, Ordering::Relaxed) & 0x00ff_ffff);
     let peer = SocketAddr::from((peer, 40000));
-    // As in `http::serve`, but a cancelled call (which needs a second
-    // connection, while this one is served alone) is not looked for.
-    let service = hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
-        request.extensions_mut().insert(Peer(peer));
-        recorded.lock().expect("seen lock").push(Seen {
-            head: request.method() == axum::http::Method::HEAD,
-            health: request.uri().path() == "/health",
-            http10: request.version() == axum::http::Version::HTTP_10,
-        });
-        let router = router.clone();
-        async move { Ok::<_, Infallible>(router.oneshot(request.map(axum::body::Body::new)).await.into_response()) }
-    });
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(HARNESS.0.tools().config.header_timeout)
-        .max_header_size(MAX_HEADER_BYTES)
-        .max_headers(100)
-        // The client closes its side once the input is sent; the answers
-        // to what it sent must still come (`serve` leaves this off: a
-        // client that half-closes there loses its connection).
-        .half_close(true);
     let (client, server_side) = tokio::io::duplex(64 * 1024);
     let (mut from_server, mut to_server) = tokio::io::split(client);
     let mut output = Vec::new();
     let finished = RUNTIME.block_on(async {
-        let connection = builder.serve_connection(TokioIo::new(server_side), service);
+        let connection = connections.accept(server_side, peer);
+        let abort = connection.abort_handle();
         let send = async {
             // The server may stop reading at an error: the rest is not sent.
             if to_server.write_all(bytes).await.is_ok() {
@@ -170,13 +145,27 @@ pub fn http_request(bytes: &[u8]) {
             }
         };
         let receive = from_server.read_to_end(&mut output);
-        tokio::time::timeout(INPUT_TIME, async { tokio::join!(connection, send, receive) }).await.is_ok()
+        let finished =
+            tokio::time::timeout(INPUT_TIME, async { tokio::join!(connection, send, receive) }).await.is_ok();
+        // An input given up leaves no connection (nor its slot) behind.
+        abort.abort();
+        finished
     });
-    let seen = seen.lock().expect("seen lock").clone();
+    let seen = SEEN.lock().expect("seen lock").clone();
     if *SHOW {
         eprintln!("-- {} requests, finished {finished}:\n{}", seen.len(), String::from_utf8_lossy(&output));
     }
     check_responses(&output, &seen, finished);
+}
+
+/// Notes what the router is asked, for [`check_responses`].
+async fn record(request: Request, next: Next) -> Response {
+    SEEN.lock().expect("seen lock").push(Seen {
+        head: request.method() == axum::http::Method::HEAD,
+        health: request.uri().path() == "/health",
+        http10: request.version() == axum::http::Version::HTTP_10,
+    });
+    next.run(request).await
 }
 
 /// Checks the bytes a connection sent back; `complete` when the connection
@@ -345,8 +334,8 @@ fn valid_id(id: &Value) -> bool {
 
 /// Parses `bytes` as JSON and, if it parses, hands it to the dispatcher
 /// (each element too, when it is an array, as a batch would be) as it
-/// comes over stdio (no headers), under a legacy `MCP-Protocol-Version`,
-/// and under 2026-07-28 with `Mcp-Method` / `Mcp-Name` mirroring the body.
+/// comes over stdio (no headers), and under the newest revision of each
+/// era with `Mcp-Method` / `Mcp-Name` mirroring the body.
 /// Checks: no panic; a reply is a JSON-RPC 2.0 response (exactly one of
 /// `result` or `error`, an integer `code`) carrying the request's id when
 /// it had a valid one (else null); notifications and responses get none,
@@ -376,21 +365,22 @@ pub fn jsonrpc_message(bytes: &[u8]) {
     }
 }
 
-fn header_sets(message: &Value) -> [StandardHeaders; 3] {
+/// No headers (stdio), then the newest revision of each era in
+/// `MCP-Protocol-Version`, with `Mcp-Method` and `Mcp-Name` mirroring the
+/// body (which only the eras that check them read).
+fn header_sets(message: &Value) -> Vec<StandardHeaders> {
     let method = message.get("method").and_then(Value::as_str).map(str::to_owned);
     let params = message.get("params").unwrap_or(&Value::Null);
     let name = params.get("name").or_else(|| params.get("uri")).and_then(Value::as_str).map(str::to_owned);
-    [
-        StandardHeaders::default(),
-        StandardHeaders { present: true, protocol_version: Some(LEGACY_HEADER.into()), ..StandardHeaders::default() },
-        StandardHeaders {
-            present: true,
-            protocol_version: Some(MODERN_VERSION.into()),
-            method,
-            name,
-            ..StandardHeaders::default()
-        },
-    ]
+    let mut sets = vec![StandardHeaders::default()];
+    sets.extend(Era::ALL.map(|era| StandardHeaders {
+        present: true,
+        protocol_version: Some(era.newest_version().into()),
+        method: method.clone(),
+        name: name.clone(),
+        ..StandardHeaders::default()
+    }));
+    sets
 }
 
 fn check_reply(message: &Value, reply: Option<(String, u16)>) {

@@ -3,7 +3,8 @@
 //!
 //! The daemon is this library; `src/main.rs` only calls [`main_entry`]
 //! (in `app`, with the wiring). Nothing else is public but `fuzzing`, the
-//! entry points of the cargo-fuzz targets.
+//! entry points of the cargo-fuzz targets, which exists only when cargo
+//! fuzz builds the crate (`--cfg fuzzing`), never in the daemon.
 //!
 //! `unsafe` is the compiler's to refuse everywhere but `sandbox`, where each
 //! block carries a `// SAFETY:` reason.
@@ -15,6 +16,7 @@ mod audit;
 mod bench;
 mod config;
 mod doctor;
+#[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;
 mod http;

@@ -221,6 +221,16 @@ fn batches_are_served_only_for_revisions_that_had_them() {
 }
 
 #[test]
+fn a_batch_beyond_the_cap_is_refused_with_the_cap_named() {
+    let daemon = Daemon::start(&[]);
+    let pings: Vec<String> = (0..33).map(|id| format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#)).collect();
+    let response = daemon.post_with(&[], &format!("[{}]", pings.join(",")));
+    assert_eq!(response.status, 400);
+    assert_eq!(response.error_code(), -32600);
+    assert_eq!(response.json()["error"]["message"], "Invalid Request: a batch may hold at most 32 messages");
+}
+
+#[test]
 fn oversized_headers_are_refused() {
     let daemon = Daemon::start(&[]);
     let huge = "a".repeat(100 * 1024);

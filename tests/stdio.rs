@@ -1,5 +1,5 @@
-//! The stdio transport: concurrent requests, protocol-only stdout, and
-//! bounded lines.
+//! The stdio transport: concurrent requests, protocol-only stdout, bounded
+//! lines and batches.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -107,6 +107,22 @@ fn malformed_lines_get_parse_errors() {
     let mut daemon = StdioDaemon::start(&[]);
     daemon.send("{nope");
     assert_eq!(daemon.reply(Duration::from_secs(5))["error"]["code"], -32700);
+}
+
+#[test]
+fn a_batch_beyond_the_cap_is_refused_as_over_http_and_one_within_it_is_served() {
+    let mut daemon = StdioDaemon::start(&[]);
+    let batch = |len: usize| {
+        let pings: Vec<Value> = (0..len).map(|id| json!({"jsonrpc":"2.0","id":id,"method":"ping"})).collect();
+        Value::Array(pings).to_string()
+    };
+    daemon.send(&batch(33));
+    let reply = daemon.reply(Duration::from_secs(5));
+    assert_eq!(reply["error"]["code"], -32600, "{reply}");
+    assert_eq!(reply["error"]["message"], "Invalid Request: a batch may hold at most 32 messages");
+    assert_eq!(reply["id"], Value::Null);
+    daemon.send(&batch(32));
+    assert_eq!(daemon.reply(Duration::from_secs(5)).as_array().map(Vec::len), Some(32));
 }
 
 #[test]

@@ -12,7 +12,7 @@ use clap::Parser;
 
 use crate::config::cli::{Cli, Command};
 use crate::config::resolve;
-use crate::{audit, bench, config, doctor, http, logging, mcp, run_once, runner, sandbox};
+use crate::{audit, bench, config, doctor, http, logging, mcp, run_once, runner, sandbox, shutdown};
 use wire::build_server;
 
 /// The whole program: `src/main.rs` only calls this.
@@ -87,8 +87,8 @@ pub fn main_entry() -> ExitCode {
             Some(Command::Run { timeout, command }) => {
                 run_once::run(&server, timeout.as_deref(), &command.join(" ")).await
             }
-            _ if serving_http => http::serve(server.clone()).await.map(|()| ExitCode::SUCCESS),
-            _ => mcp::stdio::serve(server.clone()).await.map(|()| ExitCode::SUCCESS),
+            _ if serving_http => http::serve(server.clone(), shutdown::signal()).await.map(|()| ExitCode::SUCCESS),
+            _ => mcp::stdio::serve(server.clone(), shutdown::signal()).await.map(|()| ExitCode::SUCCESS),
         };
         if let Some(jobs) = &tools.jobs {
             jobs.kill_all();

@@ -1,6 +1,7 @@
 //! The MCP endpoint (`POST /` and `POST /mcp`): reads the body within its
-//! size and time limits, frames JSON-RPC (single message or legacy batch),
-//! hands each message to the dispatcher and maps the outcome to HTTP.
+//! size and time limits, frames JSON-RPC (single message or legacy batch,
+//! with `mcp::framing`, as stdio does), hands each message to the
+//! dispatcher and maps the outcome to HTTP.
 //!
 //! Answers are JSON unless the client accepts only `text/event-stream`, in
 //! which case the same message is sent as one SSE event. A request without
@@ -22,20 +23,10 @@ use super::Peer;
 use super::cancel::{CancelRegistry, Cancelled, Registration};
 use crate::audit::Caller;
 use crate::mcp::dispatch::{Reply, Server};
-use crate::mcp::era::{Era, LEGACY_VERSIONS, StandardHeaders};
-use crate::mcp::jsonrpc::{self, INVALID_REQUEST, Outgoing, PARSE_ERROR};
+use crate::mcp::era::{Era, StandardHeaders};
+use crate::mcp::framing::{self, Accept, Framing, Refusal, SSE_KEEP_ALIVE, sse_event, without_null_id};
+use crate::mcp::jsonrpc::{self, INVALID_REQUEST, Outgoing};
 use crate::tools::Notifier;
-
-/// Most messages in one JSON-RPC batch: each may run a command, and the
-/// replies are held until all are done.
-const MAX_BATCH: usize = 32;
-
-/// How a response body is framed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
-    Json,
-    EventStream,
-}
 
 /// An error answered before dispatch (406, 408, 413, -32700, batches),
 /// marked so that [`post`] records it.
@@ -60,7 +51,8 @@ pub(crate) async fn post(
 async fn answer_post(server: Arc<Server>, cancels: Arc<CancelRegistry>, request: Request) -> Response {
     let peer = request.extensions().get::<Peer>().map(|peer| peer.0.ip());
     let config = &server.tools().config;
-    let framing = match framing(request.headers()) {
+    let accept = Accept::parse(request.headers().get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()));
+    let framing = match accept.framing() {
         Some(framing) => framing,
         None => {
             return plain_error(
@@ -71,8 +63,7 @@ async fn answer_post(server: Arc<Server>, cancels: Arc<CancelRegistry>, request:
     };
     let mut headers = standard_headers(request.headers());
     headers.caller = request.extensions().get::<Caller>().cloned().unwrap_or_default();
-    let event_stream_accepted = accepts_event_stream(request.headers());
-    let modern_header = headers.protocol_version.as_deref().is_some_and(|v| !LEGACY_VERSIONS.contains(&v));
+    let era = Era::of_header(headers.protocol_version.as_deref());
     if let Some(length) =
         request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
         && length > config.max_body_bytes as u64
@@ -97,21 +88,14 @@ async fn answer_post(server: Arc<Server>, cancels: Arc<CancelRegistry>, request:
         }
         Ok(Ok(body)) => body,
     };
-    let message: Value = match serde_json::from_slice(&body) {
-        Ok(value) => value,
-        Err(error) => {
-            let message = jsonrpc::parse_error_message(&body, &error);
-            let body = jsonrpc::error(Value::Null, PARSE_ERROR, &message, None);
-            let mut response = respond(StatusCode::BAD_REQUEST, without_null_id(body, modern_header), framing);
-            response.extensions_mut().insert(EarlyError(PARSE_ERROR, message));
-            return response;
-        }
+    let message = match framing::read(&body, config.limits.max_json_depth) {
+        Ok(message) => message,
+        Err(refusal) => return refuse(refusal, era, framing),
     };
-    if let Err(reason) = jsonrpc::check_shape(&message, config.limits.max_json_depth) {
-        let body = jsonrpc::error(Value::Null, INVALID_REQUEST, &reason, None);
-        let mut response = respond(StatusCode::BAD_REQUEST, without_null_id(body, modern_header), framing);
-        response.extensions_mut().insert(EarlyError(INVALID_REQUEST, reason));
-        return response;
+    if let Value::Array(batch) = &message
+        && let Err(refusal) = framing::check_batch(batch.len(), headers.protocol_version.as_deref())
+    {
+        return refuse(refusal, era, framing);
     }
     if let (Some(peer), Some(id)) = (peer, jsonrpc::cancelled_request(&message)) {
         let cancelled = cancels.cancel(peer, id.clone());
@@ -123,27 +107,21 @@ async fn answer_post(server: Arc<Server>, cancels: Arc<CancelRegistry>, request:
         (Some(peer), Some(id)) => Some(cancels.register(peer, id.to_string())),
         _ => None,
     };
-    if asks_for_progress(&message) && event_stream_accepted {
+    if asks_for_progress(&message) && accept.lists_event_stream() {
         return stream_reply(server, message, headers, registration);
     }
     if let Some(registration) = registration {
         let cancelled = registration.cancelled.clone();
         return tokio::select! {
-            response = answer(&server, message, &headers, framing, modern_header) => response,
+            response = answer(&server, message, &headers, framing, era) => response,
             _ = cancelled.notified() => cancelled_response(),
         };
     }
-    answer(&server, message, &headers, framing, modern_header).await
+    answer(&server, message, &headers, framing, era).await
 }
 
 /// The JSON (or single-event) answer to a message or batch.
-async fn answer(
-    server: &Server,
-    message: Value,
-    headers: &StandardHeaders,
-    framing: Framing,
-    modern_header: bool,
-) -> Response {
+async fn answer(server: &Server, message: Value, headers: &StandardHeaders, framing: Framing, era: Era) -> Response {
     match message {
         Value::Array(batch) => handle_batch(server, batch, headers, framing).await,
         single => match server.handle(single, headers).await {
@@ -152,7 +130,7 @@ async fn answer(
                 let status = StatusCode::from_u16(http_status).unwrap_or(StatusCode::OK);
                 // An error that says when to retry says it in the header too.
                 let retry_after = body.pointer("/error/data/retryAfterSeconds").and_then(Value::as_u64);
-                let mut response = respond(status, without_null_id(body, modern_header), framing);
+                let mut response = respond(status, without_null_id(body, era), framing);
                 if let Some(seconds) = retry_after {
                     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
                 }
@@ -179,14 +157,6 @@ fn asks_for_progress(message: &Value) -> bool {
         && message.get("params").and_then(|p| p.get("_meta")).and_then(|m| m.get("progressToken")).is_some()
 }
 
-fn accepts_event_stream(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.split(',').any(|item| item.split(';').next().unwrap_or_default().trim() == "text/event-stream"))
-}
-
 /// Answers with an SSE stream: progress notifications as the command
 /// writes output, a keep-alive comment through long silences, then the
 /// result. If the client goes away, the call is dropped, which kills the
@@ -200,7 +170,7 @@ fn stream_reply(
     let (events, stream) = mpsc::unbounded_channel::<Result<Bytes, Infallible>>();
     let progress_events = events.clone();
     let notify: Notifier = Arc::new(move |notification: Value| {
-        let _ = progress_events.send(Ok(sse_event(&notification)));
+        let _ = progress_events.send(Ok(Bytes::from(sse_event(&notification.to_string()))));
     });
     tokio::spawn(async move {
         let cancelled = registration.as_ref().map(|r| r.cancelled.clone()).unwrap_or_default();
@@ -212,14 +182,14 @@ fn stream_reply(
             tokio::select! {
                 reply = &mut call => {
                     if let Some(reply) = reply {
-                        let _ = events.send(Ok(sse_text(&reply.body.text())));
+                        let _ = events.send(Ok(Bytes::from(sse_event(&reply.body.text()))));
                     }
                     break;
                 }
                 _ = events.closed() => break,
                 _ = cancelled.notified() => break,
                 _ = keep_alive.tick() => {
-                    let _ = events.send(Ok(Bytes::from_static(b": keep-alive\n\n")));
+                    let _ = events.send(Ok(Bytes::from_static(SSE_KEEP_ALIVE.as_bytes())));
                 }
             }
         }
@@ -232,36 +202,10 @@ fn stream_reply(
     response
 }
 
-fn sse_event(message: &Value) -> Bytes {
-    sse_text(&message.to_string())
-}
-
-fn sse_text(message: &str) -> Bytes {
-    Bytes::from(format!("event: message\ndata: {message}\n\n"))
-}
-
-/// A JSON-RPC batch: allowed in the revisions that defined it; answered
-/// with the array of replies, or 202 when it held only notifications.
+/// A JSON-RPC batch, already within its limits (`framing::check_batch`):
+/// answered with the array of replies, or 202 when it held only
+/// notifications.
 async fn handle_batch(server: &Server, batch: Vec<Value>, headers: &StandardHeaders, framing: Framing) -> Response {
-    let version = headers.protocol_version.as_deref();
-    if !Era::allows_batches(version) {
-        let message = format!(
-            "Invalid Request: JSON-RPC batches are not supported in protocol version {}",
-            version.unwrap_or_default()
-        );
-        let modern = version.is_some_and(|v| !LEGACY_VERSIONS.contains(&v));
-        let body = without_null_id(jsonrpc::error(Value::Null, INVALID_REQUEST, &message, None), modern);
-        return batch_error(respond(StatusCode::BAD_REQUEST, body, framing), message);
-    }
-    if batch.len() > MAX_BATCH {
-        let message = format!("Invalid Request: a batch may hold at most {MAX_BATCH} messages");
-        let body = jsonrpc::error(Value::Null, INVALID_REQUEST, &message, None);
-        return batch_error(respond(StatusCode::BAD_REQUEST, body, framing), message);
-    }
-    if batch.is_empty() {
-        let body = jsonrpc::error(Value::Null, INVALID_REQUEST, "Invalid Request: empty batch", None);
-        return batch_error(respond(StatusCode::BAD_REQUEST, body, framing), "Invalid Request: empty batch".into());
-    }
     let mut replies = Vec::new();
     for message in batch {
         if let Some(reply) = server.handle(message, headers).await {
@@ -274,28 +218,11 @@ async fn handle_batch(server: &Server, batch: Vec<Value>, headers: &StandardHead
     respond(StatusCode::OK, Value::Array(replies), framing)
 }
 
-fn batch_error(mut response: Response, message: String) -> Response {
-    response.extensions_mut().insert(EarlyError(INVALID_REQUEST, message));
+/// A message refused before dispatch: 400, recorded by [`post`].
+fn refuse(refusal: Refusal, era: Era, framing: Framing) -> Response {
+    let mut response = respond(StatusCode::BAD_REQUEST, refusal.body(era), framing);
+    response.extensions_mut().insert(EarlyError(refusal.code, refusal.message));
     response
-}
-
-/// JSON unless only an event stream is acceptable; `None` if neither is.
-fn framing(headers: &HeaderMap) -> Option<Framing> {
-    let accept: Vec<String> = headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|item| item.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
-        .filter(|item| !item.is_empty())
-        .collect();
-    if accept.is_empty() || accept.iter().any(|t| matches!(t.as_str(), "application/json" | "application/*" | "*/*")) {
-        return Some(Framing::Json);
-    }
-    if accept.iter().any(|t| matches!(t.as_str(), "text/event-stream" | "text/*")) {
-        return Some(Framing::EventStream);
-    }
-    None
 }
 
 fn standard_headers(headers: &HeaderMap) -> StandardHeaders {
@@ -309,18 +236,6 @@ fn standard_headers(headers: &HeaderMap) -> StandardHeaders {
     }
 }
 
-/// The 2026-07-28 schema forbids `"id": null`; earlier revisions follow
-/// JSON-RPC 2.0, which requires it when the id could not be read.
-fn without_null_id(mut body: Value, modern: bool) -> Value {
-    if modern
-        && let Value::Object(map) = &mut body
-        && map.get("id") == Some(&Value::Null)
-    {
-        map.remove("id");
-    }
-    body
-}
-
 fn respond(status: StatusCode, body: Value, framing: Framing) -> Response {
     respond_text(status, body.to_string(), framing)
 }
@@ -328,7 +243,7 @@ fn respond(status: StatusCode, body: Value, framing: Framing) -> Response {
 fn respond_text(status: StatusCode, text: String, framing: Framing) -> Response {
     let (content_type, payload) = match framing {
         Framing::Json => ("application/json", text),
-        Framing::EventStream => ("text/event-stream", format!("event: message\ndata: {text}\n\n")),
+        Framing::EventStream => ("text/event-stream", sse_event(&text)),
     };
     let mut response = (status, Body::from(Bytes::from(payload))).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -363,29 +278,4 @@ fn is_length_limit(error: &axum::Error) -> bool {
         source = current.source();
     }
     false
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn accept(value: &str) -> Option<Framing> {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::ACCEPT, HeaderValue::from_str(value).unwrap());
-        framing(&headers)
-    }
-
-    #[test]
-    fn missing_or_wildcard_accept_gets_json() {
-        assert_eq!(framing(&HeaderMap::new()), Some(Framing::Json));
-        assert_eq!(accept("*/*"), Some(Framing::Json));
-        assert_eq!(accept("application/json, text/event-stream"), Some(Framing::Json));
-        assert_eq!(accept("text/event-stream, application/json;q=0.9"), Some(Framing::Json));
-    }
-
-    #[test]
-    fn event_stream_only_clients_get_sse_and_others_are_refused() {
-        assert_eq!(accept("text/event-stream"), Some(Framing::EventStream));
-        assert_eq!(accept("text/html"), None);
-    }
 }

@@ -7,15 +7,18 @@
 //! response carries the request's id in `X-Request-Id`, the id its audit
 //! record holds. Each connection
 //! is served by hyper with a header-read timeout (also the keep-alive idle
-//! limit) and a header size cap. On SIGTERM or SIGINT the listener closes,
-//! in-flight calls get the grace period, then their commands are killed.
+//! limit) and a header size cap. When the shutdown future it is given
+//! resolves (SIGTERM or SIGINT), the listener closes, in-flight calls get
+//! the grace period, then their commands are killed (`crate::shutdown`).
 
 mod cancel;
+mod connection;
 mod endpoint;
 mod guard;
 mod health;
 pub(crate) mod healthcheck;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,20 +30,11 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Extension, Router};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tower::ServiceExt;
 
 use crate::config::audit::MetricsPlace;
 use crate::logging::ACCESS_TARGET;
 use crate::mcp::dispatch::Server;
-
-/// Largest request head (request line and headers) accepted; larger gets 431.
-const MAX_HEADER_BYTES: usize = 64 * 1024;
-
-/// Time left for calls to return their results after their commands were
-/// killed at the end of the grace period.
-const AFTER_KILL: Duration = Duration::from_secs(2);
 
 /// The peer of a connection, attached to each of its requests.
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +43,9 @@ pub(crate) struct Peer(pub(crate) SocketAddr);
 /// The id of a request: in its audit record and its `X-Request-Id`.
 #[derive(Debug, Clone)]
 pub(crate) struct RequestId(pub(crate) String);
+
+#[cfg(fuzzing)]
+pub(crate) use connection::Connections;
 
 /// Builds the router for a server listening on `port`.
 pub(crate) fn router(server: Arc<Server>, port: u16) -> Router {
@@ -71,8 +68,10 @@ pub(crate) fn router(server: Arc<Server>, port: u16) -> Router {
         .layer(middleware::from_fn(access_log))
 }
 
-/// Serves HTTP until SIGTERM or SIGINT, then shuts down gracefully.
-pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
+/// Serves HTTP until `shutdown` resolves (with the name of what asked for
+/// it), then drains: the listener closes, calls in flight get the grace
+/// period, then their commands are killed.
+pub(crate) async fn serve(server: Arc<Server>, shutdown: impl Future<Output = &'static str>) -> Result<(), String> {
     let config = server.tools().config.clone();
     let listener = TcpListener::bind(config.listen)
         .await
@@ -90,15 +89,7 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
             let _ = axum::serve(metrics_listener, metrics_app).await;
         });
     }
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.header_timeout)
-        .max_header_size(MAX_HEADER_BYTES)
-        .max_headers(100);
-    let connections = Arc::new(tokio::sync::Semaphore::new(config.limits.max_connections));
-    let shutdown = crate::shutdown::signal();
+    let connections = connection::Connections::new(server.clone(), app);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -115,79 +106,12 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
                 break;
             }
         };
-        let Ok(slot) = connections.clone().try_acquire_owned() else {
-            server.tools().metrics.connection_refused();
-            tracing::warn!(%peer, limit = config.limits.max_connections, "connection refused: MCP_MAX_CONNECTIONS open");
-            tokio::spawn(refuse_connection(stream));
-            continue;
-        };
-        let open = server.tools().metrics.connection_opened();
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        let service = hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(Peer(peer));
-            let app = app.clone();
-            async move {
-                let response = app.oneshot(request.map(axum::body::Body::new)).await.into_response();
-                if response.extensions().get::<cancel::Cancelled>().is_some() {
-                    // A cancelled call gets no reply: hyper closes the connection.
-                    return Err(std::io::Error::other("request cancelled by the client"));
-                }
-                Ok(response)
-            }
-        });
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            let _held = (slot, open);
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "connection ended with an error");
-            }
-        });
+        connections.accept(stream, peer);
     }
     drop(listener);
-    drain(graceful, &server, config.shutdown_grace).await;
+    crate::shutdown::drain(connections.close(), server.tools().runner.live_groups(), config.shutdown_grace).await;
     Ok(())
-}
-
-/// Answers a connection beyond MCP_MAX_CONNECTIONS with 503 and closes it,
-/// without reading its request.
-async fn refuse_connection(mut stream: tokio::net::TcpStream) {
-    use tokio::io::AsyncWriteExt;
-    let body = crate::mcp::jsonrpc::error(
-        serde_json::Value::Null,
-        crate::mcp::jsonrpc::SERVER_BUSY,
-        "server busy: too many open connections (MCP_MAX_CONNECTIONS); retry later",
-        None,
-    )
-    .to_string();
-    let response = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: {}\r\n\
-         connection: close\r\ncontent-length: {}\r\n\r\n{body}",
-        crate::tools::admission::RETRY_AFTER_SECONDS,
-        body.len()
-    );
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        let _ = stream.write_all(response.as_bytes()).await;
-        let _ = stream.shutdown().await;
-    })
-    .await;
-}
-
-/// Lets in-flight calls finish within `grace`, then kills their commands
-/// and gives the calls a moment to report it.
-async fn drain(graceful: hyper_util::server::graceful::GracefulShutdown, server: &Server, grace: Duration) {
-    let started = Instant::now();
-    let closed = graceful.shutdown();
-    tokio::pin!(closed);
-    if tokio::time::timeout(grace, &mut closed).await.is_ok() {
-        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "all connections closed");
-        return;
-    }
-    let killed = server.tools().runner.live_groups().kill_all();
-    tracing::warn!(killed, "grace period over: killed the commands still running");
-    if tokio::time::timeout(AFTER_KILL, &mut closed).await.is_err() {
-        tracing::warn!("connections still open after the grace period; closing them");
-    }
 }
 
 async fn method_not_allowed() -> Response {

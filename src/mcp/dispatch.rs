@@ -1,20 +1,20 @@
 //! The MCP dispatcher: turns one JSON-RPC message into at most one
-//! response, for either protocol era. Transports (HTTP, stdio) own framing
-//! and status codes; this module owns methods, results and error codes.
+//! response, in the protocol era of the request. Transports (HTTP, stdio)
+//! own framing; this module carries out the methods, and the era
+//! (`super::era`) says which it serves, how results look and which HTTP
+//! status an error has.
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::era::{Era, LEGACY_VERSIONS, META_SERVER_INFO, RpcError, SUPPORTED_VERSIONS, StandardHeaders, check_modern};
-use super::jsonrpc::{self, INVALID_PARAMS, INVALID_REQUEST, Incoming, METHOD_NOT_FOUND, Outgoing, SERVER_BUSY};
+use super::era::{self, Era, Method, StandardHeaders};
+use super::jsonrpc::{
+    self, INVALID_PARAMS, INVALID_REQUEST, Incoming, METHOD_NOT_FOUND, Outgoing, RpcError, SERVER_BUSY,
+};
 use crate::audit::Caller;
 use crate::tools::admission::RETRY_AFTER_SECONDS;
 use crate::tools::{self, CallError, Notifier, Progress, ToolContext};
-
-/// How long clients may cache `tools/list` and `server/discover`: the tool
-/// set never changes while a daemon runs.
-const LIST_TTL_MS: u64 = 300_000;
 
 /// The syslog levels of `logging/setLevel`.
 const LOG_LEVELS: &[&str] = &["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
@@ -38,10 +38,10 @@ pub(crate) struct Server {
     tools: ToolContext,
     /// `tools/list`'s `tools` array, built once.
     tool_list: Value,
-    /// The whole `tools/list` result of each era, serialized once: it is
-    /// the most frequent request of some clients.
-    legacy_tool_list: Arc<str>,
-    modern_tool_list: Arc<str>,
+    /// The whole `tools/list` result of each era (in the order of
+    /// `Era::ALL`), serialized once: it is the most frequent request of
+    /// some clients.
+    tool_lists: [Arc<str>; Era::ALL.len()],
     server_info: Value,
 }
 
@@ -54,16 +54,10 @@ enum Answer {
 impl Server {
     pub(crate) fn new(tools: ToolContext) -> Server {
         let tool_list = tools::declarations(&tools);
-        let mut server = Server {
-            legacy_tool_list: json!({ "tools": tool_list }).to_string().into(),
-            modern_tool_list: Arc::from(""),
-            tool_list,
-            tools,
-            server_info: json!({ "name": "mcp-commander", "title": "mcp-commander", "version": env!("CARGO_PKG_VERSION") }),
-        };
-        let modern = json!({ "tools": server.tool_list, "ttlMs": LIST_TTL_MS, "cacheScope": "private" });
-        server.modern_tool_list = server.decorate_modern(modern).to_string().into();
-        server
+        let server_info =
+            json!({ "name": "mcp-commander", "title": "mcp-commander", "version": env!("CARGO_PKG_VERSION") });
+        let tool_lists = Era::ALL.map(|era| era.decorate(era.tool_list(&tool_list), &server_info).to_string().into());
+        Server { tool_lists, tool_list, tools, server_info }
     }
 
     pub(crate) fn tools(&self) -> &ToolContext {
@@ -100,32 +94,26 @@ impl Server {
         };
         let era = Era::detect(headers.protocol_version.as_deref(), &params);
         let caller = &headers.caller;
-        let outcome = match &era {
-            Era::Legacy { .. } => self.legacy(&method, &params, notify, caller).await,
-            Era::Modern { .. } => match check_modern(headers, &method, &params) {
-                Ok(()) => self.modern(&method, &params, notify, caller).await.map(|answer| match answer {
-                    Answer::Value(result) => Answer::Value(self.decorate_modern(result)),
-                    cached => cached,
-                }),
-                Err(error) => Err(error),
-            },
+        let outcome = match era.check(headers, &method, &params) {
+            Ok(()) => self.answer(era, &method, &params, notify, caller).await,
+            Err(error) => Err(error),
         };
         Some(match outcome {
             Ok(answer) => {
                 self.tools.metrics.request(&method, 200);
                 let body = match answer {
-                    Answer::Value(result) => Outgoing::Value(jsonrpc::result(id, result)),
+                    Answer::Value(result) => {
+                        Outgoing::Value(jsonrpc::result(id, era.decorate(result, &self.server_info)))
+                    }
                     Answer::Cached(result) => Outgoing::Cached { id, result },
                 };
                 Reply { body, http_status: 200 }
             }
             Err(error) => {
-                self.tools.metrics.request(&method, error.http_status);
-                self.protocol_error(caller, Some(&method), error.code, &error.message, error.http_status).await;
-                Reply {
-                    body: Outgoing::Value(jsonrpc::error(id, error.code, &error.message, error.data)),
-                    http_status: error.http_status,
-                }
+                let http_status = era.error_status(error.code);
+                self.tools.metrics.request(&method, http_status);
+                self.protocol_error(caller, Some(&method), error.code, &error.message, http_status).await;
+                Reply { body: Outgoing::Value(jsonrpc::error(id, error.code, &error.message, error.data)), http_status }
             }
         })
     }
@@ -147,53 +135,34 @@ impl Server {
         self.tools.audit.emit(record).await;
     }
 
-    /// 2024-11-05 to 2025-11-25: `initialize` optional, no session.
-    /// JSON-RPC errors travel with HTTP 200 in this era (SDK clients drop
-    /// the body of a non-2xx answer).
-    async fn legacy(
+    /// Carries out `method` as `era` names it.
+    async fn answer(
         &self,
+        era: Era,
         method: &str,
         params: &Value,
         notify: Option<Notifier>,
         caller: &Caller,
     ) -> Result<Answer, RpcError> {
-        match method {
-            "initialize" => Ok(Answer::Value(self.initialize(params))),
-            "ping" => Ok(Answer::Value(json!({}))),
-            "tools/list" => Ok(Answer::Cached(self.legacy_tool_list.clone())),
-            "tools/call" => self.call_tool(params, 200, notify, caller).await.map(Answer::Value),
-            "logging/setLevel" => match params.get("level").and_then(Value::as_str) {
+        let Some(operation) = era.method(method) else {
+            return Err(RpcError::new(METHOD_NOT_FOUND, format!("Method not found: {method}")));
+        };
+        match operation {
+            Method::Initialize => Ok(Answer::Value(self.initialize(params))),
+            Method::Ping => Ok(Answer::Value(json!({}))),
+            Method::Discover => Ok(Answer::Value(era.discover(INSTRUCTIONS))),
+            Method::ListTools => {
+                let index = Era::ALL.iter().position(|e| *e == era).unwrap_or_default();
+                Ok(Answer::Cached(self.tool_lists[index].clone()))
+            }
+            Method::CallTool => self.call_tool(params, notify, caller).await.map(Answer::Value),
+            Method::SetLogLevel => match params.get("level").and_then(Value::as_str) {
                 Some(level) if LOG_LEVELS.contains(&level) => Ok(Answer::Value(json!({}))),
                 _ => Err(RpcError::new(
                     INVALID_PARAMS,
                     format!("Invalid params: 'level' must be one of {}", LOG_LEVELS.join(", ")),
-                    200,
                 )),
             },
-            _ => Err(RpcError::new(METHOD_NOT_FOUND, format!("Method not found: {method}"), 200)),
-        }
-    }
-
-    /// 2026-07-28: stateless, `server/discover` instead of `initialize`;
-    /// an unknown method is HTTP 404.
-    async fn modern(
-        &self,
-        method: &str,
-        params: &Value,
-        notify: Option<Notifier>,
-        caller: &Caller,
-    ) -> Result<Answer, RpcError> {
-        match method {
-            "server/discover" => Ok(Answer::Value(json!({
-                "supportedVersions": SUPPORTED_VERSIONS,
-                "capabilities": { "tools": {} },
-                "instructions": INSTRUCTIONS,
-                "ttlMs": LIST_TTL_MS,
-                "cacheScope": "private",
-            }))),
-            "tools/list" => Ok(Answer::Cached(self.modern_tool_list.clone())),
-            "tools/call" => self.call_tool(params, 400, notify, caller).await.map(Answer::Value),
-            _ => Err(RpcError::new(METHOD_NOT_FOUND, format!("Method not found: {method}"), 404)),
         }
     }
 
@@ -204,23 +173,11 @@ impl Server {
         names.join(", ")
     }
 
-    /// Every 2026-07-28 result says it is complete and who answered.
-    fn decorate_modern(&self, mut result: Value) -> Value {
-        if let Value::Object(map) = &mut result {
-            map.insert("resultType".into(), "complete".into());
-            let meta = map.entry("_meta").or_insert_with(|| Value::Object(Map::new()));
-            if let Value::Object(meta) = meta {
-                meta.insert(META_SERVER_INFO.into(), self.server_info.clone());
-            }
-        }
-        result
-    }
-
-    /// Echoes a requested legacy revision, else offers the newest legacy
-    /// one (never 2026-07-28, which has no `initialize`).
+    /// Echoes a requested revision that has `initialize`, else offers the
+    /// newest one (`era::initialize_version`).
     fn initialize(&self, params: &Value) -> Value {
         let requested = params.get("protocolVersion").and_then(Value::as_str).unwrap_or_default();
-        let version = if LEGACY_VERSIONS.contains(&requested) { requested } else { LEGACY_VERSIONS[0] };
+        let version = era::initialize_version(requested);
         json!({
             "protocolVersion": version,
             "capabilities": { "tools": {}, "logging": {} },
@@ -229,23 +186,13 @@ impl Server {
         })
     }
 
-    async fn call_tool(
-        &self,
-        params: &Value,
-        invalid_status: u16,
-        notify: Option<Notifier>,
-        caller: &Caller,
-    ) -> Result<Value, RpcError> {
+    async fn call_tool(&self, params: &Value, notify: Option<Notifier>, caller: &Caller) -> Result<Value, RpcError> {
         let Some(name) = params.get("name").and_then(Value::as_str) else {
-            return Err(RpcError::new(
-                INVALID_PARAMS,
-                "Invalid params: tools/call needs 'name' (a string)",
-                invalid_status,
-            ));
+            return Err(RpcError::new(INVALID_PARAMS, "Invalid params: tools/call needs 'name' (a string)"));
         };
         let arguments = params.get("arguments").unwrap_or(&Value::Null);
         if !matches!(arguments, Value::Object(_) | Value::Null) {
-            return Err(RpcError::new(INVALID_PARAMS, "Invalid params: 'arguments' must be an object", invalid_status));
+            return Err(RpcError::new(INVALID_PARAMS, "Invalid params: 'arguments' must be an object"));
         }
         let token =
             params.get("_meta").and_then(|meta| meta.get("progressToken")).filter(|t| t.is_string() || t.is_i64());
@@ -254,18 +201,13 @@ impl Server {
             _ => None,
         };
         tools::call(&self.tools, name, arguments, progress, caller).await.map_err(|error| match error {
-            CallError::UnknownTool(unknown) => RpcError::new(
-                INVALID_PARAMS,
-                format!("Unknown tool: '{unknown}'. Tools: {}", self.tool_names()),
-                invalid_status,
-            ),
-            // 503 in the era whose errors carry HTTP statuses; legacy
-            // clients read JSON-RPC errors only from a 200.
+            CallError::UnknownTool(unknown) => {
+                RpcError::new(INVALID_PARAMS, format!("Unknown tool: '{unknown}'. Tools: {}", self.tool_names()))
+            }
             CallError::Busy(busy) => RpcError {
                 code: SERVER_BUSY,
                 message: busy.0,
                 data: Some(json!({ "retryAfterSeconds": RETRY_AFTER_SECONDS })),
-                http_status: if invalid_status == 400 { 503 } else { 200 },
             },
         })
     }

@@ -12,6 +12,21 @@ pub(crate) const UNAUTHORIZED: i64 = -32001;
 /// No command slot and no room in the queue: retry later.
 pub(crate) const SERVER_BUSY: i64 = -32003;
 
+/// A refusal of a request by the dispatcher; the era of the request says
+/// which HTTP status carries it (`Era::error_status`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RpcError {
+    pub(crate) code: i64,
+    pub(crate) message: String,
+    pub(crate) data: Option<Value>,
+}
+
+impl RpcError {
+    pub(crate) fn new(code: i64, message: impl Into<String>) -> RpcError {
+        RpcError { code, message: message.into(), data: None }
+    }
+}
+
 /// One incoming JSON value, classified.
 #[derive(Debug)]
 pub(crate) enum Incoming {

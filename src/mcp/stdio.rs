@@ -4,12 +4,14 @@
 //! Each request is handled on its own task, so a long command does not
 //! hold up `ping`; a single writer task owns stdout so lines never
 //! interleave. A line longer than the limit is answered with an error and
-//! skipped, not buffered. `notifications/cancelled` aborts the named call,
+//! skipped, not buffered; a line is framed as an HTTP body is
+//! (`super::framing`: parse, shape, batch limits). `notifications/cancelled` aborts the named call,
 //! which kills its command tree; no reply is sent for it. When stdin
 //! closes, in-flight calls get the grace period, then their commands are
 //! killed.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -18,8 +20,9 @@ use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 
 use super::dispatch::Server;
-use super::era::StandardHeaders;
-use super::jsonrpc::{self, INVALID_REQUEST, PARSE_ERROR};
+use super::era::{Era, StandardHeaders};
+use super::framing::{self, Refusal};
+use super::jsonrpc::{self, INVALID_REQUEST};
 use crate::audit::Caller;
 use crate::tools::Notifier;
 
@@ -33,7 +36,9 @@ enum Line {
     Eof,
 }
 
-pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
+/// Serves stdin and stdout until stdin closes or `shutdown` resolves, then
+/// drains the calls in flight (`crate::shutdown::drain`).
+pub(crate) async fn serve(server: Arc<Server>, shutdown: impl Future<Output = &'static str>) -> Result<(), String> {
     let config = server.tools().config.clone();
     tracing::info!("mcp-commander serving MCP on stdio");
     let (sender, mut receiver) = mpsc::unbounded_channel::<String>();
@@ -50,7 +55,6 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
     let mut in_flight: JoinSet<Option<String>> = JoinSet::new();
     // Requests in flight by JSON-encoded id, for notifications/cancelled.
     let mut cancellable: HashMap<String, AbortHandle> = HashMap::new();
-    let shutdown = crate::shutdown::signal();
     tokio::pin!(shutdown);
     loop {
         let line = tokio::select! {
@@ -69,8 +73,7 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
                     "Invalid Request: message longer than {} bytes (MCP_MAX_LINE_BYTES); it was discarded",
                     config.max_line_bytes
                 );
-                server.protocol_error(&stdio_caller(), None, INVALID_REQUEST, &message, 400).await;
-                send(&sender, jsonrpc::error(Value::Null, INVALID_REQUEST, &message, None));
+                refuse(&server, &sender, Refusal { code: INVALID_REQUEST, message }).await;
                 continue;
             }
             Line::Complete(bytes) => bytes,
@@ -78,18 +81,17 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let message: Value = match serde_json::from_slice(&bytes) {
-            Ok(value) => value,
-            Err(error) => {
-                let message = jsonrpc::parse_error_message(&bytes, &error);
-                server.protocol_error(&stdio_caller(), None, PARSE_ERROR, &message, 400).await;
-                send(&sender, jsonrpc::error(Value::Null, PARSE_ERROR, &message, None));
+        let message = match framing::read(&bytes, config.limits.max_json_depth) {
+            Ok(message) => message,
+            Err(refusal) => {
+                refuse(&server, &sender, refusal).await;
                 continue;
             }
         };
-        if let Err(reason) = jsonrpc::check_shape(&message, config.limits.max_json_depth) {
-            server.protocol_error(&stdio_caller(), None, INVALID_REQUEST, &reason, 400).await;
-            send(&sender, jsonrpc::error(Value::Null, INVALID_REQUEST, &reason, None));
+        if let Value::Array(batch) = &message
+            && let Err(refusal) = framing::check_batch(batch.len(), None)
+        {
+            refuse(&server, &sender, refusal).await;
             continue;
         }
         if let Some(id) = jsonrpc::cancelled_request(&message) {
@@ -112,16 +114,18 @@ pub(crate) async fn serve(server: Arc<Server>) -> Result<(), String> {
             cancellable.insert(key, handle);
         }
     }
-    let grace = config.shutdown_grace;
-    if tokio::time::timeout(grace, async { while in_flight.join_next().await.is_some() {} }).await.is_err() {
-        let killed = server.tools().runner.live_groups().kill_all();
-        tracing::warn!(killed, "stdin closed and the grace period is over: killed the commands still running");
-        let _ = tokio::time::timeout(grace, async { while in_flight.join_next().await.is_some() {} }).await;
-    }
+    let finished = async { while in_flight.join_next().await.is_some() {} };
+    crate::shutdown::drain(finished, server.tools().runner.live_groups(), config.shutdown_grace).await;
     in_flight.abort_all();
     drop(sender);
     let _ = writer.await;
     Ok(())
+}
+
+/// Answers and records a message refused before dispatch.
+async fn refuse(server: &Server, sender: &mpsc::UnboundedSender<String>, refusal: Refusal) {
+    server.protocol_error(&stdio_caller(), None, refusal.code, &refusal.message, 400).await;
+    send(sender, refusal.body(Era::of_header(None)));
 }
 
 /// The caller of a stdio message: the process at the other end of the pipe.
@@ -132,11 +136,7 @@ fn stdio_caller() -> Caller {
 async fn handle_message(server: &Server, message: Value, sender: &mpsc::UnboundedSender<String>) {
     let headers = StandardHeaders { caller: stdio_caller(), ..StandardHeaders::default() };
     match message {
-        Value::Array(batch) if batch.is_empty() => {
-            let message = "Invalid Request: empty batch";
-            server.protocol_error(&headers.caller, None, INVALID_REQUEST, message, 400).await;
-            send(sender, jsonrpc::error(Value::Null, INVALID_REQUEST, message, None));
-        }
+        // Within its limits: `serve` checked them.
         Value::Array(batch) => {
             let mut replies = Vec::new();
             for message in batch {

@@ -44,9 +44,9 @@ use child::Stage;
 pub(crate) use landlock::LandlockRules;
 pub(crate) use mounts::{enter_private_namespace, remove_dir};
 pub(crate) use orphans::{become_subreaper, children_all_exited, reap_orphans};
-pub(crate) use process::{
-    at_exit, can_switch_users, empty_bounding_set, ignore_sigpipe, protect_daemon, release_free_memory, scrub_secrets,
-};
+#[cfg(fuzzing)]
+pub(crate) use process::{at_exit, ignore_sigpipe};
+pub(crate) use process::{can_switch_users, empty_bounding_set, protect_daemon, release_free_memory, scrub_secrets};
 pub(crate) use seccomp::SeccompOptions;
 use sockets::SocketRules;
 use spawn::SpawnError;

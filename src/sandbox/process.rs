@@ -89,6 +89,7 @@ pub(crate) fn scrub_secrets(secrets: &[&[u8]]) {
 /// Ignores SIGPIPE, as the Rust runtime does before `main`, for a process
 /// whose `main` is not Rust's (the fuzz targets'): a write to a command
 /// that closed its stdin then fails with EPIPE instead of killing us.
+#[cfg(fuzzing)]
 pub(crate) fn ignore_sigpipe() {
     // SAFETY: sets a signal disposition to SIG_IGN; no handler runs.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
@@ -96,6 +97,7 @@ pub(crate) fn ignore_sigpipe() {
 
 /// Runs `cleanup` when the process exits through `exit` (the fuzz
 /// targets' way out, which runs no destructors of statics).
+#[cfg(fuzzing)]
 pub(crate) fn at_exit(cleanup: extern "C" fn()) {
     // SAFETY: registers a function without arguments; atexit has no other
     // precondition, and `cleanup` is a plain function that lives forever.
