@@ -77,4 +77,17 @@ mod tests {
         let spelled: Vec<&str> = all.iter().map(|outcome| outcome.as_str()).collect();
         assert_eq!(spelled, ["ok", "exit_nonzero", "timeout", "denied", "error", "busy", "cancelled"]);
     }
+
+    #[test]
+    fn the_audit_record_schema_lists_every_outcome() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../docs/audit-record.schema.json")).expect("the schema is JSON");
+        let listed: Vec<&str> = schema["properties"]["outcome"]["enum"]
+            .as_array()
+            .expect("the schema lists the outcomes")
+            .iter()
+            .filter_map(|outcome| outcome.as_str())
+            .collect();
+        assert_eq!(listed, ["ok", "exit_nonzero", "timeout", "denied", "error", "busy", "cancelled"]);
+    }
 }
