@@ -76,6 +76,13 @@ impl<'a, K: Kind> Field<'a, K> {
     pub(crate) fn text_or_default(&self) -> Option<&'a str> {
         self.text.map(str::trim).filter(|t| !t.is_empty()).or(self.spec.default)
     }
+
+    /// [`Self::text_or_default`] for a kind that needs a value: a setting
+    /// of it without a default is a mistake in the table, which the first
+    /// start (and the test of the defaults) reports.
+    fn value(&self) -> Result<&'a str, String> {
+        self.text_or_default().ok_or_else(|| format!("{} is unset and declares no default", self.label()))
+    }
 }
 
 /// The type of a setting: its value, how clap takes it, how its text parses.
@@ -159,7 +166,7 @@ pub(crate) struct Bytes;
 impl Kind for Bytes {
     type Value = usize;
     fn parse(field: &Field<'_, Self>) -> Result<usize, String> {
-        parse_bytes(field.text_or_default(), 0, &field.label())
+        parse_bytes(Some(field.value()?), 0, &field.label())
     }
 }
 
@@ -169,7 +176,7 @@ pub(crate) struct Timeout;
 impl Kind for Timeout {
     type Value = Duration;
     fn parse(field: &Field<'_, Self>) -> Result<Duration, String> {
-        parse_timeout(field.text_or_default(), Duration::ZERO, &field.label())
+        parse_timeout(Some(field.value()?), Duration::ZERO, &field.label())
     }
 }
 
@@ -179,9 +186,9 @@ pub(crate) struct TimeoutOrOff;
 impl Kind for TimeoutOrOff {
     type Value = Option<Duration>;
     fn parse(field: &Field<'_, Self>) -> Result<Option<Duration>, String> {
-        match field.text_or_default() {
-            Some("off") => Ok(None),
-            text => parse_timeout(text, Duration::ZERO, &field.label()).map(Some),
+        match field.value()? {
+            "off" => Ok(None),
+            text => parse_timeout(Some(text), Duration::ZERO, &field.label()).map(Some),
         }
     }
 }
@@ -190,11 +197,12 @@ impl Kind for TimeoutOrOff {
 /// "a whole number".
 pub(crate) struct Number<T>(PhantomData<T>);
 
-impl<T: std::str::FromStr + Default> Kind for Number<T> {
+impl<T: std::str::FromStr> Kind for Number<T> {
     type Value = T;
     fn parse(field: &Field<'_, Self>) -> Result<T, String> {
-        let forms = field.spec.forms.unwrap_or("a whole number");
-        parse_number(field.text_or_default(), T::default(), &field.label(), forms)
+        let (name, forms) = (field.label(), field.spec.forms.unwrap_or("a whole number"));
+        let text = field.value()?;
+        text.parse().map_err(|_| format!("invalid value '{text}' for {name}; expected {forms}"))
     }
 }
 
@@ -205,7 +213,7 @@ impl Kind for Positive {
     type Value = usize;
     fn parse(field: &Field<'_, Self>) -> Result<usize, String> {
         let (name, forms) = (field.label(), "a whole number of at least 1");
-        match parse_number(field.text_or_default(), 0, &name, forms)? {
+        match parse_number(Some(field.value()?), 0, &name, forms)? {
             0 => Err(format!("invalid value '0' for {name}; expected {forms}")),
             value => Ok(value),
         }

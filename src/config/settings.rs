@@ -258,3 +258,76 @@ settings! {
     /// Longest stdio line accepted, in bytes (longer: a JSON-RPC error reply). [default: MCP_MAX_BODY_BYTES]
     max_line_bytes: Bytes { env: "MCP_MAX_LINE_BYTES", value: "BYTES" },
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use clap::CommandFactory;
+
+    use super::{RawSettings, SETTINGS};
+    use crate::config::cli::Cli;
+    use crate::config::limits::Limits;
+
+    #[test]
+    fn every_variable_is_mcp_and_the_field_name() {
+        for spec in SETTINGS {
+            assert_eq!(spec.env, format!("MCP_{}", spec.name.to_ascii_uppercase()));
+        }
+    }
+
+    #[test]
+    fn the_help_ends_in_the_declared_default() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("TCP port to listen on. [default: 3000]"), "{help}");
+        assert!(help.contains("Shell that runs each command. [default: /bin/sh]"), "{help}");
+        assert!(help.contains("Allow commands to use UDP sockets. [default: false]"), "{help}");
+        assert!(help.contains("[env: MCP_AUTH_TOKEN]\n"), "secrets hide their value: {help}");
+    }
+
+    #[test]
+    fn declared_defaults_are_the_values_other_modules_assume() {
+        let raw = RawSettings::default();
+        assert_eq!(raw.max_command_bytes().get(), Ok(crate::policy::DEFAULT_MAX_COMMAND_BYTES));
+        let config = crate::config::resolve(&raw, true).unwrap();
+        assert_eq!(config.sandbox.rlimits, crate::sandbox::Rlimits::default());
+        let limits = Limits {
+            max_commands: 64,
+            command_queue: 256,
+            queue_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            auth_failure_limit: 20,
+            auth_failure_window: Duration::from_secs(60),
+            max_json_depth: 32,
+        };
+        assert_eq!(config.limits, limits);
+        assert_eq!(Limits::default(), limits);
+        assert_eq!(config.separation.uids, (20000, 29999));
+        assert_eq!(config.separation.idle_limit, Some(Duration::from_secs(24 * 3600)));
+        assert_eq!(config.max_timeout, Duration::from_secs(600));
+        assert!(config.background.is_none());
+
+        let raw = RawSettings { background_commands: Some("yes".into()), ..RawSettings::default() };
+        let jobs = crate::config::resolve(&raw, true).unwrap().background.unwrap();
+        assert_eq!((jobs.max_running, jobs.buffer_bytes), (4, 1 << 20));
+        assert_eq!((jobs.lifetime, jobs.retention), (Duration::from_secs(3600), Duration::from_secs(600)));
+    }
+
+    #[test]
+    fn blank_settings_take_their_default_and_bad_ones_name_flag_and_variable() {
+        let raw = RawSettings {
+            port: Some(" ".into()),
+            workspace_idle_limit: Some("off".into()),
+            max_json_depth: Some("0".into()),
+            ..RawSettings::default()
+        };
+        assert_eq!(raw.port().get(), Ok(3000));
+        assert_eq!(raw.workspace_idle_limit().get(), Ok(None));
+        assert_eq!(
+            raw.max_json_depth().get(),
+            Err("invalid value '0' for --max-json-depth / MCP_MAX_JSON_DEPTH; expected a whole number of at least 1"
+                .to_string())
+        );
+        assert!(raw.max_line_bytes().get().unwrap_err().contains("declares no default"));
+    }
+}
