@@ -6,7 +6,8 @@
 //!
 //! As in ripgrep's `flags/defs.rs`, one definition per setting drives
 //! parsing and documentation; unlike ripgrep, clap's derive still renders
-//! the help, so it reads exactly as the doc comments say.
+//! the help from the doc comments, and [`with_default`] adds the declared
+//! default to it.
 
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -26,8 +27,9 @@ pub(crate) struct Spec {
     pub(crate) env: &'static str,
     /// The lines of the help, as written in the table.
     pub(crate) help: &'static [&'static str],
-    /// The value used when the setting is unset or blank, written as an
-    /// operator would write it and shown in the help as `[default: ...]`.
+    /// The value used when the setting is unset (and, for every kind but
+    /// [`Text`], blank), written as an operator would write it, parsed like
+    /// the operator's text and shown in the help as `[default: ...]`.
     pub(crate) default: Option<&'static str>,
     /// The accepted forms quoted by a numeric kind's error message.
     pub(crate) forms: Option<&'static str>,
@@ -126,8 +128,8 @@ impl Kind for Text {
     }
 }
 
-/// A secret: trimmed, `None` when blank; hidden from the help and refused
-/// in the file.
+/// A secret: trimmed, `None` when blank; the help does not show the
+/// variable's value, and the file may not set it.
 pub(crate) struct Secret;
 
 impl Kind for Secret {
