@@ -38,8 +38,9 @@ pub(crate) struct Spec {
 }
 
 impl Spec {
-    /// The help clap shows: the lines joined, as clap's derive joins them,
-    /// and the default.
+    /// The help clap shows: the lines joined, as clap's derive joins the
+    /// lines of a paragraph (a setting's help is one paragraph), and the
+    /// default.
     fn help_with_default(&self, default: &str) -> String {
         let lines: Vec<&str> = self.help.iter().map(|line| line.trim()).collect();
         format!("{} [default: {default}]", lines.join(" "))

@@ -71,7 +71,8 @@ pub(crate) fn separation(raw: &RawSettings) -> Result<Separation, String> {
     if (uids.0..=uids.1).contains(&own) {
         return Err(format!("{name}: the range {}-{} holds the daemon's own uid {own}", uids.0, uids.1));
     }
-    Ok(Separation { uids, shared_uid: raw.shared_uid().get()?, idle_limit: raw.workspace_idle_limit().get()? })
+    let idle_limit = raw.workspace_idle_limit().get()?;
+    Ok(Separation { uids, shared_uid: raw.shared_uid().get()?, idle_limit })
 }
 
 /// The principals of `MCP_TOKENS_FILE`, or the single `MCP_AUTH_TOKEN`
