@@ -298,29 +298,24 @@ macro_rules! settings {
             },
         )*];
 
+        /// The declaration of the setting `name`, which is in the table.
+        fn spec(name: &str) -> &'static $crate::config::kind::Spec {
+            SETTINGS.iter().find(|spec| spec.name == name).expect("every field is declared")
+        }
+
         // A setting whose resolution reads its text directly does not call
         // its accessor.
         #[allow(dead_code)]
         impl RawSettings {
             $(
                 pub(crate) fn $name(&self) -> $crate::config::kind::Field<'_, $kind> {
-                    static SPEC: $crate::config::kind::Spec = $crate::config::kind::Spec {
-                        name: stringify!($name),
-                        env: $env,
-                        help: &[$($doc),*],
-                        default: $crate::config::kind::optional!($($default)?),
-                        forms: $crate::config::kind::optional!($($forms)?),
-                        file: $crate::config::kind::or_true!($($file)?)
-                            && !<$kind as $crate::config::kind::Kind>::SECRET,
-                    };
-                    $crate::config::kind::Field::new(self.$name.as_deref(), &SPEC)
+                    $crate::config::kind::Field::new(self.$name.as_deref(), spec(stringify!($name)))
                 }
             )*
 
             /// The field the file's `key` fills, if the file may set it.
             pub(crate) fn file_slot(&mut self, key: &str) -> Option<&mut Option<String>> {
-                let spec = SETTINGS.iter().find(|spec| spec.name == key && spec.file)?;
-                match spec.name {
+                match SETTINGS.iter().find(|spec| spec.name == key && spec.file)?.name {
                     $(stringify!($name) => Some(&mut self.$name),)*
                     _ => None,
                 }
