@@ -4,10 +4,8 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use super::cli::RawSettings;
-use super::{parse_number, parse_timeout, split_list};
 use crate::audit::chain::Hasher;
 use crate::audit::{AuditSettings, OnFull, Stream, parse_network};
 
@@ -49,24 +47,16 @@ pub(crate) fn audit_settings(raw: &RawSettings, serving_http: bool) -> Result<Au
         ),
         None => None,
     };
-    let capacity = parse_number::<usize>(
-        raw.audit_buffer.as_deref(),
-        4096,
-        "--audit-buffer / MCP_AUDIT_BUFFER",
-        "a number of records from 1 upwards",
-    )?
-    .max(1);
-    let block_timeout = parse_timeout(
-        raw.audit_block_timeout.as_deref(),
-        Duration::from_secs(2),
-        "--audit-block-timeout / MCP_AUDIT_BLOCK_TIMEOUT",
-    )?;
-    let on_full = match raw.audit_on_full.as_deref().map(|s| s.trim().to_ascii_lowercase()).as_deref() {
-        None | Some("") | Some("block") => OnFull::Block,
-        Some("refuse") => OnFull::Refuse,
-        Some(other) => return Err(format!("--audit-on-full / MCP_AUDIT_ON_FULL: '{other}' is not block or refuse")),
+    let capacity = raw.audit_buffer().get()?.max(1);
+    let block_timeout = raw.audit_block_timeout().get()?;
+    let on_full = match raw.audit_on_full().get()?.trim().to_ascii_lowercase().as_str() {
+        "" | "block" => OnFull::Block,
+        "refuse" => OnFull::Refuse,
+        other => return Err(format!("--audit-on-full / MCP_AUDIT_ON_FULL: '{other}' is not block or refuse")),
     };
-    let trusted_proxies = split_list(raw.trusted_proxies.as_deref())
+    let trusted_proxies = raw
+        .trusted_proxies()
+        .get()?
         .iter()
         .map(|text| parse_network(text).map_err(|e| format!("--trusted-proxies / MCP_TRUSTED_PROXIES: {e}")))
         .collect::<Result<Vec<_>, String>>()?;
@@ -94,10 +84,10 @@ pub(crate) fn hasher(raw: &RawSettings) -> Result<Hasher, String> {
 }
 
 pub(crate) fn metrics_place(raw: &RawSettings, allow_unauthenticated: bool) -> Result<MetricsPlace, String> {
-    match raw.metrics.as_deref().map(str::trim) {
-        None | Some("") | Some("main") => Ok(MetricsPlace::Main),
-        Some("off") => Ok(MetricsPlace::Off),
-        Some(address) => {
+    match raw.metrics().get()?.trim() {
+        "" | "main" => Ok(MetricsPlace::Main),
+        "off" => Ok(MetricsPlace::Off),
+        address => {
             let address: SocketAddr = address.parse().map_err(|_| {
                 format!("--metrics / MCP_METRICS: '{address}' is not main, off or an address such as 127.0.0.1:9464")
             })?;

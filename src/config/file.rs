@@ -1,7 +1,8 @@
 //! The optional TOML configuration file (`--config` / `MCP_CONFIG`).
 //!
 //! Keys are the long option names with underscores (`default_timeout`,
-//! `allowed_commands`, ...); sandbox keys may also sit in a `[sandbox]`
+//! `allowed_commands`, ...): every setting of `settings.rs` but the
+//! secrets and `config` itself; sandbox keys may also sit in a `[sandbox]`
 //! table. Values may be strings, numbers, booleans or arrays (joined with
 //! commas), so the file reads naturally. The file only fills settings that
 //! no flag or variable set: flag, then environment, then file, then default.
@@ -29,88 +30,14 @@ pub(crate) fn apply(raw: &mut RawSettings, path: &str) -> Result<(), String> {
 
 fn set(raw: &mut RawSettings, key: &str, value: &Value, path: &str) -> Result<(), String> {
     let text = as_text(value).ok_or_else(|| format!("{path}: '{key}' must be a string, number, boolean or array"))?;
-    macro_rules! fields {
-        ($($name:ident),* $(,)?) => {
-            match key {
-                $(stringify!($name) => {
-                    if raw.$name.is_none() {
-                        raw.$name = Some(text);
-                    }
-                })*
-                "auth_token" => return Err(format!(
-                    "{path}: 'auth_token' is not read from files; set MCP_AUTH_TOKEN from a secret instead"
-                )),
-                _ => return Err(format!("{path}: unknown setting '{key}' (see mcp-commander --help)")),
-            }
-        };
+    if key == "auth_token" {
+        return Err(format!("{path}: 'auth_token' is not read from files; set MCP_AUTH_TOKEN from a secret instead"));
     }
-    fields!(
-        host,
-        port,
-        allow_unauthenticated,
-        allowed_commands,
-        blocked_commands,
-        default_timeout,
-        max_timeout,
-        shell,
-        shell_arg,
-        log_level,
-        log_format,
-        allowed_hosts,
-        allowed_origins,
-        max_body_bytes,
-        max_output_bytes,
-        max_stdin_bytes,
-        max_command_bytes,
-        audit,
-        audit_file,
-        audit_hmac_key_file,
-        audit_redact,
-        audit_buffer,
-        audit_on_full,
-        audit_block_timeout,
-        trusted_proxies,
-        tokens_file,
-        metrics,
-        sse_keepalive,
-        header_timeout,
-        body_timeout,
-        shutdown_grace,
-        kill_grace,
-        env_passthrough,
-        max_line_bytes,
-        background_commands,
-        background_max_running,
-        background_lifetime,
-        background_buffer_bytes,
-        background_retention,
-        max_concurrent_commands,
-        command_queue,
-        queue_timeout,
-        max_connections,
-        auth_failure_limit,
-        auth_failure_window,
-        max_json_depth,
-        sandbox_require,
-        sandbox_disable,
-        sandbox_enable,
-        run_as,
-        read_paths,
-        writable_roots,
-        exec_dirs,
-        tcp_connect_ports,
-        tcp_bind_ports,
-        allowed_sockets,
-        command_uids,
-        shared_uid,
-        workspace_idle_limit,
-        allow_udp,
-        rlimit_cpu,
-        rlimit_as,
-        rlimit_fsize,
-        rlimit_nofile,
-        rlimit_nproc,
-    );
+    let slot =
+        raw.file_slot(key).ok_or_else(|| format!("{path}: unknown setting '{key}' (see mcp-commander --help)"))?;
+    if slot.is_none() {
+        *slot = Some(text);
+    }
     Ok(())
 }
 
@@ -160,5 +87,22 @@ mod tests {
         let file = write("auth_token = \"x\"\n");
         let error = apply(&mut RawSettings::default(), file.path().to_str().unwrap()).unwrap_err();
         assert!(error.contains("MCP_AUTH_TOKEN"));
+        for key in ["audit_hmac_key", "config"] {
+            let file = write(&format!("{key} = \"x\"\n"));
+            let error = apply(&mut RawSettings::default(), file.path().to_str().unwrap()).unwrap_err();
+            assert!(error.contains("unknown setting"), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_file_accepts_every_setting_but_the_secrets_and_itself() {
+        let settings = crate::config::settings::SETTINGS;
+        let refused: Vec<&str> = settings.iter().filter(|s| !s.file).map(|s| s.name).collect();
+        assert_eq!(refused, ["auth_token", "audit_hmac_key", "config"]);
+        for key in settings.iter().filter(|s| s.file).map(|s| s.name) {
+            let mut raw = RawSettings::default();
+            raw.file_slot(key).unwrap_or_else(|| panic!("{key} has no slot")).replace("1".into());
+            assert!(format!("{raw:?}").contains(&format!(" {key}: Some(\"1\")")), "{key} fills another field");
+        }
     }
 }

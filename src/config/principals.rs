@@ -15,7 +15,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::cli::RawSettings;
-use super::{parse_bool, parse_timeout, split_list};
+use super::split_list;
 
 /// The name of the one principal when no token is configured.
 pub(crate) const ANONYMOUS: &str = "anonymous";
@@ -57,43 +57,22 @@ pub(crate) struct Separation {
     pub(crate) idle_limit: Option<Duration>,
 }
 
-/// The default uid range.
-const DEFAULT_UIDS: (u32, u32) = (20000, 29999);
-
 pub(crate) fn separation(raw: &RawSettings) -> Result<Separation, String> {
-    let name = "--command-uids / MCP_COMMAND_UIDS";
-    let uids = match raw.command_uids.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        None => DEFAULT_UIDS,
-        Some(text) => {
-            let range = text.split_once('-').and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
-            match range {
-                Some((low, high)) if low > 0 && low <= high => (low, high),
-                _ => {
-                    return Err(format!(
-                        "invalid value '{text}' for {name}; expected a range such as 20000-20999, above 0"
-                    ));
-                }
-            }
+    let field = raw.command_uids();
+    let (name, text) = (field.label(), field.text_or_default().unwrap_or_default());
+    let range = text.split_once('-').and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+    let uids = match range {
+        Some((low, high)) if low > 0 && low <= high => (low, high),
+        _ => {
+            return Err(format!("invalid value '{text}' for {name}; expected a range such as 20000-20999, above 0"));
         }
     };
     let own = nix::unistd::geteuid().as_raw();
     if (uids.0..=uids.1).contains(&own) {
         return Err(format!("{name}: the range {}-{} holds the daemon's own uid {own}", uids.0, uids.1));
     }
-    let idle_limit = match raw.workspace_idle_limit.as_deref().map(str::trim) {
-        None | Some("") => Some(Duration::from_secs(24 * 3600)),
-        Some("off") => None,
-        Some(_) => Some(parse_timeout(
-            raw.workspace_idle_limit.as_deref(),
-            Duration::ZERO,
-            "--workspace-idle-limit / MCP_WORKSPACE_IDLE_LIMIT",
-        )?),
-    };
-    Ok(Separation {
-        uids,
-        shared_uid: parse_bool(raw.shared_uid.as_deref(), "--shared-uid / MCP_SHARED_UID")?,
-        idle_limit,
-    })
+    let idle_limit = raw.workspace_idle_limit().get()?;
+    Ok(Separation { uids, shared_uid: raw.shared_uid().get()?, idle_limit })
 }
 
 /// The principals of `MCP_TOKENS_FILE`, or the single `MCP_AUTH_TOKEN`

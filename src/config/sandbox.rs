@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::cli::RawSettings;
-use super::{parse_bool, parse_bytes, split_list};
+use super::split_list;
 use crate::sandbox::{Layer, Rlimits};
 
 /// Programs run from these directories when no allowlist narrows them.
@@ -49,27 +49,12 @@ pub(crate) fn resolve(raw: &RawSettings) -> Result<SandboxConfig, String> {
             Layer::ALL.iter().filter(|l| l.is_opt_in()).map(|l| l.name()).collect::<Vec<_>>().join(", ")
         ));
     }
-    let defaults = Rlimits::default();
-    let count = |text: Option<&str>, default: u64, name: &str| -> Result<u64, String> {
-        match text.map(str::trim).filter(|t| !t.is_empty()) {
-            None => Ok(default),
-            Some(t) => t.parse().map_err(|_| format!("invalid value '{t}' for {name}; expected a whole number")),
-        }
-    };
     let rlimits = Rlimits {
-        cpu_seconds: count(raw.rlimit_cpu.as_deref(), defaults.cpu_seconds, "--rlimit-cpu / MCP_RLIMIT_CPU")?,
-        address_space_bytes: parse_bytes(
-            raw.rlimit_as.as_deref(),
-            defaults.address_space_bytes as usize,
-            "--rlimit-as / MCP_RLIMIT_AS",
-        )? as u64,
-        file_size_bytes: parse_bytes(
-            raw.rlimit_fsize.as_deref(),
-            defaults.file_size_bytes as usize,
-            "--rlimit-fsize / MCP_RLIMIT_FSIZE",
-        )? as u64,
-        open_files: count(raw.rlimit_nofile.as_deref(), defaults.open_files, "--rlimit-nofile / MCP_RLIMIT_NOFILE")?,
-        processes: count(raw.rlimit_nproc.as_deref(), defaults.processes, "--rlimit-nproc / MCP_RLIMIT_NPROC")?,
+        cpu_seconds: raw.rlimit_cpu().get()?,
+        address_space_bytes: raw.rlimit_as().get()? as u64,
+        file_size_bytes: raw.rlimit_fsize().get()? as u64,
+        open_files: raw.rlimit_nofile().get()?,
+        processes: raw.rlimit_nproc().get()?,
     };
     Ok(SandboxConfig {
         require,
@@ -82,7 +67,7 @@ pub(crate) fn resolve(raw: &RawSettings) -> Result<SandboxConfig, String> {
         tcp_connect_ports: ports(raw.tcp_connect_ports.as_deref(), "--tcp-connect-ports / MCP_TCP_CONNECT_PORTS")?,
         tcp_bind_ports: ports(raw.tcp_bind_ports.as_deref(), "--tcp-bind-ports / MCP_TCP_BIND_PORTS")?,
         allowed_sockets: paths(raw.allowed_sockets.as_deref(), &[], "--allowed-sockets / MCP_ALLOWED_SOCKETS", true)?,
-        allow_udp: parse_bool(raw.allow_udp.as_deref(), "--allow-udp / MCP_ALLOW_UDP")?,
+        allow_udp: raw.allow_udp().get()?,
         rlimits,
     })
 }
