@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use nix::fcntl::OFlag;
 
+use super::error::Error;
 use super::process::{
     CAP_SETPCAP, CAP_SYS_ADMIN, CAP_SYS_PTRACE, can_switch_users, capability_mask, deny_write_execute, has_capability,
     last_capability, warn_if_commands_can_starve_the_daemon,
@@ -18,7 +19,7 @@ use super::{
     seccomp,
 };
 
-pub(super) fn build(settings: &SandboxSettings, disabled: &[Layer]) -> Result<Sandbox, String> {
+pub(super) fn build(settings: &SandboxSettings, disabled: &[Layer]) -> Result<Sandbox, Error> {
     let on = |layer: Layer| !settings.disable.contains(&layer) && !disabled.contains(&layer);
     let opted_in =
         |layer: Layer| !layer.is_opt_in() || settings.enable.contains(&layer) || settings.require.contains(&layer);
@@ -220,7 +221,7 @@ pub(super) fn build(settings: &SandboxSettings, disabled: &[Layer]) -> Result<Sa
     };
     let devnull: OwnedFd =
         nix::fcntl::open("/dev/null", OFlag::O_RDONLY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-            .map_err(|e| format!("cannot open /dev/null: {e}"))?;
+            .map_err(Error::DevNull)?;
     Ok(Sandbox { steps, _filter: filter, program, rlimits, last_cap: last_capability(), devnull, layers, cells })
 }
 

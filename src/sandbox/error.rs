@@ -1,0 +1,197 @@
+//! What can go wrong in the sandbox, typed: the step of a spawn that failed
+//! ([`Stage`], written by the child into its shared `ChildArgs`, or set by
+//! the parent before the child existed) with its errno, and why a sandbox
+//! could not be prepared. Code that needs to know what failed matches on
+//! these; only `Display` turns them into the texts operators and tests read.
+
+use std::ffi::c_int;
+use std::fmt;
+
+use nix::errno::Errno;
+
+use super::{Exit, Layer};
+
+/// Where a spawn failed. The values are the child's protocol: it stores
+/// one in `ChildArgs::stage` on failure, 0 meaning none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
+pub(crate) enum Stage {
+    /// Before the child ran (pipes, stack, `clone`), or not known.
+    None = 0,
+    ProcessGroup = 1,
+    Rlimits = 2,
+    BoundingSet = 3,
+    SwitchUser = 4,
+    Capabilities = 5,
+    ParentDeathSignal = 6,
+    NoNewPrivs = 7,
+    WorkingDirectory = 8,
+    Stdio = 9,
+    CloseFds = 10,
+    Landlock = 11,
+    Seccomp = 12,
+    Exec = 13,
+    ProcMount = 14,
+}
+
+impl Stage {
+    /// The stage the child stored; an unknown value is `None`.
+    pub(crate) fn from_raw(raw: c_int) -> Stage {
+        use Stage::*;
+        [
+            None,
+            ProcessGroup,
+            Rlimits,
+            BoundingSet,
+            SwitchUser,
+            Capabilities,
+            ParentDeathSignal,
+            NoNewPrivs,
+            WorkingDirectory,
+            Stdio,
+            CloseFds,
+            Landlock,
+            Seccomp,
+            Exec,
+            ProcMount,
+        ]
+        .get(raw as usize)
+        .copied()
+        .unwrap_or(None)
+    }
+
+    /// The layer or step named for an operator.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Stage::None => "unknown step",
+            Stage::ProcessGroup => "setpgid (new process group)",
+            Stage::Rlimits => "setrlimit (resource limits)",
+            Stage::BoundingSet => "capability bounding set drop",
+            Stage::SwitchUser => "switch to the unprivileged uid/gid",
+            Stage::Capabilities => "capset (drop capabilities)",
+            Stage::ParentDeathSignal => "PR_SET_PDEATHSIG (the daemon exited during the spawn)",
+            Stage::NoNewPrivs => "PR_SET_NO_NEW_PRIVS",
+            Stage::WorkingDirectory => "chdir to the working directory",
+            Stage::Stdio => "stdio setup",
+            Stage::CloseFds => "close_range (closing inherited fds)",
+            Stage::Landlock => "landlock_restrict_self",
+            Stage::Seccomp => "seccomp filter",
+            Stage::Exec => "execve",
+            Stage::ProcMount => "mount of the command's own /proc",
+        }
+    }
+}
+
+/// A failure of the sandbox: of one spawn, or of its preparation.
+#[derive(Debug)]
+pub(crate) enum Error {
+    /// A step of a spawn failed, in the child or (`Stage::None`) before it
+    /// existed.
+    Spawn { stage: Stage, errno: Errno },
+    /// The start-up probe ran and ended other than with status 0.
+    ProbeExit(Exit),
+    /// The probe failed (a [`Error::Spawn`] or [`Error::ProbeExit`]) at a
+    /// step no layer left to give up owns.
+    Probe(Box<Error>),
+    /// A required layer's step failed in the probe.
+    Refused { layer: Layer, probe: Box<Error> },
+    /// A required layer this host does not offer, and why.
+    Unavailable { layer: Layer, reason: String },
+    /// A layer both required and switched off.
+    RequiredAndDisabled(Layer),
+    /// Settings without a single cell.
+    NoCells,
+    /// `/dev/null`, every command's stdin by default, did not open.
+    DevNull(Errno),
+}
+
+impl Error {
+    /// A spawn step that failed with `errno`.
+    pub(crate) fn spawn(stage: Stage, errno: Errno) -> Error {
+        Error::Spawn { stage, errno }
+    }
+
+    /// The stage a spawn failed at, if this is a spawn failure.
+    pub(crate) fn stage(&self) -> Option<Stage> {
+        match self {
+            Error::Spawn { stage, .. } => Some(*stage),
+            _ => None,
+        }
+    }
+
+    /// As an `io::Error` of the errno's kind, for the runner.
+    pub(crate) fn into_io(self) -> std::io::Error {
+        let kind = match &self {
+            Error::Spawn { errno, .. } => std::io::Error::from_raw_os_error(*errno as i32).kind(),
+            _ => std::io::ErrorKind::Other,
+        };
+        std::io::Error::new(kind, self)
+    }
+
+    /// The text of a probe's failure, as logged when a layer is given up
+    /// for it: a spawn step is always named.
+    pub(crate) fn reason(&self) -> ProbeReason<'_> {
+        ProbeReason(self)
+    }
+}
+
+/// A failure as the probe reports it: a spawn step is always named (the
+/// working-directory wording is for callers, not for the probe).
+pub(crate) struct ProbeReason<'a>(&'a Error);
+
+impl fmt::Display for ProbeReason<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Error::Spawn { stage, errno } => write!(f, "{} failed: {}", stage.describe(), errno.desc()),
+            other => other.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // One message whatever the errno: "no such file" against
+            // "permission denied" would tell a caller what exists where the
+            // command user cannot look.
+            Error::Spawn { stage: Stage::WorkingDirectory, .. } => f.write_str(WORKING_DIRECTORY_UNUSABLE),
+            Error::Spawn { .. } => self.reason().fmt(f),
+            Error::ProbeExit(exit) => write!(f, "the probe command ended with {exit:?}"),
+            Error::Probe(failure) => write!(f, "the sandbox probe failed: {}", failure.reason()),
+            Error::Refused { layer, probe } => refusal(f, *layer, &probe.reason()),
+            Error::Unavailable { layer, reason } => refusal(f, *layer, reason),
+            Error::RequiredAndDisabled(layer) => write!(
+                f,
+                "sandbox layer '{}' is both required and disabled; remove it from one of \
+                 MCP_SANDBOX_REQUIRE / MCP_SANDBOX_DISABLE",
+                layer.name()
+            ),
+            Error::NoCells => f.write_str("the sandbox needs at least one principal"),
+            Error::DevNull(errno) => write!(f, "cannot open /dev/null: {errno}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// For callers whose errors are the operator's text.
+impl From<Error> for String {
+    fn from(error: Error) -> String {
+        error.to_string()
+    }
+}
+
+/// The error of a working directory the command cannot enter, for any cause.
+const WORKING_DIRECTORY_UNUSABLE: &str =
+    "the working directory does not exist, is not a directory, or cannot be entered by the command's user";
+
+fn refusal(f: &mut fmt::Formatter<'_>, layer: Layer, reason: &dyn fmt::Display) -> fmt::Result {
+    write!(
+        f,
+        "refusing to start: sandbox layer '{}' is required but unavailable: {reason}. Commands would run \
+         without it. To accept that, remove '{}' from MCP_SANDBOX_REQUIRE (--sandbox-require) or set it \
+         in MCP_SANDBOX_DISABLE; `mcp-commander doctor` shows every layer",
+        layer.name(),
+        layer.name()
+    )
+}
