@@ -40,8 +40,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub(crate) use error::Error;
-use error::Stage;
 pub(crate) use landlock::LandlockRules;
+pub(crate) use layers::{Layer, LayerState};
 pub(crate) use mounts::{enter_private_namespace, remove_dir};
 pub(crate) use orphans::{become_subreaper, children_all_exited, reap_orphans};
 pub(crate) use process::{
@@ -52,75 +52,6 @@ use sockets::SocketRules;
 pub(crate) use spawn::{
     Exit, SpawnSpec, Usage, failed_at_working_directory, kill_group, reap, reap_with_usage, signal_leader,
 };
-
-/// One enforcement layer, as named in configuration and reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Layer {
-    Rlimits,
-    NoNewPrivs,
-    Capabilities,
-    User,
-    Landlock,
-    Seccomp,
-    Sockets,
-    Noexec,
-    PidNamespace,
-    PrivateProc,
-    Mdwe,
-}
-
-impl Layer {
-    pub(crate) const ALL: [Layer; 11] = [
-        Layer::Rlimits,
-        Layer::NoNewPrivs,
-        Layer::Capabilities,
-        Layer::User,
-        Layer::Landlock,
-        Layer::Seccomp,
-        Layer::Sockets,
-        Layer::Noexec,
-        Layer::PidNamespace,
-        Layer::PrivateProc,
-        Layer::Mdwe,
-    ];
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Layer::Rlimits => "rlimits",
-            Layer::NoNewPrivs => "no_new_privs",
-            Layer::Capabilities => "capabilities",
-            Layer::User => "user",
-            Layer::Landlock => "landlock",
-            Layer::Seccomp => "seccomp",
-            Layer::Sockets => "sockets",
-            Layer::Noexec => "noexec",
-            Layer::PidNamespace => "pid_namespace",
-            Layer::PrivateProc => "private_proc",
-            Layer::Mdwe => "mdwe",
-        }
-    }
-
-    /// Layers off unless the operator enables (or requires) them: one costs
-    /// more than the spawn budget, the other breaks JIT compilers.
-    pub(crate) fn is_opt_in(self) -> bool {
-        matches!(self, Layer::PrivateProc | Layer::Mdwe)
-    }
-
-    pub(crate) fn parse(name: &str) -> Option<Layer> {
-        Layer::ALL.into_iter().find(|layer| layer.name() == name.trim().to_ascii_lowercase())
-    }
-}
-
-/// What a layer does on this host.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum LayerState {
-    Enforced(String),
-    Unavailable(String),
-    Disabled,
-    /// An opt-in layer the operator did not enable; the text says what a
-    /// command has without it.
-    NotEnabled(String),
-}
 
 /// Resource limits applied to every command (soft = hard).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -307,16 +238,7 @@ impl Sandbox {
 
     /// The layer whose step a probe failed at, if any.
     fn failed_layer(&self, failure: &Error) -> Option<Layer> {
-        match failure.stage()? {
-            Stage::Rlimits => Some(Layer::Rlimits),
-            Stage::BoundingSet | Stage::Capabilities => Some(Layer::Capabilities),
-            Stage::SwitchUser => Some(Layer::User),
-            Stage::NoNewPrivs => Some(Layer::NoNewPrivs),
-            Stage::Landlock => Some(Layer::Landlock),
-            Stage::Seccomp => Some(Layer::Seccomp),
-            Stage::ProcMount => Some(Layer::PrivateProc),
-            Stage::None if self.steps & child::STEP_PID_NAMESPACE != 0 => Some(Layer::PidNamespace),
-            _ => None,
-        }
+        let enforced = |layer| self.layers.iter().any(|(l, s)| *l == layer && matches!(s, LayerState::Enforced(_)));
+        Layer::failed_at(failure.stage()?, enforced)
     }
 }
