@@ -195,3 +195,60 @@ fn refusal(f: &mut fmt::Formatter<'_>, layer: Layer, reason: &dyn fmt::Display) 
         layer.name()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_step_is_named_with_its_errno() {
+        let error = Error::spawn(Stage::Rlimits, Errno::EPERM);
+        assert_eq!(error.to_string(), "setrlimit (resource limits) failed: Operation not permitted");
+        assert_eq!(Error::spawn(Stage::None, Errno::EAGAIN).to_string(), "unknown step failed: Try again");
+    }
+
+    #[test]
+    fn a_working_directory_failure_says_the_same_whatever_the_errno() {
+        for errno in [Errno::ENOENT, Errno::EACCES, Errno::ENOTDIR] {
+            assert_eq!(Error::spawn(Stage::WorkingDirectory, errno).to_string(), WORKING_DIRECTORY_UNUSABLE);
+        }
+        let io = Error::spawn(Stage::WorkingDirectory, Errno::ENOENT).into_io();
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+        assert!(super::super::failed_at_working_directory(&io));
+        assert!(!super::super::failed_at_working_directory(&Error::spawn(Stage::Exec, Errno::ENOENT).into_io()));
+    }
+
+    #[test]
+    fn the_probe_names_the_step_even_the_working_directory() {
+        let probe = Error::Probe(Box::new(Error::spawn(Stage::WorkingDirectory, Errno::EACCES)));
+        assert_eq!(
+            probe.to_string(),
+            "the sandbox probe failed: chdir to the working directory failed: Permission denied"
+        );
+        let exit = Error::Probe(Box::new(Error::ProbeExit(Exit::Code(2))));
+        assert_eq!(exit.to_string(), "the sandbox probe failed: the probe command ended with Code(2)");
+    }
+
+    #[test]
+    fn a_required_layer_is_refused_with_how_to_accept_its_absence() {
+        let refused =
+            Error::Refused { layer: Layer::Seccomp, probe: Box::new(Error::spawn(Stage::Seccomp, Errno::EINVAL)) };
+        assert_eq!(
+            refused.to_string(),
+            "refusing to start: sandbox layer 'seccomp' is required but unavailable: seccomp filter failed: Invalid \
+             argument. Commands would run without it. To accept that, remove 'seccomp' from MCP_SANDBOX_REQUIRE \
+             (--sandbox-require) or set it in MCP_SANDBOX_DISABLE; `mcp-commander doctor` shows every layer"
+        );
+        let unavailable = Error::Unavailable { layer: Layer::Noexec, reason: "no mount".into() };
+        assert!(
+            unavailable
+                .to_string()
+                .starts_with("refusing to start: sandbox layer 'noexec' is required but unavailable: no mount. ")
+        );
+        assert_eq!(
+            Error::RequiredAndDisabled(Layer::Mdwe).to_string(),
+            "sandbox layer 'mdwe' is both required and disabled; remove it from one of MCP_SANDBOX_REQUIRE / \
+             MCP_SANDBOX_DISABLE"
+        );
+    }
+}

@@ -9,7 +9,9 @@
 //! clones a child with `CLONE_VM | CLONE_VFORK` on its own stack, from one
 //! of the principal's spawning threads, already in its Landlock domain
 //! ([`spawner`]), where it can; the child ([`child`]) applies the other
-//! layers with raw system calls and execs.
+//! layers with raw system calls and execs. Each layer is declared in a file
+//! of its own under [`layers`]; every failure, of a spawn or of the
+//! preparation, is an [`Error`] (`error.rs`).
 //!
 //! This module knows nothing about MCP, and it is the only place allowed to
 //! use `unsafe`, each block with a `// SAFETY:` line. The group id equals
@@ -118,6 +120,8 @@ pub(crate) struct CellId(pub(crate) usize);
 pub(crate) struct Sandbox {
     /// Steps every cell's child performs (a cell adds its uid switch).
     steps: u32,
+    /// `CLONE_NEW*` flags: the namespaces each command is cloned into.
+    namespaces: c_int,
     /// Owns the instructions `program` points into.
     _filter: Option<seccomp::Filter>,
     program: libc::sock_fprog,

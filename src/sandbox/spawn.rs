@@ -161,14 +161,7 @@ impl Sandbox {
             stage: 0,
             errno: 0,
         };
-        let mut namespaces = 0;
-        if self.steps & child::STEP_PID_NAMESPACE != 0 {
-            namespaces |= libc::CLONE_NEWPID;
-        }
-        if self.steps & child::STEP_PRIVATE_PROC != 0 {
-            namespaces |= libc::CLONE_NEWNS;
-        }
-        let pid = clone_vfork(&stack, &mut args, namespaces);
+        let pid = clone_vfork(&stack, &mut args, self.namespaces);
         // The child has exec'd or exited: the stack is free for the next one.
         STACK.with(|cached| cached.set(Some(stack)));
         let pid = pid.map_err(os_error)?;

@@ -10,11 +10,13 @@
 //! `child.rs`: one fixed sequence of raw system calls that must not
 //! allocate, kept in one file so its order and its async-signal-safety can
 //! be checked at a glance. A layer turns its steps on by setting their bits
-//! in [`Build::steps`].
+//! in [`Build::steps`], and the namespaces a command is cloned into in
+//! [`Build::namespaces`].
 //!
-//! Adding a layer: a file here with its `SPEC`, a variant of [`Layer`], a
-//! line in [`REGISTRY`]; and if it acts in the child, its step in
-//! `child.rs` with the [`Stage`] it reports in `error.rs`.
+//! Adding a layer: a file here with its `SPEC` (and its `mod` line), a
+//! variant of [`Layer`] and a line in [`REGISTRY`]; if it acts in the
+//! child, also a step bit and the step in `child.rs`, with the [`Stage`] it
+//! reports on failure in `error.rs`.
 
 mod capabilities;
 mod landlock;
@@ -27,6 +29,9 @@ mod rlimits;
 mod seccomp;
 mod sockets;
 mod user;
+
+#[cfg(test)]
+mod tests;
 
 use std::ffi::c_int;
 use std::os::fd::OwnedFd;
@@ -199,6 +204,8 @@ pub(super) struct Build<'a> {
     disabled: &'a [Layer],
     /// Child steps every cell performs (bits of `child::STEP_*`).
     pub(super) steps: u32,
+    /// `CLONE_NEW*` flags: the namespaces each command is cloned into.
+    pub(super) namespaces: c_int,
     /// One per configured cell, in order.
     pub(super) cells: Vec<Cell>,
     /// Applied by the child under `child::STEP_RLIMITS` only.
@@ -240,10 +247,18 @@ impl Build<'_> {
 /// (and the operator's).
 pub(super) fn build(settings: &SandboxSettings, disabled: &[Layer]) -> Result<Sandbox, Error> {
     let unset = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    let mut build = Build { settings, disabled, steps: 0, cells: Vec::new(), rlimits: [(0, unset); 6], filter: None };
+    let mut build = Build {
+        settings,
+        disabled,
+        steps: 0,
+        namespaces: 0,
+        cells: Vec::new(),
+        rlimits: [(0, unset); 6],
+        filter: None,
+    };
     build.cells = user::cells(settings, !build.is_disabled(Layer::User));
     let layers = REGISTRY.iter().map(|spec| (spec.layer, build.state(spec))).collect();
-    let Build { steps, cells, rlimits, filter, .. } = build;
+    let Build { steps, namespaces, cells, rlimits, filter, .. } = build;
     let program = match &filter {
         Some(f) => libc::sock_fprog { len: f.program.len() as u16, filter: f.program.as_ptr() as *mut _ },
         None => libc::sock_fprog { len: 0, filter: std::ptr::null_mut() },
@@ -251,5 +266,15 @@ pub(super) fn build(settings: &SandboxSettings, disabled: &[Layer]) -> Result<Sa
     let devnull: OwnedFd =
         nix::fcntl::open("/dev/null", OFlag::O_RDONLY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
             .map_err(Error::DevNull)?;
-    Ok(Sandbox { steps, _filter: filter, program, rlimits, last_cap: last_capability(), devnull, layers, cells })
+    Ok(Sandbox {
+        steps,
+        namespaces,
+        _filter: filter,
+        program,
+        rlimits,
+        last_cap: last_capability(),
+        devnull,
+        layers,
+        cells,
+    })
 }

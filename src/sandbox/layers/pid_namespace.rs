@@ -1,5 +1,5 @@
 //! The pid_namespace layer: each command is cloned into a PID namespace of
-//! its own (`CLONE_NEWPID`, in `spawn.rs`), so when the daemon dies the
+//! its own (`CLONE_NEWPID`), so when the daemon dies the
 //! kernel kills the whole command tree.
 
 use super::{Build, Layer, Spec};
@@ -24,5 +24,6 @@ fn prepare(build: &mut Build) -> Result<String, String> {
             .into());
     }
     build.steps |= child::STEP_PID_NAMESPACE;
+    build.namespaces |= libc::CLONE_NEWPID;
     Ok("one per command: when the daemon dies, the kernel kills the whole command tree".to_string())
 }

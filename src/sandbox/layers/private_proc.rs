@@ -1,5 +1,5 @@
 //! The private_proc layer (opt-in): each command also gets a mount
-//! namespace (`CLONE_NEWNS`, in `spawn.rs`) where the child mounts a procfs
+//! namespace (`CLONE_NEWNS`) where the child mounts a procfs
 //! of its own PID namespace on `/proc`.
 
 use super::{Build, Layer, Spec};
@@ -36,6 +36,7 @@ fn prepare(build: &mut Build) -> Result<String, String> {
             .into());
     }
     build.steps |= child::STEP_PRIVATE_PROC;
+    build.namespaces |= libc::CLONE_NEWNS;
     Ok("one mount namespace per command with a procfs of its own PID namespace: ps and /proc show only the \
         command's processes"
         .to_string())
