@@ -201,6 +201,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_stage_the_child_stores_is_read_back_as_itself() {
+        for raw in 0..=14 {
+            assert_eq!(Stage::from_raw(raw) as c_int, raw);
+        }
+        assert_eq!(Stage::from_raw(15), Stage::None);
+        assert_eq!(Stage::from_raw(-1), Stage::None);
+    }
+
+    #[test]
     fn a_failed_step_is_named_with_its_errno() {
         let error = Error::spawn(Stage::Rlimits, Errno::EPERM);
         assert_eq!(error.to_string(), "setrlimit (resource limits) failed: Operation not permitted");
