@@ -32,8 +32,6 @@
 
 use std::ffi::{c_char, c_int, c_long, c_void};
 
-use super::error::Stage;
-
 /// Steps to perform; bits of [`ChildArgs::steps`].
 pub(super) const STEP_RLIMITS: u32 = 1 << 0;
 pub(super) const STEP_BOUNDING_SET: u32 = 1 << 1;
@@ -48,6 +46,77 @@ pub(super) const STEP_PID_NAMESPACE: u32 = 1 << 7;
 /// The child is in a new mount namespace too, and mounts a procfs of its
 /// own PID namespace on `/proc`.
 pub(super) const STEP_PRIVATE_PROC: u32 = 1 << 8;
+
+/// Where a spawn failed. The values are the child's protocol: it stores
+/// one in `ChildArgs::stage` on failure, 0 meaning none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
+pub(crate) enum Stage {
+    /// Before the child ran (pipes, stack, `clone`), or not known.
+    None = 0,
+    ProcessGroup = 1,
+    Rlimits = 2,
+    BoundingSet = 3,
+    SwitchUser = 4,
+    Capabilities = 5,
+    ParentDeathSignal = 6,
+    NoNewPrivs = 7,
+    WorkingDirectory = 8,
+    Stdio = 9,
+    CloseFds = 10,
+    Landlock = 11,
+    Seccomp = 12,
+    Exec = 13,
+    ProcMount = 14,
+}
+
+impl Stage {
+    /// The stage the child stored; an unknown value is `None`.
+    pub(crate) fn from_raw(raw: c_int) -> Stage {
+        use Stage::*;
+        [
+            None,
+            ProcessGroup,
+            Rlimits,
+            BoundingSet,
+            SwitchUser,
+            Capabilities,
+            ParentDeathSignal,
+            NoNewPrivs,
+            WorkingDirectory,
+            Stdio,
+            CloseFds,
+            Landlock,
+            Seccomp,
+            Exec,
+            ProcMount,
+        ]
+        .get(raw as usize)
+        .copied()
+        .unwrap_or(None)
+    }
+
+    /// The layer or step named for an operator.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Stage::None => "unknown step",
+            Stage::ProcessGroup => "setpgid (new process group)",
+            Stage::Rlimits => "setrlimit (resource limits)",
+            Stage::BoundingSet => "capability bounding set drop",
+            Stage::SwitchUser => "switch to the unprivileged uid/gid",
+            Stage::Capabilities => "capset (drop capabilities)",
+            Stage::ParentDeathSignal => "PR_SET_PDEATHSIG (the daemon exited during the spawn)",
+            Stage::NoNewPrivs => "PR_SET_NO_NEW_PRIVS",
+            Stage::WorkingDirectory => "chdir to the working directory",
+            Stage::Stdio => "stdio setup",
+            Stage::CloseFds => "close_range (closing inherited fds)",
+            Stage::Landlock => "landlock_restrict_self",
+            Stage::Seccomp => "seccomp filter",
+            Stage::Exec => "execve",
+            Stage::ProcMount => "mount of the command's own /proc",
+        }
+    }
+}
 
 /// Everything the child reads, prepared by the parent. Invariant: every
 /// pointer stays valid until `clone` returns in the parent, which, with

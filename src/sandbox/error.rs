@@ -1,86 +1,16 @@
 //! What can go wrong in the sandbox, typed: the step of a spawn that failed
-//! ([`Stage`], written by the child into its shared `ChildArgs`, or set by
-//! the parent before the child existed) with its errno, and why a sandbox
+//! ([`Stage`], declared with the child's steps in `child.rs`: written by
+//! the child into its shared `ChildArgs`, or set by the parent before the
+//! child existed) with its errno, and why a sandbox
 //! could not be prepared. Code that needs to know what failed matches on
 //! these; only `Display` turns them into the texts operators and tests read.
 
-use std::ffi::c_int;
 use std::fmt;
 
 use nix::errno::Errno;
 
+use super::child::Stage;
 use super::{Exit, Layer};
-
-/// Where a spawn failed. The values are the child's protocol: it stores
-/// one in `ChildArgs::stage` on failure, 0 meaning none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(i32)]
-pub(crate) enum Stage {
-    /// Before the child ran (pipes, stack, `clone`), or not known.
-    None = 0,
-    ProcessGroup = 1,
-    Rlimits = 2,
-    BoundingSet = 3,
-    SwitchUser = 4,
-    Capabilities = 5,
-    ParentDeathSignal = 6,
-    NoNewPrivs = 7,
-    WorkingDirectory = 8,
-    Stdio = 9,
-    CloseFds = 10,
-    Landlock = 11,
-    Seccomp = 12,
-    Exec = 13,
-    ProcMount = 14,
-}
-
-impl Stage {
-    /// The stage the child stored; an unknown value is `None`.
-    pub(crate) fn from_raw(raw: c_int) -> Stage {
-        use Stage::*;
-        [
-            None,
-            ProcessGroup,
-            Rlimits,
-            BoundingSet,
-            SwitchUser,
-            Capabilities,
-            ParentDeathSignal,
-            NoNewPrivs,
-            WorkingDirectory,
-            Stdio,
-            CloseFds,
-            Landlock,
-            Seccomp,
-            Exec,
-            ProcMount,
-        ]
-        .get(raw as usize)
-        .copied()
-        .unwrap_or(None)
-    }
-
-    /// The layer or step named for an operator.
-    pub(crate) fn describe(self) -> &'static str {
-        match self {
-            Stage::None => "unknown step",
-            Stage::ProcessGroup => "setpgid (new process group)",
-            Stage::Rlimits => "setrlimit (resource limits)",
-            Stage::BoundingSet => "capability bounding set drop",
-            Stage::SwitchUser => "switch to the unprivileged uid/gid",
-            Stage::Capabilities => "capset (drop capabilities)",
-            Stage::ParentDeathSignal => "PR_SET_PDEATHSIG (the daemon exited during the spawn)",
-            Stage::NoNewPrivs => "PR_SET_NO_NEW_PRIVS",
-            Stage::WorkingDirectory => "chdir to the working directory",
-            Stage::Stdio => "stdio setup",
-            Stage::CloseFds => "close_range (closing inherited fds)",
-            Stage::Landlock => "landlock_restrict_self",
-            Stage::Seccomp => "seccomp filter",
-            Stage::Exec => "execve",
-            Stage::ProcMount => "mount of the command's own /proc",
-        }
-    }
-}
 
 /// A failure of the sandbox: of one spawn, or of its preparation.
 #[derive(Debug)]
@@ -198,6 +128,8 @@ fn refusal(f: &mut fmt::Formatter<'_>, layer: Layer, reason: &dyn fmt::Display) 
 
 #[cfg(test)]
 mod tests {
+    use std::ffi::c_int;
+
     use super::*;
 
     #[test]

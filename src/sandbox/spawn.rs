@@ -16,8 +16,8 @@ use nix::unistd::Pid;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-use super::child::{self, ChildArgs};
-use super::error::{Error, Stage};
+use super::child::{self, ChildArgs, Stage};
+use super::error::Error;
 use super::{CellId, Sandbox, as_user};
 
 /// Size of each child's stack; the child's frames are tiny.

@@ -3,8 +3,7 @@
 //! permitted and inheritable sets (after it).
 
 use super::{Build, Layer, Spec};
-use crate::sandbox::child;
-use crate::sandbox::error::Stage;
+use crate::sandbox::child::{self, Stage};
 use crate::sandbox::process::{CAP_SETPCAP, capability_mask, has_capability};
 
 pub(super) const SPEC: Spec = Spec {

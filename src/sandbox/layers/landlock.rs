@@ -4,7 +4,7 @@
 //! domain (`spawner.rs`), else each child restricts itself.
 
 use super::{Build, Layer, Spec};
-use crate::sandbox::error::Stage;
+use crate::sandbox::child::Stage;
 use crate::sandbox::{LandlockRules, child, landlock, mounts, spawner};
 
 pub(super) const SPEC: Spec = Spec {

@@ -15,8 +15,8 @@
 //!
 //! Adding a layer: a file here with its `SPEC` (and its `mod` line), a
 //! variant of [`Layer`] and a line in [`REGISTRY`]; if it acts in the
-//! child, also a step bit and the step in `child.rs`, with the [`Stage`] it
-//! reports on failure in `error.rs`.
+//! child, also its step in `child.rs` (a step bit, the [`Stage`] it reports
+//! on failure, and the system call in its place in the sequence).
 
 mod capabilities;
 mod landlock;
@@ -38,7 +38,8 @@ use std::os::fd::OwnedFd;
 
 use nix::fcntl::OFlag;
 
-use super::error::{Error, Stage};
+use super::child::Stage;
+use super::error::Error;
 use super::process::last_capability;
 use super::{Cell, Sandbox, SandboxSettings};
 

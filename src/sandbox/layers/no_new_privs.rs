@@ -3,8 +3,7 @@
 //! and seccomp may be applied without CAP_SYS_ADMIN).
 
 use super::{Build, Layer, Spec};
-use crate::sandbox::child;
-use crate::sandbox::error::Stage;
+use crate::sandbox::child::{self, Stage};
 
 pub(super) const SPEC: Spec = Spec {
     layer: Layer::NoNewPrivs,

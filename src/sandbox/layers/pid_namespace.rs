@@ -3,8 +3,7 @@
 //! kernel kills the whole command tree.
 
 use super::{Build, Layer, Spec};
-use crate::sandbox::child;
-use crate::sandbox::error::Stage;
+use crate::sandbox::child::{self, Stage};
 use crate::sandbox::process::{CAP_SYS_ADMIN, has_capability};
 
 pub(super) const SPEC: Spec = Spec {

@@ -3,8 +3,7 @@
 //! of its own PID namespace on `/proc`.
 
 use super::{Build, Layer, Spec};
-use crate::sandbox::child;
-use crate::sandbox::error::Stage;
+use crate::sandbox::child::{self, Stage};
 use crate::sandbox::mounts;
 
 pub(super) const SPEC: Spec = Spec {

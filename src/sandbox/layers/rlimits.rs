@@ -3,8 +3,7 @@
 //! them before it switches uid (RLIMIT_NPROC is checked there).
 
 use super::{Build, Layer, Spec};
-use crate::sandbox::child;
-use crate::sandbox::error::Stage;
+use crate::sandbox::child::{self, Stage};
 
 pub(super) const SPEC: Spec = Spec {
     layer: Layer::Rlimits,

@@ -3,7 +3,7 @@
 //! it make.
 
 use super::{Build, Layer, Spec};
-use crate::sandbox::error::Stage;
+use crate::sandbox::child::Stage;
 use crate::sandbox::{SeccompOptions, child, seccomp};
 
 pub(super) const SPEC: Spec = Spec {

@@ -4,7 +4,7 @@
 //! cell at spawn).
 
 use super::{Build, Layer, Spec};
-use crate::sandbox::error::Stage;
+use crate::sandbox::child::Stage;
 use crate::sandbox::process::{can_switch_users, warn_if_commands_can_starve_the_daemon};
 use crate::sandbox::{Cell, CellSettings, SandboxSettings};
 
