@@ -18,7 +18,7 @@ pub(crate) fn run(config: &Config) -> ExitCode {
     let report = crate::principals::plan(config, &state_dir).and_then(|plan| {
         let mut settings = crate::app::wire::sandbox_settings(config, plan.cells, &state_dir);
         settings.require.clear();
-        Sandbox::prepare(&settings, &config.shell)
+        Sandbox::prepare(&settings, &config.shell).map_err(String::from)
     });
     crate::sandbox::remove_dir(&state_dir);
     let sandbox = match report {

@@ -11,8 +11,7 @@ use crate::sandbox::{Layer, Rlimits};
 const DEFAULT_EXEC_DIRS: &[&str] = &["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 
 /// Layers whose absence stops the start unless the operator says otherwise.
-pub(crate) const DEFAULT_REQUIRED: &[Layer] =
-    &[Layer::Landlock, Layer::Seccomp, Layer::NoNewPrivs, Layer::Rlimits, Layer::Sockets, Layer::Noexec];
+pub(crate) const DEFAULT_REQUIRED: &[Layer] = Layer::REQUIRED_BY_DEFAULT;
 
 /// Validated sandbox configuration; paths exist and are canonical.
 #[derive(Debug, Clone)]

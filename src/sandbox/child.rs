@@ -47,10 +47,12 @@ pub(super) const STEP_PID_NAMESPACE: u32 = 1 << 7;
 /// own PID namespace on `/proc`.
 pub(super) const STEP_PRIVATE_PROC: u32 = 1 << 8;
 
-/// Where the child failed; stored in [`ChildArgs::stage`].
+/// Where a spawn failed. The values are the child's protocol: it stores
+/// one in `ChildArgs::stage` on failure, 0 meaning none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(i32)]
 pub(crate) enum Stage {
+    /// Before the child ran (pipes, stack, `clone`), or not known.
     None = 0,
     ProcessGroup = 1,
     Rlimits = 2,
@@ -69,6 +71,7 @@ pub(crate) enum Stage {
 }
 
 impl Stage {
+    /// The stage the child stored; an unknown value is `None`.
     pub(crate) fn from_raw(raw: c_int) -> Stage {
         use Stage::*;
         [

@@ -9,7 +9,9 @@
 //! clones a child with `CLONE_VM | CLONE_VFORK` on its own stack, from one
 //! of the principal's spawning threads, already in its Landlock domain
 //! ([`spawner`]), where it can; the child ([`child`]) applies the other
-//! layers with raw system calls and execs.
+//! layers with raw system calls and execs. Each layer is declared in a file
+//! of its own under [`layers`]; every failure, of a spawn or of the
+//! preparation, is an [`Error`] (`error.rs`).
 //!
 //! This module knows nothing about MCP, and it is the only place allowed to
 //! use `unsafe`, each block with a `// SAFETY:` line. The group id equals
@@ -21,6 +23,7 @@ mod as_user;
 mod bpf;
 mod broker;
 mod child;
+mod error;
 pub(crate) mod landlock;
 mod layers;
 mod mounts;
@@ -38,10 +41,9 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use nix::errno::Errno;
-
-use child::Stage;
+pub(crate) use error::Error;
 pub(crate) use landlock::LandlockRules;
+pub(crate) use layers::{Layer, LayerState};
 pub(crate) use mounts::{enter_private_namespace, remove_dir};
 pub(crate) use orphans::{become_subreaper, children_all_exited, reap_orphans};
 #[cfg(fuzzing)]
@@ -49,79 +51,9 @@ pub(crate) use process::{at_exit, ignore_sigpipe};
 pub(crate) use process::{can_switch_users, empty_bounding_set, protect_daemon, release_free_memory, scrub_secrets};
 pub(crate) use seccomp::SeccompOptions;
 use sockets::SocketRules;
-use spawn::SpawnError;
 pub(crate) use spawn::{
     Exit, SpawnSpec, Usage, failed_at_working_directory, kill_group, reap, reap_with_usage, signal_leader,
 };
-
-/// One enforcement layer, as named in configuration and reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Layer {
-    Rlimits,
-    NoNewPrivs,
-    Capabilities,
-    User,
-    Landlock,
-    Seccomp,
-    Sockets,
-    Noexec,
-    PidNamespace,
-    PrivateProc,
-    Mdwe,
-}
-
-impl Layer {
-    pub(crate) const ALL: [Layer; 11] = [
-        Layer::Rlimits,
-        Layer::NoNewPrivs,
-        Layer::Capabilities,
-        Layer::User,
-        Layer::Landlock,
-        Layer::Seccomp,
-        Layer::Sockets,
-        Layer::Noexec,
-        Layer::PidNamespace,
-        Layer::PrivateProc,
-        Layer::Mdwe,
-    ];
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Layer::Rlimits => "rlimits",
-            Layer::NoNewPrivs => "no_new_privs",
-            Layer::Capabilities => "capabilities",
-            Layer::User => "user",
-            Layer::Landlock => "landlock",
-            Layer::Seccomp => "seccomp",
-            Layer::Sockets => "sockets",
-            Layer::Noexec => "noexec",
-            Layer::PidNamespace => "pid_namespace",
-            Layer::PrivateProc => "private_proc",
-            Layer::Mdwe => "mdwe",
-        }
-    }
-
-    /// Layers off unless the operator enables (or requires) them: one costs
-    /// more than the spawn budget, the other breaks JIT compilers.
-    pub(crate) fn is_opt_in(self) -> bool {
-        matches!(self, Layer::PrivateProc | Layer::Mdwe)
-    }
-
-    pub(crate) fn parse(name: &str) -> Option<Layer> {
-        Layer::ALL.into_iter().find(|layer| layer.name() == name.trim().to_ascii_lowercase())
-    }
-}
-
-/// What a layer does on this host.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum LayerState {
-    Enforced(String),
-    Unavailable(String),
-    Disabled,
-    /// An opt-in layer the operator did not enable; the text says what a
-    /// command has without it.
-    NotEnabled(String),
-}
 
 /// Resource limits applied to every command (soft = hard).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,6 +120,8 @@ pub(crate) struct CellId(pub(crate) usize);
 pub(crate) struct Sandbox {
     /// Steps every cell's child performs (a cell adds its uid switch).
     steps: u32,
+    /// `CLONE_NEW*` flags: the namespaces each command is cloned into.
+    namespaces: c_int,
     /// Owns the instructions `program` points into.
     _filter: Option<seccomp::Filter>,
     program: libc::sock_fprog,
@@ -225,26 +159,27 @@ impl Sandbox {
     /// Prepares every layer the settings ask for and the kernel offers,
     /// proves it with a probe spawn of `probe_program` in every cell, and
     /// refuses a configuration whose required layers are not all enforced.
-    pub(crate) fn prepare(settings: &SandboxSettings, probe_program: &Path) -> Result<Sandbox, String> {
+    pub(crate) fn prepare(settings: &SandboxSettings, probe_program: &Path) -> Result<Sandbox, Error> {
         if settings.cells.is_empty() {
-            return Err("the sandbox needs at least one principal".into());
+            return Err(Error::NoCells);
         }
         let mut disabled: Vec<Layer> = settings.disable.clone();
         loop {
             let sandbox = layers::build(settings, &disabled)?;
-            match sandbox.probe(probe_program) {
-                Ok(()) => {
-                    sandbox.check_required(settings)?;
-                    return Ok(sandbox);
-                }
-                Err((Some(layer), reason)) if !disabled.contains(&layer) => {
+            let Err(failure) = sandbox.probe(probe_program) else {
+                sandbox.check_required(settings)?;
+                return Ok(sandbox);
+            };
+            match sandbox.failed_layer(&failure) {
+                Some(layer) if !disabled.contains(&layer) => {
                     if settings.require.contains(&layer) {
-                        return Err(refusal(layer, &reason));
+                        return Err(Error::Refused { layer, probe: Box::new(failure) });
                     }
+                    let reason = failure.reason();
                     tracing::warn!(layer = layer.name(), %reason, "sandbox layer unavailable; continuing without it");
                     disabled.push(layer);
                 }
-                Err((_, reason)) => return Err(format!("the sandbox probe failed: {reason}")),
+                _ => return Err(Error::Probe(Box::new(failure))),
             }
         }
     }
@@ -271,29 +206,24 @@ impl Sandbox {
         (cell.uid, cell.gid)
     }
 
-    fn check_required(&self, settings: &SandboxSettings) -> Result<(), String> {
+    fn check_required(&self, settings: &SandboxSettings) -> Result<(), Error> {
         for (layer, state) in &self.layers {
             if !settings.require.contains(layer) {
                 continue;
             }
             match state {
                 LayerState::Enforced(_) => {}
-                LayerState::Unavailable(reason) => return Err(refusal(*layer, reason)),
-                LayerState::Disabled | LayerState::NotEnabled(_) => {
-                    return Err(format!(
-                        "sandbox layer '{}' is both required and disabled; remove it from one of \
-                         MCP_SANDBOX_REQUIRE / MCP_SANDBOX_DISABLE",
-                        layer.name()
-                    ));
+                LayerState::Unavailable(reason) => {
+                    return Err(Error::Unavailable { layer: *layer, reason: reason.clone() });
                 }
+                LayerState::Disabled | LayerState::NotEnabled(_) => return Err(Error::RequiredAndDisabled(*layer)),
             }
         }
         Ok(())
     }
 
-    /// Spawns `probe_program -c 'exit 0'` in every cell; on failure names
-    /// the layer whose step failed.
-    fn probe(&self, probe_program: &Path) -> Result<(), (Option<Layer>, String)> {
+    /// Spawns `probe_program -c 'exit 0'` in every cell.
+    fn probe(&self, probe_program: &Path) -> Result<(), Error> {
         let spec = SpawnSpec {
             program: probe_program.to_path_buf(),
             args: vec!["-c".into(), "exit 0".into()],
@@ -302,35 +232,17 @@ impl Sandbox {
             stdin_pipe: false,
         };
         for cell in (0..self.cells.len()).map(CellId) {
-            match self.run_blocking(cell, &spec) {
-                Ok(Exit::Code(0)) => {}
-                Ok(other) => return Err((None, format!("the probe command ended with {other:?}"))),
-                Err(SpawnError { stage, errno }) => {
-                    let layer = match stage {
-                        Stage::Rlimits => Some(Layer::Rlimits),
-                        Stage::BoundingSet | Stage::Capabilities => Some(Layer::Capabilities),
-                        Stage::SwitchUser => Some(Layer::User),
-                        Stage::NoNewPrivs => Some(Layer::NoNewPrivs),
-                        Stage::Landlock => Some(Layer::Landlock),
-                        Stage::Seccomp => Some(Layer::Seccomp),
-                        Stage::ProcMount => Some(Layer::PrivateProc),
-                        Stage::None if self.steps & child::STEP_PID_NAMESPACE != 0 => Some(Layer::PidNamespace),
-                        _ => None,
-                    };
-                    return Err((layer, format!("{} failed: {}", stage.describe(), Errno::from_raw(errno).desc())));
-                }
+            match self.run_blocking(cell, &spec)? {
+                Exit::Code(0) => {}
+                other => return Err(Error::ProbeExit(other)),
             }
         }
         Ok(())
     }
-}
 
-fn refusal(layer: Layer, reason: &str) -> String {
-    format!(
-        "refusing to start: sandbox layer '{}' is required but unavailable: {reason}. Commands would run \
-         without it. To accept that, remove '{}' from MCP_SANDBOX_REQUIRE (--sandbox-require) or set it \
-         in MCP_SANDBOX_DISABLE; `mcp-commander doctor` shows every layer",
-        layer.name(),
-        layer.name()
-    )
+    /// The layer whose step a probe failed at, if any.
+    fn failed_layer(&self, failure: &Error) -> Option<Layer> {
+        let enforced = |layer| self.layers.iter().any(|(l, s)| *l == layer && matches!(s, LayerState::Enforced(_)));
+        Layer::failed_at(failure.stage()?, enforced)
+    }
 }

@@ -17,6 +17,7 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
 use super::child::{self, ChildArgs, Stage};
+use super::error::Error;
 use super::{CellId, Sandbox, as_user};
 
 /// Size of each child's stack; the child's frames are tiny.
@@ -61,9 +62,9 @@ pub(crate) enum Exit {
 impl Sandbox {
     /// Runs `spec` to completion on the calling thread, output discarded
     /// (the start-up probe and the spawn benchmark).
-    pub(crate) fn run_blocking(&self, cell: CellId, spec: &SpawnSpec) -> Result<Exit, SpawnError> {
+    pub(crate) fn run_blocking(&self, cell: CellId, spec: &SpawnSpec) -> Result<Exit, Error> {
         let (pid, _stdin, _stdout, _stderr) = self.spawn_raw(cell, spec)?;
-        reap(pid).map_err(|error| SpawnError { stage: Stage::None, errno: error.raw_os_error().unwrap_or(0) })
+        reap(pid).map_err(|error| Error::spawn(Stage::None, Errno::from_raw(error.raw_os_error().unwrap_or(0))))
     }
 
     /// Starts `spec` with stdin at /dev/null (or a pipe) and stdout/stderr
@@ -73,9 +74,7 @@ impl Sandbox {
     /// so call this from long-lived threads (the runtime's workers), never
     /// from `spawn_blocking`, whose idle threads exit.
     pub(crate) fn spawn(&self, cell: CellId, spec: &SpawnSpec) -> io::Result<Spawned> {
-        let (pid, stdin, stdout, stderr) = self
-            .spawn_raw(cell, spec)
-            .map_err(|error| io::Error::new(io::Error::from_raw_os_error(error.errno).kind(), error))?;
+        let (pid, stdin, stdout, stderr) = self.spawn_raw(cell, spec).map_err(Error::into_io)?;
         match pidfd_open(pid).and_then(ExitWatch::new) {
             Ok(exit) => Ok(Spawned { pid, exit, stdin, stdout, stderr }),
             Err(error) => {
@@ -89,20 +88,20 @@ impl Sandbox {
     /// Starts `spec` in `cell`: from one of the cell's spawning threads,
     /// whose Landlock domain the child inherits, or else from this thread
     /// with the child restricting itself.
-    fn spawn_raw(&self, cell: CellId, spec: &SpawnSpec) -> Result<Started, SpawnError> {
+    fn spawn_raw(&self, cell: CellId, spec: &SpawnSpec) -> Result<Started, Error> {
         let cell = &self.cells[cell.0];
         match &cell.spawners {
             Some(pool) => pool
                 .run(|| self.launch(cell, spec, true))
-                .unwrap_or_else(|errno| Err(SpawnError { stage: Stage::Landlock, errno: errno as c_int })),
+                .unwrap_or_else(|errno| Err(Error::spawn(Stage::Landlock, errno))),
             None => self.launch(cell, spec, false),
         }
     }
 
     /// Builds the child's arguments and clones it; `in_domain`: this thread
     /// is in the cell's Landlock domain already.
-    fn launch(&self, cell: &super::Cell, spec: &SpawnSpec, in_domain: bool) -> Result<Started, SpawnError> {
-        let os_error = |errno: Errno| SpawnError { stage: Stage::None, errno: errno as c_int };
+    fn launch(&self, cell: &super::Cell, spec: &SpawnSpec, in_domain: bool) -> Result<Started, Error> {
+        let os_error = |errno: Errno| Error::spawn(Stage::None, errno);
         let c_string = |bytes: &[u8]| CString::new(bytes).map_err(|_| os_error(Errno::EINVAL));
         let path = c_string(spec.program.as_os_str().as_bytes())?;
         let cwd = c_string(spec.cwd.as_os_str().as_bytes())?;
@@ -162,14 +161,7 @@ impl Sandbox {
             stage: 0,
             errno: 0,
         };
-        let mut namespaces = 0;
-        if self.steps & child::STEP_PID_NAMESPACE != 0 {
-            namespaces |= libc::CLONE_NEWPID;
-        }
-        if self.steps & child::STEP_PRIVATE_PROC != 0 {
-            namespaces |= libc::CLONE_NEWNS;
-        }
-        let pid = clone_vfork(&stack, &mut args, namespaces);
+        let pid = clone_vfork(&stack, &mut args, self.namespaces);
         // The child has exec'd or exited: the stack is free for the next one.
         STACK.with(|cached| cached.set(Some(stack)));
         let pid = pid.map_err(os_error)?;
@@ -184,7 +176,7 @@ impl Sandbox {
             unsafe { (std::ptr::read_volatile(&raw const args.stage), std::ptr::read_volatile(&raw const args.errno)) };
         if stage != 0 {
             let _ = reap(pid);
-            return Err(SpawnError { stage: Stage::from_raw(stage), errno });
+            return Err(Error::spawn(Stage::from_raw(stage), Errno::from_raw(errno)));
         }
         Ok((pid, stdin_write, stdout_read, stderr_read))
     }
@@ -196,35 +188,10 @@ fn daemon_pid() -> c_int {
     *PID.get_or_init(|| std::process::id() as c_int)
 }
 
-/// A spawn that failed in the child (or before it existed, `Stage::None`).
-#[derive(Debug)]
-pub(crate) struct SpawnError {
-    pub(super) stage: Stage,
-    pub(super) errno: c_int,
-}
-
-impl std::fmt::Display for SpawnError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.stage == Stage::WorkingDirectory {
-            // One message whatever the errno: "no such file" against
-            // "permission denied" would tell a caller what exists where the
-            // command user cannot look.
-            return f.write_str(WORKING_DIRECTORY_UNUSABLE);
-        }
-        write!(f, "{} failed: {}", self.stage.describe(), Errno::from_raw(self.errno).desc())
-    }
-}
-
-impl std::error::Error for SpawnError {}
-
-/// The error of a working directory the command cannot enter, for any cause.
-const WORKING_DIRECTORY_UNUSABLE: &str =
-    "the working directory does not exist, is not a directory, or cannot be entered by the command's user";
-
 /// Whether a spawn failed because the command could not enter its working
 /// directory (checked by the command's own `chdir`, as its user).
 pub(crate) fn failed_at_working_directory(error: &io::Error) -> bool {
-    error.get_ref().and_then(|e| e.downcast_ref::<SpawnError>()).is_some_and(|e| e.stage == Stage::WorkingDirectory)
+    error.get_ref().and_then(|e| e.downcast_ref::<Error>()).is_some_and(|e| e.stage() == Some(Stage::WorkingDirectory))
 }
 
 /// Clones the child on `stack` with all signals blocked in this thread, so
@@ -306,8 +273,8 @@ impl Drop for Stack {
     }
 }
 
-fn pipe() -> Result<(OwnedFd, OwnedFd), SpawnError> {
-    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|errno| SpawnError { stage: Stage::None, errno: errno as c_int })
+fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|errno| Error::spawn(Stage::None, errno))
 }
 
 /// Watches a pidfd, which becomes readable once the process has exited
