@@ -145,6 +145,19 @@ fn doctor_prints_every_layer_and_fails_when_a_required_one_is_off() {
 }
 
 #[test]
+fn the_audit_benchmark_runs_real_commands_and_counts_their_records() {
+    // The verdict against the 5% budget is noise at this size; what must
+    // hold is that every call ran and was recorded (3 rounds of 12).
+    let (_, report) = run(&[], &["bench-audit", "--calls", "12", "--concurrency", "2"]);
+    assert!(!report.contains("failed"), "{report}");
+    let written = report
+        .split_once(" records written")
+        .and_then(|(before, _)| before.rsplit(' ').next()?.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no record count: {report}"));
+    assert!(written >= 36, "{written} records for 36 calls: {report}");
+}
+
+#[test]
 fn health_and_shell_info_report_the_enforced_layers() {
     let daemon = Daemon::start(&[]);
     let health = daemon.request("GET", "/health", &[], "").json();

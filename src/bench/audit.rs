@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::audit::Auditor;
 use crate::audit::sinks::file::FileSink;
+use crate::audit::{Auditor, Caller};
+use crate::config::principals::LOCAL;
 use crate::mcp::dispatch::Server;
 use crate::mcp::era::StandardHeaders;
 use crate::tools::ToolContext;
@@ -44,8 +45,18 @@ pub(crate) async fn run(tools: &ToolContext, calls: usize, concurrency: usize) -
     );
     let (mut best_with, mut best_without) = (Duration::MAX, Duration::MAX);
     for round in 1..=3 {
-        let plain = timed(&without, calls, concurrency).await;
-        let recorded = timed(&with_audit, calls, concurrency).await;
+        let measured = match timed(&without, calls, concurrency).await {
+            Ok(plain) => timed(&with_audit, calls, concurrency).await.map(|recorded| (plain, recorded)),
+            Err(error) => Err(error),
+        };
+        let (plain, recorded) = match measured {
+            Ok(times) => times,
+            Err(error) => {
+                eprintln!("bench-audit: {error}");
+                let _ = std::fs::remove_dir_all(&directory);
+                return ExitCode::FAILURE;
+            }
+        };
         println!(
             "round {round}: without audit {:>6.0} calls/s   with audit {:>6.0} calls/s",
             calls as f64 / plain.as_secs_f64(),
@@ -67,27 +78,32 @@ pub(crate) async fn run(tools: &ToolContext, calls: usize, concurrency: usize) -
     if cost <= BUDGET { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
-async fn timed(server: &Arc<Server>, calls: usize, concurrency: usize) -> Duration {
+/// The time `calls` calls take, `concurrency` at a time, as the stdio
+/// transport's principal; the first call that fails ends the measurement.
+async fn timed(server: &Arc<Server>, calls: usize, concurrency: usize) -> Result<Duration, String> {
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     let per_task = calls.div_ceil(concurrency.max(1));
     for _ in 0..concurrency.max(1) {
         let server = server.clone();
         tasks.spawn(async move {
-            let headers = StandardHeaders::default();
+            let caller = Caller { principal: LOCAL.into(), ..Caller::default() };
+            let headers = StandardHeaders { caller, ..StandardHeaders::default() };
             for i in 0..per_task {
                 let message = json!({
                     "jsonrpc": "2.0", "id": i, "method": "tools/call",
                     "params": { "name": "execute_command", "arguments": { "command": "echo hi" } }
                 });
-                let reply = server.handle(message, &headers).await;
-                assert!(
-                    reply.is_some_and(|r| r.body.into_value()["result"]["isError"] == false),
-                    "a benchmark call failed"
-                );
+                let reply = server.handle(message, &headers).await.map(|r| r.body.into_value());
+                if reply.as_ref().is_none_or(|r| r["result"]["isError"] != false) {
+                    return Err(format!("a benchmark call failed: {}", reply.unwrap_or_default()));
+                }
             }
+            Ok(())
         });
     }
-    while tasks.join_next().await.is_some() {}
-    started.elapsed()
+    while let Some(joined) = tasks.join_next().await {
+        joined.map_err(|error| format!("a benchmark task failed: {error}"))??;
+    }
+    Ok(started.elapsed())
 }
