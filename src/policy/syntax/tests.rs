@@ -1,3 +1,5 @@
+//! The parser's tests: what a parse yields and what it refuses.
+
 use super::*;
 
 fn programs(input: &str) -> Vec<String> {

@@ -1,3 +1,5 @@
+//! The layer registry's tests: names, orders, defaults and opt-in texts as operators see them.
+
 use super::*;
 
 fn names(layers: impl IntoIterator<Item = Layer>) -> Vec<&'static str> {
