@@ -90,24 +90,25 @@ impl ToolContext {
         let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             tokio::task::spawn_blocking(move || space.policy.check(&command, space.scope(&cwd)))
         }));
-        let Ok(check) = spawned else {
-            tracing::error!("no thread for a policy check: the daemon's process limit is reached");
-            let reason = "the daemon cannot start a thread to check this command: its uid has reached its process \
-                          limit (RLIMIT_NPROC); retry once commands have ended"
-                .to_string();
-            return crate::policy::Decision::Deny { rule: crate::policy::Rule::Input, command: String::new(), reason };
-        };
-        let reason = match tokio::time::timeout(CHECK_DEADLINE, check).await {
-            Ok(Ok(decision)) => return decision,
-            Ok(Err(_)) => "the policy check failed on this command".to_string(),
+        let reason = match spawned {
             Err(_) => {
-                tracing::error!("a policy check overran its deadline; the command was refused");
-                format!(
-                    "the command could not be checked within {}s (its nesting makes the shell parser backtrack); \
-                     simplify it",
-                    CHECK_DEADLINE.as_secs()
-                )
+                tracing::error!("no thread for a policy check: the daemon's process limit is reached");
+                "the daemon cannot start a thread to check this command: its uid has reached its process limit \
+                 (RLIMIT_NPROC); retry once commands have ended"
+                    .to_string()
             }
+            Ok(check) => match tokio::time::timeout(CHECK_DEADLINE, check).await {
+                Ok(Ok(decision)) => return decision,
+                Ok(Err(_)) => "the policy check failed on this command".to_string(),
+                Err(_) => {
+                    tracing::error!("a policy check overran its deadline; the command was refused");
+                    format!(
+                        "the command could not be checked within {}s (its nesting makes the shell parser \
+                         backtrack); simplify it",
+                        CHECK_DEADLINE.as_secs()
+                    )
+                }
+            },
         };
         crate::policy::Decision::Deny { rule: crate::policy::Rule::Input, command: String::new(), reason }
     }
