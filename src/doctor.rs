@@ -15,7 +15,7 @@ pub(crate) fn run(config: &Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let report = crate::principals::plan(config, &state_dir).and_then(|plan| {
+    let report = crate::principals::plan(config, &state_dir, None).and_then(|plan| {
         let mut settings = crate::app::wire::sandbox_settings(config, plan.cells, &state_dir);
         settings.require.clear();
         Sandbox::prepare(&settings, &config.shell).map_err(String::from)

@@ -16,6 +16,7 @@ mod audit;
 mod bench;
 mod config;
 mod doctor;
+mod egress;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;

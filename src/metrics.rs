@@ -1,10 +1,11 @@
 //! Prometheus metrics (`/metrics`, text format), with the
 //! `prometheus-client` crate: requests by method and status, tool calls by
 //! tool and outcome, authentication failures, policy denials by rule,
-//! command duration, commands in flight, the sandbox layers enforced and
-//! the audit writer's counts. Label values come from closed sets (the tool
-//! registry, [`Outcome`]) or from the operator's configuration (rule
-//! names), never from request text.
+//! command duration, commands in flight, egress proxy connections and
+//! bytes, the sandbox layers enforced and the audit writer's counts. Label
+//! values come from closed sets (the tool registry, [`Outcome`], the egress
+//! rules) or from the operator's configuration (rule and principal names),
+//! never from request text.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64};
@@ -33,6 +34,8 @@ pub(crate) struct Metrics {
     queued: Gauge<i64, AtomicI64>,
     connections: Gauge<i64, AtomicI64>,
     connections_refused: Counter,
+    egress_connections: Family<Labels, Counter>,
+    egress_bytes: Family<Labels, Counter>,
     layers: Vec<(String, bool)>,
     audit: Arc<AuditStats>,
 }
@@ -49,6 +52,8 @@ impl Metrics {
             queued: Gauge::default(),
             connections: Gauge::default(),
             connections_refused: Counter::default(),
+            egress_connections: Family::default(),
+            egress_bytes: Family::default(),
             layers,
             audit,
         }
@@ -105,6 +110,15 @@ impl Metrics {
         self.connections_refused.inc();
     }
 
+    /// One egress proxy connection of `principal` (empty: not known),
+    /// `allowed` or refused by the rule named, and the bytes it moved.
+    pub(crate) fn egress_connection(&self, principal: &str, outcome: &'static str, sent: u64, received: u64) {
+        let labels = vec![("principal", principal.to_string()), ("outcome", outcome.to_string())];
+        self.egress_connections.get_or_create(&labels).inc();
+        self.egress_bytes.get_or_create(&vec![("direction", "sent".to_string())]).inc_by(sent);
+        self.egress_bytes.get_or_create(&vec![("direction", "received".to_string())]).inc_by(received);
+    }
+
     /// The text exposition of every metric.
     pub(crate) fn render(&self) -> String {
         let mut registry = Registry::with_prefix("mcp_commander");
@@ -128,6 +142,16 @@ impl Metrics {
             "connections_refused",
             "Connections answered 503 because MCP_MAX_CONNECTIONS were open",
             self.connections_refused.clone(),
+        );
+        registry.register(
+            "egress_connections",
+            "Egress proxy connections by principal and outcome (allowed, or the rule that refused or ended one)",
+            self.egress_connections.clone(),
+        );
+        registry.register(
+            "egress_bytes",
+            "Bytes through the egress proxy: sent by commands, received from destinations",
+            self.egress_bytes.clone(),
         );
         let enforced = Family::<Labels, Gauge>::default();
         for (layer, on) in &self.layers {

@@ -9,7 +9,7 @@ use crate::mcp::dispatch::Server;
 use crate::runner::{self, Runner, RunnerSettings};
 use crate::sandbox::{self, Sandbox, SandboxSettings, SeccompOptions};
 use crate::tools::{self, ToolContext};
-use crate::{audit, metrics, principals};
+use crate::{audit, egress, metrics, principals};
 
 /// Wires configuration, sandbox, runner and tools into one MCP server.
 pub(super) fn build_server(config: Config) -> Result<Arc<Server>, String> {
@@ -29,7 +29,8 @@ pub(crate) fn wire_server(config: Config) -> Result<Arc<Server>, String> {
 }
 
 fn wire(config: Config, state_dir: &Path) -> Result<Arc<Server>, String> {
-    let plan = principals::plan(&config, state_dir)?;
+    let proxy = egress::bind(&config.egress)?;
+    let plan = principals::plan(&config, state_dir, proxy.as_ref().map(egress::Bound::port))?;
     let settings = sandbox_settings(&config, plan.cells.clone(), state_dir);
     let sandbox = Sandbox::prepare(&settings, &config.shell)?;
     for (layer, state) in sandbox.layers() {
@@ -54,7 +55,11 @@ fn wire(config: Config, state_dir: &Path) -> Result<Arc<Server>, String> {
         .collect();
     let metrics = Arc::new(metrics::Metrics::new(layers, audit.stats.clone()));
     let admission = Arc::new(tools::admission::Admission::new(&config.limits));
-    let context = ToolContext { config: Arc::new(config), runner, spaces, jobs, audit, metrics, admission };
+    let egress = match proxy {
+        Some(bound) => Some(egress::Egress::start(bound, &config.egress, audit.clone(), metrics.clone())?),
+        None => None,
+    };
+    let context = ToolContext { config: Arc::new(config), runner, spaces, jobs, audit, metrics, admission, egress };
     Ok(Arc::new(Server::new(context)))
 }
 

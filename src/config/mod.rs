@@ -9,6 +9,7 @@
 pub(crate) mod audit;
 pub(crate) mod cli;
 pub(crate) mod duration;
+pub(crate) mod egress;
 mod file;
 pub(crate) mod kind;
 pub(crate) mod limits;
@@ -126,6 +127,21 @@ resolved! {
     background: Option<crate::runner::JobLimits> = background(raw)?;
     /// Concurrency, queue, connection, authentication-failure and JSON limits.
     limits: limits::Limits = limits::resolve(raw)?;
+    /// The egress proxy: allowlist, port, limits.
+    egress: egress::EgressConfig = egress::resolve(raw)?;
+    let () = refuse_egress_without_broker(&egress, &sandbox)?;
+}
+
+/// The proxy is the only way out only while the socket broker checks
+/// every connection's address: Landlock alone would let commands reach the
+/// proxy's port on any host.
+fn refuse_egress_without_broker(egress: &egress::EgressConfig, sandbox: &sandbox::SandboxConfig) -> Result<(), String> {
+    if egress.enabled() && sandbox.disable.contains(&crate::sandbox::Layer::Sockets) {
+        return Err("MCP_EGRESS_ALLOW needs the sockets layer (MCP_SANDBOX_DISABLE lists it): without the socket \
+                    broker, commands could connect to the proxy's port on any address"
+            .into());
+    }
+    Ok(())
 }
 
 /// Resolves raw settings, after filling what they leave unset from the

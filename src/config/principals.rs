@@ -42,6 +42,8 @@ pub(crate) struct Narrowing {
     pub(crate) writable_roots: Option<Vec<PathBuf>>,
     pub(crate) tcp_connect_ports: Option<Vec<u16>>,
     pub(crate) tcp_bind_ports: Option<Vec<u16>>,
+    /// Where its commands may connect through the egress proxy.
+    pub(crate) egress_allow: Option<Vec<String>>,
 }
 
 /// How principals' commands are kept apart.
@@ -127,7 +129,7 @@ pub(crate) fn principals(raw: &RawSettings, auth_token: Option<&str>) -> Result<
 }
 
 /// A principal's optional `allowed_commands`, `writable_roots`,
-/// `tcp_connect_ports` and `tcp_bind_ports`.
+/// `tcp_connect_ports`, `tcp_bind_ports` and `egress_allow`.
 fn narrowing(entry: &toml::Value, context: &str) -> Result<Narrowing, String> {
     let strings = |key: &str| -> Result<Option<Vec<String>>, String> {
         match entry.get(key) {
@@ -174,6 +176,7 @@ fn narrowing(entry: &toml::Value, context: &str) -> Result<Narrowing, String> {
         writable_roots,
         tcp_connect_ports: ports("tcp_connect_ports")?,
         tcp_bind_ports: ports("tcp_bind_ports")?,
+        egress_allow: strings("egress_allow")?,
     })
 }
 

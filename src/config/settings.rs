@@ -240,6 +240,33 @@ settings! {
     /// Allow commands to use UDP sockets.
     allow_udp: Bool { env: "MCP_ALLOW_UDP", value: "BOOL", default: "false" },
 
+    /// Where commands may connect through the daemon's egress proxy (comma list): host
+    /// names, `*.` suffixes and address ranges, each with an optional port (443 unless
+    /// written; `*` any), e.g. `github.com,*.githubusercontent.com,pypi.org`. Commands get
+    /// HTTPS_PROXY and friends; names resolving into loopback, link-local, private, CGNAT or
+    /// multicast ranges are refused unless such a range is listed. [default: empty = no egress]
+    egress_allow: List { env: "MCP_EGRESS_ALLOW", value: "LIST" },
+
+    /// The egress proxy's port on 127.0.0.1 (0: one the kernel picks at start).
+    egress_port: Number<u16> { env: "MCP_EGRESS_PORT", value: "PORT", default: "0", forms: "a TCP port number from 0 to 65535" },
+
+    /// Proxy connections one call's commands may hold open at once.
+    egress_max_connections_per_call: Positive { env: "MCP_EGRESS_MAX_CONNECTIONS_PER_CALL", value: "COUNT", default: "32" },
+
+    /// Proxy connections one principal's commands may hold open at once.
+    egress_max_connections_per_principal: Positive { env: "MCP_EGRESS_MAX_CONNECTIONS_PER_PRINCIPAL", value: "COUNT", default: "128" },
+
+    /// A proxy connection with no byte either way for this long is closed.
+    egress_idle_timeout: Timeout { env: "MCP_EGRESS_IDLE_TIMEOUT", value: "DURATION", default: "60s" },
+
+    /// Bytes one call's commands may move through the proxy, both ways, over all its
+    /// connections; the connection that passes it is closed.
+    egress_max_bytes_per_call: Bytes { env: "MCP_EGRESS_MAX_BYTES_PER_CALL", value: "BYTES", default: "1G" },
+
+    /// Test only: a name map file used instead of the system resolver.
+    #[arg(hide = true)]
+    egress_test_hosts: Text { env: "MCP_EGRESS_TEST_HOSTS", value: "PATH" },
+
     /// CPU seconds per command (RLIMIT_CPU).
     rlimit_cpu: Number<u64> { env: "MCP_RLIMIT_CPU", value: "SECONDS", default: "900" },
 

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::config::principals::{ANONYMOUS, LOCAL, Narrowing};
+use crate::egress::AllowList;
 use crate::policy::{Policy, Scope};
 use crate::sandbox::{CellId, CellSettings, LandlockRules, Layer, Sandbox, SpawnSpec};
 use workspaces::Activity;
@@ -41,6 +42,9 @@ pub(crate) struct Space {
     pub(crate) writable_roots: Arc<Vec<PathBuf>>,
     pub(crate) tcp_connect_ports: Vec<u16>,
     pub(crate) tcp_bind_ports: Vec<u16>,
+    /// Where its commands may connect through the egress proxy (the
+    /// daemon's list, narrowed); empty: no egress.
+    pub(crate) egress: Arc<AllowList>,
     pub(crate) activity: Activity,
 }
 
@@ -98,8 +102,9 @@ fn names(config: &Config) -> Vec<(String, Option<u32>, Narrowing)> {
 }
 
 /// Decides every principal's uid, creates its workspace in `state_dir`,
-/// narrows its policy and builds its cell of the sandbox.
-pub(crate) fn plan(config: &Config, state_dir: &Path) -> Result<Plan, String> {
+/// narrows its policy and builds its cell of the sandbox; a cell with
+/// egress may connect to the proxy on `egress_port`.
+pub(crate) fn plan(config: &Config, state_dir: &Path, egress_port: Option<u16>) -> Result<Plan, String> {
     let sandbox = &config.sandbox;
     let separation = &config.separation;
     let uid_layer_off = sandbox.disable.contains(&Layer::User);
@@ -157,6 +162,13 @@ pub(crate) fn plan(config: &Config, state_dir: &Path) -> Result<Plan, String> {
         let connect =
             narrow_ports(&name, "tcp_connect_ports", narrowing.tcp_connect_ports, &sandbox.tcp_connect_ports)?;
         let bind = narrow_ports(&name, "tcp_bind_ports", narrowing.tcp_bind_ports, &sandbox.tcp_bind_ports)?;
+        let egress = config.egress.allow.narrowed(
+            narrowing.egress_allow.as_deref(),
+            &format!("MCP_TOKENS_FILE, principal '{name}', egress_allow"),
+        )?;
+        let egress_proxy = egress_port.filter(|_| !egress.is_empty());
+        let mut landlock_connect = connect.clone();
+        landlock_connect.extend(egress_proxy.filter(|port| !connect.contains(port)));
         let mut writable = vec![workspace.clone()];
         writable.extend(roots);
         writable.extend(devices.iter().cloned());
@@ -197,11 +209,12 @@ pub(crate) fn plan(config: &Config, state_dir: &Path) -> Result<Plan, String> {
                 searched,
                 writable_roots: writable.clone(),
                 exec_paths,
-                tcp_connect_ports: connect.clone(),
+                tcp_connect_ports: landlock_connect,
                 tcp_bind_ports: bind.clone(),
                 private_proc: false,
             },
             allowed_sockets: sandbox.allowed_sockets.clone(),
+            egress_proxy,
         });
         spaces.push(Space {
             name,
@@ -213,6 +226,7 @@ pub(crate) fn plan(config: &Config, state_dir: &Path) -> Result<Plan, String> {
             writable_roots: Arc::new(writable),
             tcp_connect_ports: connect,
             tcp_bind_ports: bind,
+            egress: Arc::new(egress),
             activity: Activity::default(),
         });
     }

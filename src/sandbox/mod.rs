@@ -51,6 +51,7 @@ pub(crate) use process::{at_exit, ignore_sigpipe};
 pub(crate) use process::{can_switch_users, empty_bounding_set, protect_daemon, release_free_memory, scrub_secrets};
 pub(crate) use seccomp::SeccompOptions;
 use sockets::SocketRules;
+pub(crate) use sockets::egress_peer;
 pub(crate) use spawn::{
     Exit, SpawnSpec, Usage, failed_at_working_directory, kill_group, reap, reap_with_usage, signal_leader,
 };
@@ -108,6 +109,9 @@ pub(crate) struct CellSettings {
     /// UNIX socket files its commands may connect to outside their
     /// writable roots.
     pub(crate) allowed_sockets: Vec<PathBuf>,
+    /// The egress proxy's port on 127.0.0.1, when its commands may use it
+    /// (also in `landlock.tcp_connect_ports`).
+    pub(crate) egress_proxy: Option<u16>,
 }
 
 /// Names one cell of a prepared sandbox.

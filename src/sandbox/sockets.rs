@@ -6,6 +6,10 @@
 //!   copy of the address and performed on the command's own socket; a
 //!   blocking socket waits on a helper thread until connected, failed, its
 //!   send timeout, or the command's end;
+//! - TCP to the egress proxy (`127.0.0.1`, its port; no other address on
+//!   that port): the socket is bound first (to `127.0.0.1:0` if unbound)
+//!   and its port recorded with the command's cell, which the proxy reads
+//!   when it accepts, so a connection is known to come from that cell;
 //! - UNIX pathname sockets: only beneath the writable roots or at a socket
 //!   the operator listed. The path is resolved by the broker (relative to
 //!   the command's working directory) with the command's uid and groups, so
@@ -54,6 +58,19 @@ pub(crate) struct SocketRules {
     /// The principal (sandbox cell) these rules are for: waiting calls are
     /// counted per principal.
     pub(crate) owner: usize,
+    /// The egress proxy's port on 127.0.0.1, when this cell may use it.
+    pub(crate) egress_proxy: Option<u16>,
+}
+
+/// The local ports of command sockets connected to the egress proxy, with
+/// their cell; each is taken by the proxy when it accepts.
+static EGRESS_PEERS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<u16, usize>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// The cell whose command connected to the egress proxy from `port`, if
+/// the broker made that connection; forgotten once asked.
+pub(crate) fn egress_peer(port: u16) -> Option<usize> {
+    EGRESS_PEERS.lock().unwrap_or_else(|p| p.into_inner()).remove(&port)
 }
 
 impl SocketRules {
@@ -141,7 +158,12 @@ fn inet_connect(call: &Call, socket: OwnedFd, address: Vec<u8>, family: Option<i
     let stream = int_option(&socket, libc::SOL_SOCKET, libc::SO_TYPE)? == libc::SOCK_STREAM;
     if stream && matches!(family, Some(libc::AF_INET | libc::AF_INET6)) && address.len() >= 4 {
         let port = u16::from_be_bytes([address[2], address[3]]);
-        if !call.rules.tcp_connect_ports.contains(&port) {
+        let to_proxy = call.rules.egress_proxy == Some(port)
+            && family == Some(libc::AF_INET)
+            && address.get(4..8) == Some(&[127, 0, 0, 1][..]);
+        if to_proxy {
+            record_egress_peer(&socket, call.rules.owner)?;
+        } else if !call.rules.tcp_connect_ports.contains(&port) {
             tracing::info!(pid = call.pid(), port, "sandbox refused a TCP connection to a port not listed");
             return Err(Errno::EACCES);
         }
@@ -348,6 +370,33 @@ fn send_timeout(socket: &OwnedFd) -> Option<Duration> {
     };
     let timeout = Duration::from_secs(value.tv_sec.max(0) as u64) + Duration::from_micros(value.tv_usec.max(0) as u64);
     (result == 0 && !timeout.is_zero()).then_some(timeout)
+}
+
+/// Binds an unbound socket to `127.0.0.1:0` and records its port as
+/// `owner`'s connection to the egress proxy, before it connects.
+fn record_egress_peer(socket: &OwnedFd, owner: usize) -> Result<(), Errno> {
+    if local_port(socket)? == 0 {
+        let address = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: libc::in_addr { s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be() },
+            sin_zero: [0; 8],
+        };
+        // SAFETY: `address` is a live sockaddr_in of the length given.
+        let result = unsafe {
+            libc::bind(
+                socket.as_raw_fd(),
+                (&raw const address).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        };
+        if result != 0 {
+            return Err(Errno::last());
+        }
+    }
+    let port = local_port(socket)?;
+    EGRESS_PEERS.lock().unwrap_or_else(|p| p.into_inner()).insert(port, owner);
+    Ok(())
 }
 
 /// The port a TCP socket is bound to (0: none yet).

@@ -133,12 +133,14 @@ async fn call_tool(call: Call<'_>) -> Result<Value, CallError> {
     };
     let _in_flight = context.metrics.command_started();
     let _in_use = input.space.in_use();
+    let mut env = input.env;
+    let _egress = context.egress_for(&input.space, record.request_id(), &mut env);
     let working_directory = input.cwd.display().to_string();
     let request = RunRequest {
         cell: input.space.cell,
         command: input.command,
         cwd: input.cwd,
-        env: input.env,
+        env,
         timeout: input.timeout,
         max_output_bytes: input.max_output_bytes,
         stdin: input.stdin,

@@ -31,6 +31,7 @@ registry![
     list_allowed_commands,
     list_blocked_commands,
     get_shell_info,
+    get_network_policy,
     start_command,
     read_command_output,
     list_commands,
@@ -63,6 +64,8 @@ pub(crate) struct ToolContext {
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
     /// Command slots and the queue for them.
     pub(crate) admission: Arc<admission::Admission>,
+    /// The egress proxy, when egress is on.
+    pub(crate) egress: Option<Arc<crate::egress::Egress>>,
 }
 
 /// Longest a policy decision may take. The third-party shell parser has
@@ -111,6 +114,22 @@ impl ToolContext {
             },
         };
         crate::policy::Decision::Deny { rule: crate::policy::Rule::Input, command: String::new(), reason }
+    }
+}
+
+impl ToolContext {
+    /// Registers a call of `space` with the egress proxy, when it has
+    /// egress, and sets its command's proxy variables in `env`; the tunnels
+    /// end when the value returned is dropped.
+    pub(crate) fn egress_for(
+        &self,
+        space: &Space,
+        request_id: &str,
+        env: &mut Vec<(String, String)>,
+    ) -> Option<crate::egress::CallEgress> {
+        let egress = self.egress.as_ref()?.register(&space.name, space.cell.0, request_id, &space.egress)?;
+        egress.apply(env);
+        Some(egress)
     }
 }
 

@@ -34,6 +34,8 @@ pub(crate) struct CallRecord {
     counted: bool,
     /// Who called.
     principal: String,
+    /// The request's id, which the call's egress connections carry.
+    request_id: String,
 }
 
 impl CallRecord {
@@ -63,6 +65,7 @@ impl CallRecord {
             denied: false,
             counted: true,
             principal: caller.principal.clone(),
+            request_id: caller.request_id.clone(),
         }
     }
 
@@ -102,6 +105,7 @@ impl CallRecord {
             denied: false,
             counted: false,
             principal: self.principal.clone(),
+            request_id: self.request_id.clone(),
         }
     }
 
@@ -113,6 +117,10 @@ impl CallRecord {
     /// The principal who called.
     pub(crate) fn principal(&self) -> &str {
         &self.principal
+    }
+
+    pub(crate) fn request_id(&self) -> &str {
+        &self.request_id
     }
 
     pub(crate) fn denied(&self) -> bool {

@@ -50,11 +50,13 @@ async fn start(context: &ToolContext, jobs: &JobTable, arguments: &Value, record
         Ok(input) => input,
         Err(refusal) => return structured_result(json!({ "error": refusal.message }), true),
     };
+    let mut env = input.env;
+    let egress = context.egress_for(&input.space, record.request_id(), &mut env);
     let request = RunRequest {
         cell: input.space.cell,
         command: input.command,
         cwd: input.cwd,
-        env: input.env,
+        env,
         timeout: if arguments.get("timeout").is_some() { input.timeout } else { jobs.limits().lifetime },
         max_output_bytes: 4096,
         stdin: input.stdin,
@@ -67,6 +69,7 @@ async fn start(context: &ToolContext, jobs: &JobTable, arguments: &Value, record
         Box::pin(async move {
             let _in_flight = in_flight;
             let _in_use = in_use;
+            let _egress = egress;
             end.set("job", json!(job));
             match result {
                 Ok(outcome) => {

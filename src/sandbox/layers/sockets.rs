@@ -38,6 +38,7 @@ fn socket_rules(settings: &CellSettings, credentials: Option<(u32, u32)>, owner:
         unix_sockets,
         credentials,
         owner,
+        egress_proxy: settings.egress_proxy,
     }
 }
 

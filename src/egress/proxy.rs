@@ -1,0 +1,315 @@
+//! The proxy's connections: read the head, find the call by its secret and
+//! check that the connection came through that call's sandbox cell, count
+//! it against the limits, judge the destination, connect to the checked
+//! address, then relay bytes until either side ends, the connection idles,
+//! the call's byte budget runs out or the call ends. Every connection
+//! leaves one audit record and one metric, allowed or not.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::Shared;
+use super::calls::CallState;
+use super::decide::{Refusal, Rule, destination};
+use super::head::{Head, MAX_HEAD, Target, head_end};
+
+/// Longest wait for a request head, and for the destination to accept.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Relay buffer per direction.
+const BUFFER: usize = 128 * 1024;
+
+/// What the record of one connection says.
+struct Report {
+    call: Option<Arc<CallState>>,
+    head: Option<Head>,
+    address: Option<SocketAddr>,
+    /// `None`: allowed and ended normally.
+    rule: Option<Refusal>,
+    allowed: bool,
+    sent: u64,
+    received: u64,
+}
+
+/// Serves one accepted connection from `peer`, which the socket broker
+/// registered as coming from the cell `owner` (or `None`).
+pub(super) async fn serve(shared: Arc<Shared>, mut client: TcpStream, owner: Option<usize>) {
+    let started = Instant::now();
+    let mut report = Report { call: None, head: None, address: None, rule: None, allowed: false, sent: 0, received: 0 };
+    if let Err(refusal) = handle(&shared, &mut client, owner, &mut report).await {
+        if !report.allowed {
+            let _ = refuse(&mut client, &refusal).await;
+        }
+        report.rule = Some(refusal);
+    }
+    record(&shared, report, started).await;
+}
+
+async fn handle(
+    shared: &Arc<Shared>,
+    client: &mut TcpStream,
+    owner: Option<usize>,
+    report: &mut Report,
+) -> Result<(), Refusal> {
+    let (head, early) = read_head(client).await?;
+    report.head = Some(head.clone());
+    let Some(secret) = head.secret() else {
+        return Err(Refusal::new(
+            Rule::Unauthenticated,
+            "the proxy needs the credentials of the HTTPS_PROXY variable the daemon set for this command",
+        ));
+    };
+    let Some(call) = shared.calls.get(&secret) else {
+        return Err(Refusal::new(
+            Rule::UnknownCall,
+            "these proxy credentials belong to no running call (they end with the call that received them)",
+        ));
+    };
+    report.call = Some(call.clone());
+    if owner != Some(call.owner) {
+        return Err(Refusal::new(
+            Rule::WrongPrincipal,
+            format!("this connection did not come from a command of principal '{}'", call.principal),
+        ));
+    }
+    let settings = &shared.settings;
+    let _open = shared.calls.open(&call, settings.max_per_call, settings.max_per_principal).map_err(|rule| {
+        let (limit, setting) = match rule {
+            Rule::ConnectionsPerCall => (settings.max_per_call, "MCP_EGRESS_MAX_CONNECTIONS_PER_CALL"),
+            _ => (settings.max_per_principal, "MCP_EGRESS_MAX_CONNECTIONS_PER_PRINCIPAL"),
+        };
+        Refusal::new(rule, format!("{limit} proxy connections are open already ({setting})"))
+    })?;
+    if call.bytes.load(Ordering::Relaxed) >= settings.max_bytes_per_call {
+        return Err(bytes_refusal(settings.max_bytes_per_call));
+    }
+    let addresses = destination(&call.allow, &shared.resolver, &head.host, head.port).await?;
+    let upstream = connect(&addresses).await.map_err(|e| {
+        Refusal::new(Rule::ConnectFailed, format!("{}:{} could not be reached: {e}", head.host, head.port))
+    })?;
+    report.address = upstream.peer_addr().ok();
+    report.allowed = true;
+    let mut first = Vec::new();
+    match &head.target {
+        Target::Connect => {
+            client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await.map_err(io_ended)?;
+        }
+        Target::Forward { .. } => first = head.forwarded(),
+    }
+    first.extend_from_slice(&early);
+    relay(shared, &call, client, upstream, first, report).await
+}
+
+/// Reads up to the end of the head; returns it with what followed it.
+async fn read_head(client: &mut TcpStream) -> Result<(Head, Vec<u8>), Refusal> {
+    let mut buffer = Vec::with_capacity(1024);
+    let read = async {
+        loop {
+            if let Some(end) = head_end(&buffer) {
+                return Ok(end);
+            }
+            if buffer.len() >= MAX_HEAD {
+                return Err(format!("the request head is over {MAX_HEAD} bytes"));
+            }
+            let mut chunk = [0u8; 4096];
+            match client.read(&mut chunk).await {
+                Ok(0) | Err(_) => return Err("the connection ended before the request head did".into()),
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    let end = match tokio::time::timeout(HEAD_TIMEOUT, read).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("no request head within {}s", HEAD_TIMEOUT.as_secs())),
+    }
+    .map_err(|e| Refusal::new(Rule::BadRequest, e))?;
+    let head = Head::parse(&buffer[..end]).map_err(|e| Refusal::new(Rule::BadRequest, e))?;
+    Ok((head, buffer[end..].to_vec()))
+}
+
+/// Connects to the first of `addresses` that accepts.
+async fn connect(addresses: &[SocketAddr]) -> Result<TcpStream, String> {
+    let mut last = String::from("no address");
+    for address in addresses {
+        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address)).await {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Ok(Err(error)) => last = format!("{address}: {error}"),
+            Err(_) => last = format!("{address}: no answer within {}s", CONNECT_TIMEOUT.as_secs()),
+        }
+    }
+    Err(last)
+}
+
+/// Relays both ways until the destination ends (or the client, then the
+/// destination's rest), or a limit or the call's end closes it.
+async fn relay(
+    shared: &Shared,
+    call: &CallState,
+    client: &mut TcpStream,
+    mut upstream: TcpStream,
+    first: Vec<u8>,
+    report: &mut Report,
+) -> Result<(), Refusal> {
+    let budget = shared.settings.max_bytes_per_call;
+    let epoch = Instant::now();
+    let last_active = AtomicU64::new(0);
+    let (sent, received) = (AtomicU64::new(0), AtomicU64::new(0));
+    let (client_read, client_write) = client.split();
+    let (upstream_read, mut upstream_write) = upstream.split();
+    let counters = Counters { call, budget, epoch, last_active: &last_active };
+    let outcome = async {
+        if !first.is_empty() {
+            upstream_write.write_all(&first).await.map_err(io_ended)?;
+            counters.add(&sent, first.len())?;
+        }
+        let up = pump(client_read, upstream_write, &counters, &sent);
+        let down = pump(upstream_read, client_write, &counters, &received);
+        tokio::pin!(up, down);
+        let mut up_done = false;
+        loop {
+            tokio::select! {
+                result = &mut up, if !up_done => { result?; up_done = true; }
+                result = &mut down => return result,
+            }
+        }
+    };
+    let idle = shared.settings.idle_timeout;
+    let watchdog = async {
+        let mut ended = call.ended.clone();
+        loop {
+            let quiet = epoch.elapsed().saturating_sub(Duration::from_millis(last_active.load(Ordering::Relaxed)));
+            if quiet >= idle {
+                return Refusal::new(
+                    Rule::IdleTimeout,
+                    format!("no byte either way for {}s (MCP_EGRESS_IDLE_TIMEOUT)", idle.as_secs()),
+                );
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(idle - quiet) => {}
+                _ = ended.wait_for(|ended| *ended) => {
+                    return Refusal::new(Rule::CallEnded, "the call this connection belongs to ended");
+                }
+            }
+        }
+    };
+    let result = tokio::select! {
+        result = outcome => result,
+        refusal = watchdog => Err(refusal),
+    };
+    report.sent = sent.load(Ordering::Relaxed);
+    report.received = received.load(Ordering::Relaxed);
+    result
+}
+
+/// Byte counts and activity shared by both directions of a connection.
+struct Counters<'a> {
+    call: &'a CallState,
+    budget: u64,
+    epoch: Instant,
+    last_active: &'a AtomicU64,
+}
+
+impl Counters<'_> {
+    fn add(&self, direction: &AtomicU64, bytes: usize) -> Result<(), Refusal> {
+        direction.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.last_active.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        if self.call.bytes.fetch_add(bytes as u64, Ordering::Relaxed) + bytes as u64 > self.budget {
+            return Err(bytes_refusal(self.budget));
+        }
+        Ok(())
+    }
+}
+
+/// Copies `from` to `to` until `from` ends, then ends `to`'s writing.
+async fn pump(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    counters: &Counters<'_>,
+    direction: &AtomicU64,
+) -> Result<(), Refusal> {
+    let mut buffer = vec![0u8; BUFFER];
+    loop {
+        let n = from.read(&mut buffer).await.map_err(io_ended)?;
+        if n == 0 {
+            let _ = to.shutdown().await;
+            return Ok(());
+        }
+        counters.add(direction, n)?;
+        to.write_all(&buffer[..n]).await.map_err(io_ended)?;
+    }
+}
+
+fn bytes_refusal(budget: u64) -> Refusal {
+    Refusal::new(
+        Rule::BytesPerCall,
+        format!("this call moved {budget} bytes through the proxy (MCP_EGRESS_MAX_BYTES_PER_CALL)"),
+    )
+}
+
+/// A side closing abruptly ends the connection; it is not a refusal.
+fn io_ended(_: std::io::Error) -> Refusal {
+    Refusal::new(Rule::CallEnded, "")
+}
+
+/// Answers a refused request with its status and a body naming the rule.
+async fn refuse(client: &mut TcpStream, refusal: &Refusal) -> std::io::Result<()> {
+    let (status, text) = refusal.rule.status();
+    let body = format!("mcp-commander egress refused ({}): {}\n", refusal.rule, refusal.reason);
+    let authenticate = if status == 407 { "Proxy-Authenticate: Basic realm=\"mcp-commander egress\"\r\n" } else { "" };
+    let response = format!(
+        "HTTP/1.1 {status} {text}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\
+         {authenticate}X-Egress-Rule: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len(),
+        refusal.rule
+    );
+    client.write_all(response.as_bytes()).await?;
+    client.shutdown().await
+}
+
+/// Writes the connection's audit record and counts it.
+async fn record(shared: &Shared, report: Report, started: Instant) {
+    // A relay that ended because a side closed is a normal end.
+    let rule = report.rule.filter(|r| !(report.allowed && r.rule == Rule::CallEnded && r.reason.is_empty()));
+    let outcome = rule.as_ref().map_or("allowed", |r| r.rule.name());
+    let principal = report.call.as_ref().map_or("", |c| c.principal.as_str());
+    shared.metrics.egress_connection(principal, outcome, report.sent, report.received);
+    if rule.is_some() {
+        tracing::info!(
+            principal,
+            outcome,
+            host = report.head.as_ref().map(|h| h.host.as_str()),
+            "egress refused or cut"
+        );
+    }
+    let caller = crate::audit::Caller {
+        request_id: report.call.as_ref().map(|c| c.request_id.clone()).unwrap_or_default(),
+        principal: principal.to_string(),
+        remote: None,
+        forwarded_for: None,
+    };
+    let mut event = crate::audit::event("egress", &caller);
+    let head = report.head.as_ref();
+    event.insert("host".into(), head.map_or(Value::Null, |h| h.host.clone().into()));
+    event.insert("port".into(), head.map_or(Value::Null, |h| h.port.into()));
+    event.insert("method".into(), head.map_or(Value::Null, |h| h.method.clone().into()));
+    event.insert("address".into(), report.address.map_or(Value::Null, |a| a.to_string().into()));
+    event.insert("allowed".into(), report.allowed.into());
+    if let Some(rule) = &rule {
+        event.insert("rule".into(), rule.rule.name().into());
+        event.insert("reason".into(), rule.reason.clone().into());
+    }
+    event.insert("bytes_sent".into(), json!(report.sent));
+    event.insert("bytes_received".into(), json!(report.received));
+    event.insert("duration_ms".into(), json!(started.elapsed().as_millis() as u64));
+    shared.audit.emit(event).await;
+}
