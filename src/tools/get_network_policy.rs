@@ -4,12 +4,18 @@
 
 use serde_json::{Value, json};
 
-use super::tool::{Call, Handled, Tool, always};
+use super::tool::{Call, Handled, Tool};
 use super::{ToolContext, read_only_annotations, structured_result};
 use crate::config::duration::format_go_duration;
 use crate::principals::Space;
 
-pub(super) const TOOL: Tool = Tool { name: NAME, declaration, offered: always, records_job: true, call };
+/// Offered when egress is on: without it, the tools stay go-mcp-commander's
+/// four (and the background ones), which clients of that server expect.
+pub(super) const TOOL: Tool = Tool { name: NAME, declaration, offered, records_job: true, call };
+
+fn offered(context: &ToolContext) -> bool {
+    context.egress.is_some()
+}
 
 const NAME: &str = "get_network_policy";
 
