@@ -29,6 +29,8 @@ pub(crate) enum Rule {
     WrongPrincipal,
     ConnectionsPerCall,
     ConnectionsPerPrincipal,
+    /// Too many connections have not yet sent their request head.
+    PendingHeads,
     BytesPerCall,
     BadRequest,
     ConnectFailed,
@@ -49,6 +51,7 @@ impl Rule {
             Rule::WrongPrincipal => "wrong_principal",
             Rule::ConnectionsPerCall => "connections_per_call",
             Rule::ConnectionsPerPrincipal => "connections_per_principal",
+            Rule::PendingHeads => "pending_heads",
             Rule::BytesPerCall => "bytes_per_call",
             Rule::BadRequest => "bad_request",
             Rule::ConnectFailed => "connect_failed",
@@ -61,7 +64,7 @@ impl Rule {
     pub(crate) fn status(self) -> (u16, &'static str) {
         match self {
             Rule::Unauthenticated | Rule::UnknownCall => (407, "Proxy Authentication Required"),
-            Rule::ConnectionsPerCall | Rule::ConnectionsPerPrincipal => (429, "Too Many Requests"),
+            Rule::ConnectionsPerCall | Rule::ConnectionsPerPrincipal | Rule::PendingHeads => (429, "Too Many Requests"),
             Rule::BadRequest => (400, "Bad Request"),
             Rule::NoAddress | Rule::ConnectFailed => (502, "Bad Gateway"),
             _ => (403, "Forbidden"),

@@ -47,6 +47,8 @@ struct Shared {
     settings: EgressConfig,
     audit: Arc<Auditor>,
     metrics: Arc<Metrics>,
+    /// Connections whose request head is still awaited.
+    pending: std::sync::atomic::AtomicUsize,
 }
 
 /// The running proxy.
@@ -111,7 +113,14 @@ impl Egress {
             None => Resolver::System,
         };
         let listener = tokio::net::TcpListener::from_std(bound.0).map_err(|e| format!("egress proxy: {e}"))?;
-        let shared = Arc::new(Shared { calls: Arc::default(), resolver, settings: settings.clone(), audit, metrics });
+        let shared = Arc::new(Shared {
+            calls: Arc::default(),
+            resolver,
+            settings: settings.clone(),
+            audit,
+            metrics,
+            pending: Default::default(),
+        });
         tokio::spawn(accept(listener, shared.clone()));
         tracing::info!(port, allow = %settings.allow.entries().join(","), "egress proxy listening on 127.0.0.1");
         Ok(Arc::new(Egress { port, shared }))

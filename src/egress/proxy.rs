@@ -23,6 +23,10 @@ use super::head::{Head, MAX_HEAD, Target, head_end};
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Connections whose head is still awaited, over all principals: before
+/// its head a connection belongs to no call, so no call's limit holds it.
+pub(super) const MAX_PENDING_HEADS: usize = 256;
+
 /// Relay buffer per direction.
 const BUFFER: usize = 128 * 1024;
 
@@ -58,7 +62,17 @@ async fn handle(
     owner: Option<usize>,
     report: &mut Report,
 ) -> Result<(), Refusal> {
-    let (head, early) = read_head(client).await?;
+    let pending = shared.pending.fetch_add(1, Ordering::AcqRel);
+    let read = if pending >= MAX_PENDING_HEADS {
+        Err(Refusal::new(
+            Rule::PendingHeads,
+            format!("{MAX_PENDING_HEADS} proxy connections are waiting for their request head already"),
+        ))
+    } else {
+        read_head(client).await
+    };
+    shared.pending.fetch_sub(1, Ordering::AcqRel);
+    let (head, early) = read?;
     report.head = Some(head.clone());
     let Some(secret) = head.secret() else {
         return Err(Refusal::new(
@@ -99,7 +113,9 @@ async fn handle(
     let mut first = Vec::new();
     match &head.target {
         Target::Connect => {
-            client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await.map_err(io_ended)?;
+            if client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await.is_err() {
+                return Ok(());
+            }
         }
         Target::Forward { .. } => first = head.forwarded(),
     }
@@ -169,7 +185,9 @@ async fn relay(
     let counters = Counters { call, budget, epoch, last_active: &last_active };
     let outcome = async {
         if !first.is_empty() {
-            upstream_write.write_all(&first).await.map_err(io_ended)?;
+            if upstream_write.write_all(&first).await.is_err() {
+                return Ok(());
+            }
             counters.add(&sent, first.len())?;
         }
         let up = pump(client_read, upstream_write, &counters, &sent);
@@ -230,7 +248,9 @@ impl Counters<'_> {
     }
 }
 
-/// Copies `from` to `to` until `from` ends, then ends `to`'s writing.
+/// Copies `from` to `to` until `from` ends, then ends `to`'s writing. A
+/// side that fails (reset, gone) ends the copy as an end of file would:
+/// that is no refusal.
 async fn pump(
     mut from: impl AsyncRead + Unpin,
     mut to: impl AsyncWrite + Unpin,
@@ -239,13 +259,15 @@ async fn pump(
 ) -> Result<(), Refusal> {
     let mut buffer = vec![0u8; BUFFER];
     loop {
-        let n = from.read(&mut buffer).await.map_err(io_ended)?;
+        let n = from.read(&mut buffer).await.unwrap_or(0);
         if n == 0 {
             let _ = to.shutdown().await;
             return Ok(());
         }
         counters.add(direction, n)?;
-        to.write_all(&buffer[..n]).await.map_err(io_ended)?;
+        if to.write_all(&buffer[..n]).await.is_err() {
+            return Ok(());
+        }
     }
 }
 
@@ -254,11 +276,6 @@ fn bytes_refusal(budget: u64) -> Refusal {
         Rule::BytesPerCall,
         format!("this call moved {budget} bytes through the proxy (MCP_EGRESS_MAX_BYTES_PER_CALL)"),
     )
-}
-
-/// A side closing abruptly ends the connection; it is not a refusal.
-fn io_ended(_: std::io::Error) -> Refusal {
-    Refusal::new(Rule::CallEnded, "")
 }
 
 /// Answers a refused request with its status and a body naming the rule.
@@ -278,8 +295,7 @@ async fn refuse(client: &mut TcpStream, refusal: &Refusal) -> std::io::Result<()
 
 /// Writes the connection's audit record and counts it.
 async fn record(shared: &Shared, report: Report, started: Instant) {
-    // A relay that ended because a side closed is a normal end.
-    let rule = report.rule.filter(|r| !(report.allowed && r.rule == Rule::CallEnded && r.reason.is_empty()));
+    let rule = report.rule;
     let outcome = rule.as_ref().map_or("allowed", |r| r.rule.name());
     let principal = report.call.as_ref().map_or("", |c| c.principal.as_str());
     shared.metrics.egress_connection(principal, outcome, report.sent, report.received);
