@@ -3,8 +3,8 @@
 //!
 //! The data flow: `allow` (the lists), `head` (a proxy request), `calls`
 //! (which running call a connection belongs to), `decide` (may it go
-//! there; `ranges` and `resolve` under it), `proxy` (relay, limits,
-//! record).
+//! there; `ranges` and `resolve` under it), `proxy` (limits, record),
+//! `relay` (the bytes, by `splice`).
 //!
 //! Contact points: [`bind`] before the sandbox is prepared (the cells need
 //! the proxy's port: Landlock and the socket broker let commands connect
@@ -24,6 +24,7 @@ mod decide;
 mod head;
 mod proxy;
 mod ranges;
+mod relay;
 mod resolve;
 
 use std::sync::Arc;

@@ -1,23 +1,23 @@
 //! The proxy's connections: read the head, find the call by its secret and
 //! check that the connection came through that call's sandbox cell, count
 //! it against the limits, judge the destination, connect to the checked
-//! address, then relay bytes until either side ends, the connection idles,
-//! the call's byte budget runs out or the call ends. Every connection
+//! address, then hand it to the relay (`relay.rs`). Every connection
 //! leaves one audit record and one metric, allowed or not.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::Shared;
 use super::calls::CallState;
 use super::decide::{Refusal, Rule, destination};
 use super::head::{Head, MAX_HEAD, Target, head_end};
+use super::relay::{self, Moved, relay};
 
 /// Longest wait for a request head, and for the destination to accept.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
@@ -26,9 +26,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections whose head is still awaited, over all principals: before
 /// its head a connection belongs to no call, so no call's limit holds it.
 pub(super) const MAX_PENDING_HEADS: usize = 256;
-
-/// Relay buffer per direction.
-const BUFFER: usize = 128 * 1024;
 
 /// What the record of one connection says.
 struct Report {
@@ -102,7 +99,7 @@ async fn handle(
         Refusal::new(rule, format!("{limit} proxy connections are open already ({setting})"))
     })?;
     if call.bytes.load(Ordering::Relaxed) >= settings.max_bytes_per_call {
-        return Err(bytes_refusal(settings.max_bytes_per_call));
+        return Err(relay::bytes_refusal(settings.max_bytes_per_call));
     }
     let addresses = destination(&call.allow, &shared.resolver, &head.host, head.port).await?;
     let upstream = connect(&addresses).await.map_err(|e| {
@@ -120,7 +117,11 @@ async fn handle(
         Target::Forward { .. } => first = head.forwarded(),
     }
     first.extend_from_slice(&early);
-    relay(shared, &call, client, upstream, first, report).await
+    let mut moved = Moved::default();
+    let result =
+        relay(&call, settings.max_bytes_per_call, settings.idle_timeout, client, upstream, &first, &mut moved).await;
+    (report.sent, report.received) = (moved.sent, moved.received);
+    result
 }
 
 /// Reads up to the end of the head; returns it with what followed it.
@@ -164,118 +165,6 @@ async fn connect(addresses: &[SocketAddr]) -> Result<TcpStream, String> {
         }
     }
     Err(last)
-}
-
-/// Relays both ways until the destination ends (or the client, then the
-/// destination's rest), or a limit or the call's end closes it.
-async fn relay(
-    shared: &Shared,
-    call: &CallState,
-    client: &mut TcpStream,
-    mut upstream: TcpStream,
-    first: Vec<u8>,
-    report: &mut Report,
-) -> Result<(), Refusal> {
-    let budget = shared.settings.max_bytes_per_call;
-    let epoch = Instant::now();
-    let last_active = AtomicU64::new(0);
-    let (sent, received) = (AtomicU64::new(0), AtomicU64::new(0));
-    let (client_read, client_write) = client.split();
-    let (upstream_read, mut upstream_write) = upstream.split();
-    let counters = Counters { call, budget, epoch, last_active: &last_active };
-    let outcome = async {
-        if !first.is_empty() {
-            if upstream_write.write_all(&first).await.is_err() {
-                return Ok(());
-            }
-            counters.add(&sent, first.len())?;
-        }
-        let up = pump(client_read, upstream_write, &counters, &sent);
-        let down = pump(upstream_read, client_write, &counters, &received);
-        tokio::pin!(up, down);
-        let mut up_done = false;
-        loop {
-            tokio::select! {
-                result = &mut up, if !up_done => { result?; up_done = true; }
-                result = &mut down => return result,
-            }
-        }
-    };
-    let idle = shared.settings.idle_timeout;
-    let watchdog = async {
-        let mut ended = call.ended.clone();
-        loop {
-            let quiet = epoch.elapsed().saturating_sub(Duration::from_millis(last_active.load(Ordering::Relaxed)));
-            if quiet >= idle {
-                return Refusal::new(
-                    Rule::IdleTimeout,
-                    format!("no byte either way for {}s (MCP_EGRESS_IDLE_TIMEOUT)", idle.as_secs()),
-                );
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(idle - quiet) => {}
-                _ = ended.wait_for(|ended| *ended) => {
-                    return Refusal::new(Rule::CallEnded, "the call this connection belongs to ended");
-                }
-            }
-        }
-    };
-    let result = tokio::select! {
-        result = outcome => result,
-        refusal = watchdog => Err(refusal),
-    };
-    report.sent = sent.load(Ordering::Relaxed);
-    report.received = received.load(Ordering::Relaxed);
-    result
-}
-
-/// Byte counts and activity shared by both directions of a connection.
-struct Counters<'a> {
-    call: &'a CallState,
-    budget: u64,
-    epoch: Instant,
-    last_active: &'a AtomicU64,
-}
-
-impl Counters<'_> {
-    fn add(&self, direction: &AtomicU64, bytes: usize) -> Result<(), Refusal> {
-        direction.fetch_add(bytes as u64, Ordering::Relaxed);
-        self.last_active.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
-        if self.call.bytes.fetch_add(bytes as u64, Ordering::Relaxed) + bytes as u64 > self.budget {
-            return Err(bytes_refusal(self.budget));
-        }
-        Ok(())
-    }
-}
-
-/// Copies `from` to `to` until `from` ends, then ends `to`'s writing. A
-/// side that fails (reset, gone) ends the copy as an end of file would:
-/// that is no refusal.
-async fn pump(
-    mut from: impl AsyncRead + Unpin,
-    mut to: impl AsyncWrite + Unpin,
-    counters: &Counters<'_>,
-    direction: &AtomicU64,
-) -> Result<(), Refusal> {
-    let mut buffer = vec![0u8; BUFFER];
-    loop {
-        let n = from.read(&mut buffer).await.unwrap_or(0);
-        if n == 0 {
-            let _ = to.shutdown().await;
-            return Ok(());
-        }
-        counters.add(direction, n)?;
-        if to.write_all(&buffer[..n]).await.is_err() {
-            return Ok(());
-        }
-    }
-}
-
-fn bytes_refusal(budget: u64) -> Refusal {
-    Refusal::new(
-        Rule::BytesPerCall,
-        format!("this call moved {budget} bytes through the proxy (MCP_EGRESS_MAX_BYTES_PER_CALL)"),
-    )
 }
 
 /// Answers a refused request with its status and a body naming the rule.
