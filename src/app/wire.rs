@@ -30,6 +30,15 @@ pub(crate) fn wire_server(config: Config) -> Result<Arc<Server>, String> {
 
 fn wire(config: Config, state_dir: &Path) -> Result<Arc<Server>, String> {
     let proxy = egress::bind(&config.egress)?;
+    if proxy.is_some() && !config.sandbox.tcp_connect_ports.is_empty() {
+        tracing::warn!(
+            ports = ?config.sandbox.tcp_connect_ports,
+            "egress: MCP_TCP_CONNECT_PORTS lets commands connect on those ports to any address, past the proxy"
+        );
+    }
+    if proxy.is_some() && config.sandbox.allow_udp {
+        tracing::warn!("egress: MCP_ALLOW_UDP lets commands send datagrams (DNS, QUIC) to any address, past the proxy");
+    }
     let plan = principals::plan(&config, state_dir, proxy.as_ref().map(egress::Bound::port))?;
     let settings = sandbox_settings(&config, plan.cells.clone(), state_dir);
     let sandbox = Sandbox::prepare(&settings, &config.shell)?;

@@ -191,10 +191,10 @@ label=suites
 containers=/tmp/mcp-commander-containers-$$.log
 : >"$containers"
 export MCP_CONTAINER_LOG=$containers
-echo "== the escape, principal and allowlist suites, image mode in the container"
-check "the escape, principal and allowlist suites in the container" env MCP_TEST_CONTAINER=1 \
+echo "== the escape, principal, allowlist and egress identity suites, image mode in the container"
+check "the escape, principal, allowlist and egress identity suites in the container" env MCP_TEST_CONTAINER=1 \
   cargo nextest run --locked --no-fail-fast --test escape --test escape_exec --test escape_host --test escape_network \
-  --test principals --test allowlist
+  --test principals --test allowlist --test egress_identity
 echo "[$label] containers started by the suites: $(wc -l <"$containers")"
 echo "== real MCP clients against the container"
 check "the interop suite against the container" tests/interop/run.sh "$PWD/tests/container/daemon"
