@@ -167,7 +167,6 @@ async fn accept(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                let _ = stream.set_nodelay(true);
                 // Taken at once: the broker registered the port just before
                 // the command's connect, and the next user of the port must
                 // not inherit it.

@@ -157,7 +157,6 @@ async fn connect(addresses: &[SocketAddr]) -> Result<TcpStream, String> {
     for address in addresses {
         match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address)).await {
             Ok(Ok(stream)) => {
-                let _ = stream.set_nodelay(true);
                 return Ok(stream);
             }
             Ok(Err(error)) => last = format!("{address}: {error}"),
