@@ -53,6 +53,11 @@ for path in sorted((root / "deploy").glob("task-definition-*.json")):
         check(path, secrets.get(name, "").startswith("arn:aws:secretsmanager:"), f"{name} not from Secrets Manager")
     plain = {e["name"] for e in container.get("environment", [])}
     check(path, not plain & {"MCP_AUTH_TOKEN", "MCP_AUDIT_HMAC_KEY"}, "a secret in plain environment")
+    if environment.get("MCP_EGRESS_ALLOW"):
+        # The proxy is the only way out only while no port bypasses it and
+        # no UDP goes around it (deploy/README.md, "Egress").
+        check(path, not environment.get("MCP_TCP_CONNECT_PORTS"), "MCP_TCP_CONNECT_PORTS bypasses the egress proxy")
+        check(path, environment.get("MCP_ALLOW_UDP", "false") == "false", "UDP goes around the egress proxy")
     check(path, container.get("logConfiguration", {}).get("logDriver") == "awslogs", "logs not to awslogs")
     check(path, "healthcheck" in container.get("healthCheck", {}).get("command", []), "no healthcheck via the binary")
     check(path, container.get("stopTimeout", 0) >= 20, "stopTimeout shorter than the shutdown grace")
