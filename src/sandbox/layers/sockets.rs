@@ -32,7 +32,15 @@ fn socket_rules(settings: &CellSettings, credentials: Option<(u32, u32)>, owner:
     let (unix_dirs, unix_sockets) =
         SocketRules::unix_reach(&settings.landlock.writable_roots, &settings.allowed_sockets);
     SocketRules {
-        tcp_connect_ports: settings.landlock.tcp_connect_ports.clone(),
+        // Landlock's list holds the egress proxy's port too; the broker
+        // lets that port through only at the proxy's address.
+        tcp_connect_ports: settings
+            .landlock
+            .tcp_connect_ports
+            .iter()
+            .copied()
+            .filter(|port| Some(*port) != settings.egress_proxy)
+            .collect(),
         tcp_bind_ports: settings.landlock.tcp_bind_ports.clone(),
         unix_dirs,
         unix_sockets,
