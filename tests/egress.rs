@@ -45,7 +45,8 @@ impl Drop for Origins {
 }
 
 fn run(program: &str, args: &[&str], dir: &Path) {
-    let status = Command::new(program).args(args).current_dir(dir).stdout(Stdio::null()).status().unwrap();
+    let status =
+        Command::new(program).args(args).current_dir(dir).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
     assert!(status.success(), "{program} {args:?} failed");
 }
 
@@ -220,7 +221,9 @@ fn curl_git_and_pip_reach_listed_names_through_the_proxy_and_each_connection_is_
     let forwarded = egress_record(&daemon, |r| r["host"] == "pypi.test" && r["allowed"] == true);
     assert_eq!(forwarded["method"], "GET");
     egress_record(&daemon, |r| r["host"] == "git.test" && r["allowed"] == true);
-    assert!(counted(&daemon, "allowed") >= 4.0, "curl, git and pip's index page and wheel");
+    // curl's tunnel, git's (one, kept alive), pip's index page and wheel
+    // (one each, or one for both).
+    assert!(eventually(Duration::from_secs(5), || counted(&daemon, "allowed") >= 3.0), "allowed connections counted");
 }
 
 #[test]
