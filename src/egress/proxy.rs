@@ -171,9 +171,7 @@ async fn handle(
     };
     first.extend_from_slice(&early[..early_length]);
     let mut moved = Moved::default();
-    let result =
-        relay(&call, settings.max_bytes_per_call, settings.idle_timeout, client, upstream, &first, forward, &mut moved)
-            .await;
+    let result = relay(&call, settings, client, upstream, &first, forward, &mut moved).await;
     (report.sent, report.received) = (moved.sent, moved.received);
     result
 }

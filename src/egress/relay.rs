@@ -26,6 +26,7 @@ use tokio::net::TcpStream;
 use super::calls::CallState;
 use super::decide::{Refusal, Rule};
 use super::head::{MAX_HEAD, closing_response, head_end};
+use crate::config::egress::EgressConfig;
 
 /// The relay buffer's first and largest size.
 const FIRST_BUFFER: usize = 64 << 10;
@@ -45,14 +46,14 @@ pub(super) struct Moved {
 /// closed it.
 pub(super) async fn relay(
     call: &CallState,
-    budget: u64,
-    idle: Duration,
+    settings: &EgressConfig,
     client: &TcpStream,
     mut upstream: TcpStream,
     first: &[u8],
     forward: Option<u64>,
     moved: &mut Moved,
 ) -> Result<(), Refusal> {
+    let (budget, idle) = (settings.max_bytes_per_call, settings.idle_timeout);
     let epoch = Instant::now();
     let last_active = AtomicU64::new(0);
     let (sent, received) = (AtomicU64::new(0), AtomicU64::new(0));
