@@ -56,6 +56,8 @@ pub(super) async fn relay(
     let (budget, idle) = (settings.max_bytes_per_call, settings.idle_timeout);
     let epoch = Instant::now();
     let last_active = AtomicU64::new(0);
+    // The client's side has ended: it sends nothing more.
+    let client_done = std::sync::atomic::AtomicBool::new(false);
     let (sent, received) = (AtomicU64::new(0), AtomicU64::new(0));
     let counters = Counters { call, budget, epoch, last_active: &last_active };
     let outcome = async {
@@ -89,7 +91,11 @@ pub(super) async fn relay(
         let mut up_done = false;
         loop {
             tokio::select! {
-                result = &mut up, if !up_done => { result?; up_done = true; }
+                result = &mut up, if !up_done => {
+                    result?;
+                    up_done = true;
+                    client_done.store(true, Ordering::Relaxed);
+                }
                 result = &mut down => return result,
             }
         }
@@ -99,22 +105,25 @@ pub(super) async fn relay(
         loop {
             let quiet = epoch.elapsed().saturating_sub(Duration::from_millis(last_active.load(Ordering::Relaxed)));
             if quiet >= idle {
-                return Refusal::new(
+                return Some(Refusal::new(
                     Rule::IdleTimeout,
                     format!("no byte either way for {}s (MCP_EGRESS_IDLE_TIMEOUT)", idle.as_secs_f64()),
-                );
+                ));
             }
             tokio::select! {
                 _ = tokio::time::sleep(idle - quiet) => {}
+                // A client that finished (its command may have exited) was
+                // only waiting for the destination's close: not cut.
                 _ = ended.wait_for(|ended| *ended) => {
-                    return Refusal::new(Rule::CallEnded, "the call this connection belongs to ended");
+                    return (!client_done.load(Ordering::Relaxed))
+                        .then(|| Refusal::new(Rule::CallEnded, "the call this connection belongs to ended"));
                 }
             }
         }
     };
     let result = tokio::select! {
         result = outcome => result,
-        refusal = watchdog => Err(refusal),
+        refusal = watchdog => refusal.map_or(Ok(()), Err),
     };
     moved.sent = sent.load(Ordering::Relaxed);
     moved.received = received.load(Ordering::Relaxed);
