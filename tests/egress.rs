@@ -785,6 +785,9 @@ fn names_ranges_and_ports_are_matched_as_the_list_writes_them() {
         (format!("CONNECT 127.0.0.2:{s}"), 403, Some("ip_literal")),
         (format!("CONNECT [::ffff:127.0.0.2]:{s}"), 403, Some("ip_literal")),
         (format!("CONNECT [::1]:{s}"), 403, Some("ip_literal")),
+        (format!("CONNECT 127.0.0.2.:{s}"), 403, Some("ip_literal")),
+        (format!("CONNECT 0x7f000002:{s}"), 403, Some("ip_literal")),
+        (format!("CONNECT [::ffff:7f00:2]:{s}"), 403, Some("ip_literal")),
         (format!("CONNECT gone.test:{s}"), 502, Some("no_address")),
         (format!("CONNECT closed.test:{closed}"), 502, Some("connect_failed")),
     ];
@@ -921,6 +924,20 @@ fn a_second_request_on_a_forwarded_connection_does_not_reach_the_origin_with_the
     );
 }
 
+/// Opens N (the second argument) tunnels to `allowed.test` on the port
+/// of the first, writes `ready` in the working directory, holds them
+/// until a file `release` appears there (20 s at most), then prints the
+/// status of each.
+const HOLD: &str = "import base64, time\ncredentials, address = os.environ['HTTPS_PROXY'][7:].split('@')\n\
+    host, port = address.rsplit(':', 1)\n\
+    auth = 'Proxy-Authorization: Basic ' + base64.b64encode(credentials.encode()).decode() + '\\r\\n'\n\
+    def tunnel():\n    s = socket.create_connection((host, int(port)))\n    \
+    s.sendall(('CONNECT allowed.test:%s HTTP/1.1\\r\\n%s\\r\\n' % (sys.argv[1], auth)).encode())\n    \
+    return s, s.recv(4096).split(b' ')[1].decode()\n\
+    held = [tunnel() for _ in range(int(sys.argv[2]))]\nopen('ready', 'w').write('ready')\n\
+    for _ in range(200):\n    if os.path.exists('release'):\n        break\n    time.sleep(0.1)\n\
+    print(' '.join(code for _, code in held))";
+
 #[test]
 fn connections_per_principal_count_the_tunnels_of_all_its_calls() {
     let origins = origins();
@@ -933,19 +950,7 @@ fn connections_per_principal_count_the_tunnels_of_all_its_calls() {
     let _ = std::fs::remove_file(dir.join("release"));
     let _ = std::fs::remove_file(dir.join("ready"));
     // A call holding two tunnels until the test releases it.
-    let holder = script(
-        "egress-holder",
-        "import base64, time\ncredentials, address = os.environ['HTTPS_PROXY'][7:].split('@')\n\
-         host, port = address.rsplit(':', 1)\n\
-         auth = 'Proxy-Authorization: Basic ' + base64.b64encode(credentials.encode()).decode() + '\\r\\n'\n\
-         def tunnel():\n    s = socket.create_connection((host, int(port)))\n    \
-         s.sendall(('CONNECT allowed.test:%s HTTP/1.1\\r\\n%s\\r\\n' % (sys.argv[1], auth)).encode())\n    \
-         return s, s.recv(4096).split(b' ')[1].decode()\n\
-         held = [tunnel(), tunnel()]\nopen('ready', 'w').write('ready')\n\
-         for _ in range(200):\n    if os.path.exists('release'):\n        break\n    time.sleep(0.1)\n\
-         print(' '.join(code for _, code in held))",
-        &[&s.to_string()],
-    );
+    let holder = script("egress-hold", HOLD, &[&s.to_string(), "2"]);
     let held = {
         let daemon = daemon.clone();
         std::thread::spawn(move || execute(&daemon, &holder))
@@ -1122,4 +1127,99 @@ fn a_tunnel_whose_client_had_finished_is_recorded_as_allowed_not_as_cut_by_the_c
         assert_eq!((record["allowed"].as_bool(), record["rule"].as_str()), (Some(true), None), "{record}");
     }
     assert_eq!((counted(&daemon, "allowed"), counted(&daemon, "call_ended")), (2.0, 0.0));
+}
+
+#[test]
+fn a_principals_connection_limit_leaves_other_principals_alone() {
+    let origins = origins();
+    let s = origins.https;
+    let dir = fresh_dir("egress-per-principal", 0o755);
+    let list = format!("egress_allow = [\"allowed.test:{s}\", \"127.0.0.1/32:{s}\"]");
+    const ALICE: &str = "alice-token-0123456789abcdef";
+    const BOB: &str = "bob-token-0123456789abcdefgh";
+    let tokens = tokens_file(&dir, &[("alice", ALICE, &list), ("bob", BOB, &list)]);
+    let daemon = Arc::new(start(
+        &origins,
+        &[("MCP_TOKENS_FILE", tokens.to_str().unwrap()), ("MCP_EGRESS_MAX_CONNECTIONS_PER_PRINCIPAL", "1")],
+    ));
+    let run = |token: &str, command: &str| {
+        let arguments = json!({ "command": command, "timeout": "30s" });
+        daemon.call_tool_as(token, "execute_command", arguments)["structuredContent"].clone()
+    };
+    let info = daemon.call_tool_as(ALICE, "get_shell_info", json!({}))["structuredContent"].clone();
+    let alice_dir =
+        PathBuf::from(format!("/proc/{}/root{}", daemon.pid(), info["working_directory"].as_str().unwrap()));
+    let holder = {
+        let daemon = daemon.clone();
+        let command = script("egress-hold", HOLD, &[&s.to_string(), "1"]);
+        std::thread::spawn(move || {
+            let arguments = json!({ "command": command, "timeout": "30s" });
+            daemon.call_tool_as(ALICE, "execute_command", arguments)["structuredContent"].clone()
+        })
+    };
+    assert!(eventually(Duration::from_secs(20), || alice_dir.join("ready").exists()), "alice's holder did not start");
+    let tunnel = format!("good CONNECT allowed.test:{s}");
+    let probe_command = script("egress-probe", PROBE, &[&tunnel]);
+    let alice = run(ALICE, &probe_command);
+    assert!(stdout(&alice).contains("(connections_per_principal)"), "{alice}");
+    let bob = run(BOB, &probe_command);
+    assert!(stdout(&bob).starts_with("{\"status\": 200"), "bob's place is his own: {bob}");
+    std::fs::write(alice_dir.join("release"), "").unwrap();
+    assert_eq!(stdout(&holder.join().unwrap()), "200\n");
+    let record = egress_record(&daemon, |r| r["rule"] == "connections_per_principal");
+    assert_eq!(record["principal"], "alice");
+}
+
+#[test]
+fn a_principal_list_is_accepted_when_the_daemons_entries_cover_each_of_its_entries() {
+    let origins = origins();
+    let s = origins.https;
+    let daemon_list = format!("allowed.test:{s},*.wild.test:*,127.0.0.0/8:{s}");
+    let refused_start = |own: &str| {
+        let dir = fresh_dir("egress-cover", 0o755);
+        let tokens = tokens_file(&dir, &[("alice", "alice-token-0123456789abcdef", &format!("egress_allow = {own}"))]);
+        let output = Command::new(env!("CARGO_BIN_EXE_mcp-commander"))
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("MCP_PORT", "0")
+            .env("MCP_TOKENS_FILE", &tokens)
+            .env("MCP_EGRESS_ALLOW", &daemon_list)
+            .env("MCP_EGRESS_TEST_HOSTS", name_map(&origins.dir))
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{own}: started");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    for own in [
+        format!("[\"allowed.test:{}\"]", s + 1),
+        "[\"wild.test:443\"]".to_string(),
+        "[\"*.test:443\"]".to_string(),
+        "[\"127.0.0.0/7:443\"]".to_string(),
+        format!("[\"127.0.0.1/32:*\"]"),
+    ] {
+        let stderr = refused_start(&own);
+        assert!(
+            stderr.contains("principal 'alice', egress_allow") && stderr.contains("not covered"),
+            "{own}: {stderr}"
+        );
+    }
+
+    // Entries each beneath one of the daemon's: the start goes on, and the
+    // principal's policy is its own list.
+    let own = format!("[\"allowed.test:{s}\", \"a.wild.test:8443\", \"*.deep.wild.test:{s}\", \"127.0.0.1/32:{s}\"]");
+    let dir = fresh_dir("egress-cover", 0o755);
+    let tokens = tokens_file(&dir, &[("alice", "alice-token-0123456789abcdef", &format!("egress_allow = {own}"))]);
+    let daemon = start_allowing(&origins, &daemon_list, &[("MCP_TOKENS_FILE", tokens.to_str().unwrap())]);
+    let policy =
+        daemon.call_tool_as("alice-token-0123456789abcdef", "get_network_policy", json!({}))["structuredContent"]
+            .clone();
+    let own: Vec<String> = serde_json::from_str(&own).unwrap();
+    assert_eq!(policy["allow"], json!(own), "{policy}");
+    let cert = origins.cert.display();
+    let arguments =
+        json!({ "command": format!("curl -sS --cacert {cert} https://allowed.test:{s}/ https://a.wild.test:{s}/") });
+    let fetched =
+        daemon.call_tool_as("alice-token-0123456789abcdef", "execute_command", arguments)["structuredContent"].clone();
+    assert_eq!(stdout(&fetched), "hello-https\n", "allowed.test is hers, a.wild.test only on 8443: {fetched}");
+    egress_record(&daemon, |r| r["host"] == "a.wild.test" && r["rule"] == "port_not_listed");
 }
