@@ -1195,7 +1195,7 @@ fn a_principal_list_is_accepted_when_the_daemons_entries_cover_each_of_its_entri
         "[\"wild.test:443\"]".to_string(),
         "[\"*.test:443\"]".to_string(),
         "[\"127.0.0.0/7:443\"]".to_string(),
-        format!("[\"127.0.0.1/32:*\"]"),
+        "[\"127.0.0.1/32:*\"]".to_string(),
     ] {
         let stderr = refused_start(&own);
         assert!(
