@@ -1223,3 +1223,64 @@ fn a_principal_list_is_accepted_when_the_daemons_entries_cover_each_of_its_entri
     assert_eq!(stdout(&fetched), "hello-https\n", "allowed.test is hers, a.wild.test only on 8443: {fetched}");
     egress_record(&daemon, |r| r["host"] == "a.wild.test" && r["rule"] == "port_not_listed");
 }
+
+#[test]
+fn address_ranges_in_each_written_form_set_up_from_the_config_file_or_the_flags() {
+    let origins = origins();
+    let s = origins.https;
+    let v6 = counter("[::1]:0");
+    let v = v6.port;
+    let hosts = name_map(&origins.dir);
+    // Every form of a range the list takes; only the loopback ones are
+    // tried (nothing here leaves the machine).
+    let entries = [
+        format!("allowed.test:{s}"),
+        format!("127.0.0.1:{s}"),
+        format!("[::1]:{v}"),
+        "10.0.0.0/8:443".to_string(),
+        "fd00::/8".to_string(),
+        "[fd00::]/8:443".to_string(),
+        "192.168.0.1".to_string(),
+    ];
+    let file = origins.dir.join("commander.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "egress_allow = {}\negress_max_connections_per_call = 3\negress_idle_timeout = \"7s\"\n",
+            json!(entries)
+        ),
+    )
+    .unwrap();
+    let from_file =
+        Daemon::start(&[("MCP_CONFIG", file.to_str().unwrap()), ("MCP_EGRESS_TEST_HOSTS", hosts.to_str().unwrap())]);
+    let joined = entries.join(",");
+    let from_flags = Daemon::start_with_args(
+        &[("MCP_EGRESS_TEST_HOSTS", hosts.to_str().unwrap())],
+        &["--egress-allow", &joined, "--egress-max-connections-per-call", "3", "--egress-idle-timeout", "7s"],
+    );
+    for (daemon, how) in [(&from_file, "file"), (&from_flags, "flags")] {
+        let policy = daemon.call_tool("get_network_policy", json!({}))["structuredContent"].clone();
+        assert_eq!(policy["allow"].as_array().map(Vec::len), Some(entries.len()), "{how}: {policy}");
+        assert!(policy["limits"].as_object().unwrap().values().any(|v| v == 3), "{how}: {policy}");
+        let cases = [
+            (format!("CONNECT 127.0.0.1:{s}"), 200, None),
+            (format!("CONNECT 127.0.0.1:{v}"), 403, Some("ip_literal")),
+            (format!("CONNECT [::1]:{v}"), 200, None),
+            (format!("CONNECT [::1]:{s}"), 403, Some("ip_literal")),
+            (format!("CONNECT 127.0.0.2:{s}"), 403, Some("ip_literal")),
+            (format!("CONNECT allowed.test:{s}"), 200, None),
+        ];
+        let requests: Vec<String> = cases.iter().map(|(line, ..)| format!("good {line}")).collect();
+        for ((line, status, rule), answer) in cases.iter().zip(probe(daemon, &requests)) {
+            assert_eq!(
+                (answer["status"].as_u64(), refusal_rule(&answer)),
+                (Some(*status), *rule),
+                "{how}, {line}: {answer}"
+            );
+        }
+    }
+    assert!(
+        eventually(Duration::from_secs(5), || v6.accepted.load(Ordering::SeqCst) == 2),
+        "[::1] reached through each"
+    );
+}
