@@ -1284,3 +1284,51 @@ fn address_ranges_in_each_written_form_set_up_from_the_config_file_or_the_flags(
         "[::1] reached through each"
     );
 }
+
+#[test]
+fn connections_that_send_no_request_count_against_their_own_principal_not_against_others() {
+    // Alice's command opens 300 connections to the proxy and sends
+    // nothing on them: more than her MCP_EGRESS_MAX_CONNECTIONS_PER_PRINCIPAL
+    // (16) open at once. Bob's command, another principal's, still gets
+    // its tunnel.
+    let origins = origins();
+    let s = origins.https;
+    let dir = fresh_dir("egress-silent", 0o755);
+    let list = format!("egress_allow = [\"allowed.test:{s}\", \"127.0.0.1/32:{s}\"]");
+    const ALICE: &str = "alice-token-0123456789abcdef";
+    const BOB: &str = "bob-token-0123456789abcdefgh";
+    let tokens = tokens_file(&dir, &[("alice", ALICE, &list), ("bob", BOB, &list)]);
+    let daemon = Arc::new(start(
+        &origins,
+        &[("MCP_TOKENS_FILE", tokens.to_str().unwrap()), ("MCP_EGRESS_MAX_CONNECTIONS_PER_PRINCIPAL", "16")],
+    ));
+    let info = daemon.call_tool_as(ALICE, "get_shell_info", json!({}))["structuredContent"].clone();
+    let alice_dir =
+        PathBuf::from(format!("/proc/{}/root{}", daemon.pid(), info["working_directory"].as_str().unwrap()));
+    let silent = script(
+        "egress-silent",
+        "import time\naddress = os.environ['HTTPS_PROXY'].split('@')[1]\nhost, port = address.rsplit(':', 1)\n\
+         held = [socket.create_connection((host, int(port))) for _ in range(int(sys.argv[1]))]\n\
+         open('ready', 'w').write('ready')\n\
+         for _ in range(200):\n    if os.path.exists('release'):\n        break\n    time.sleep(0.05)\n\
+         print(len(held))",
+        &["300"],
+    );
+    let holder = {
+        let daemon = daemon.clone();
+        std::thread::spawn(move || {
+            let arguments = json!({ "command": silent, "timeout": "30s" });
+            daemon.call_tool_as(ALICE, "execute_command", arguments)["structuredContent"].clone()
+        })
+    };
+    assert!(eventually(Duration::from_secs(20), || alice_dir.join("ready").exists()), "alice's connections");
+    let tunnel = format!("good CONNECT allowed.test:{s}");
+    let arguments = json!({ "command": script("egress-probe", PROBE, &[&tunnel]), "timeout": "30s" });
+    let bob = daemon.call_tool_as(BOB, "execute_command", arguments.clone())["structuredContent"].clone();
+    std::fs::write(alice_dir.join("release"), "").unwrap();
+    assert_eq!(stdout(&holder.join().unwrap()), "300\n");
+    // The twin: the same request once Alice's connections are gone.
+    let after = daemon.call_tool_as(BOB, "execute_command", arguments)["structuredContent"].clone();
+    assert!(stdout(&after).starts_with("{\"status\": 200"), "{after}");
+    assert!(stdout(&bob).starts_with("{\"status\": 200"), "alice's silent connections shut bob out: {bob}");
+}
