@@ -125,6 +125,27 @@ fn counter(address: &str) -> Counter {
     Counter { port, accepted, closed }
 }
 
+/// A loopback listener counting what it accepts, closing each connection
+/// as soon as its peer has ended its side.
+fn closing_counter(address: &str) -> Counter {
+    let listener = TcpListener::bind(address).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (accepted, closed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (a, c) = (accepted.clone(), closed.clone());
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            a.fetch_add(1, Ordering::SeqCst);
+            let c = c.clone();
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 4096];
+                while matches!(stream.read(&mut buffer), Ok(n) if n > 0) {}
+                c.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    Counter { port, accepted, closed }
+}
+
 /// The name map: test names on loopback; `internal.test` on a loopback
 /// address no range lists; `rebind.test` moving there after one lookup.
 fn name_map(dir: &Path) -> PathBuf {
@@ -230,13 +251,25 @@ fn curl_git_and_pip_reach_listed_names_through_the_proxy_and_each_connection_is_
     // curl, git (after the 407 its libcurl answers with credentials) and
     // pip's index page and wheel; the metric counts each connection under
     // its record's outcome.
-    let records: Vec<Value> = daemon.records().into_iter().filter(|r| r["event"] == "egress").collect();
-    assert!(records.iter().filter(|r| r["allowed"] == true).count() >= 4, "{records:#?}");
+    // (A connection is counted before its record is written: the records
+    // are read until they have caught up.)
     let outcome = |r: &Value| r["rule"].as_str().unwrap_or("allowed").to_string();
-    for name in records.iter().map(outcome).collect::<std::collections::BTreeSet<_>>() {
-        let count = records.iter().filter(|r| outcome(r) == name).count() as f64;
-        assert_eq!(counted(&daemon, &name), count, "{name}: {records:#?}");
-    }
+    let mut records = Vec::new();
+    let mut mismatch = String::new();
+    let settled = eventually(Duration::from_secs(5), || {
+        records = daemon.records().into_iter().filter(|r| r["event"] == "egress").collect::<Vec<_>>();
+        mismatch = records
+            .iter()
+            .map(outcome)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(|name| (counted(&daemon, &name), records.iter().filter(|r| outcome(r) == name).count() as f64, name))
+            .filter(|(metric, count, _)| metric != count)
+            .map(|(metric, count, name)| format!("{name}: metric {metric}, records {count}; "))
+            .collect();
+        records.iter().filter(|r| r["allowed"] == true).count() >= 4 && mismatch.is_empty()
+    });
+    assert!(settled, "{mismatch}{records:#?}");
 }
 
 #[test]
@@ -444,8 +477,10 @@ fn without_egress_commands_get_no_proxy_and_the_tool_is_not_offered() {
 /// REQUEST is a request line without its version (`CONNECT host:port`,
 /// `GET http://host:port/path`), or `raw:` and text sent as it is (`\r`
 /// and `\n` escaped). Prints one JSON line per request: its status, its
-/// headers (lower-case names) and its body (all of it, but none after a
-/// 200 to a CONNECT).
+/// headers (lower-case names) and its body. After a 200 to a CONNECT it
+/// ends its side of the tunnel at once and waits (5 s at most) for the
+/// proxy to close the other, so that the connection's record is written
+/// before the next request.
 const PROBE: &str = r#"import base64, json
 credentials, address = os.environ['HTTPS_PROXY'][len('http://'):].split('@')
 proxy_host, proxy_port = address.rsplit(':', 1)
@@ -479,15 +514,17 @@ def ask(auth, line):
     for header in lines[1:]:
         name, _, value = header.partition(':')
         headers[name.strip().lower()] = value.strip()
-    if not (line.startswith('CONNECT') and status == 200):
-        try:
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                body += chunk
-        except OSError:
-            pass
+    if line.startswith('CONNECT') and status == 200:
+        s.shutdown(socket.SHUT_WR)
+        s.settimeout(5)
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+    except OSError:
+        pass
     s.close()
     print(json.dumps({'status': status, 'headers': headers, 'body': body.decode('latin-1')}), flush=True)
 for arg in sys.argv[1:]:
@@ -885,6 +922,9 @@ fn a_forwarded_request_reaches_the_origin_in_origin_form_without_the_proxy_heade
         assert!(!head.to_ascii_lowercase().contains(hop), "{hop} forwarded: {head}");
     }
     assert!(seen[1].starts_with("POST /form HTTP/1.1\r\n") && seen[1].ends_with("\r\n\r\na=1"), "{:?}", seen[1]);
+    assert!(eventually(Duration::from_secs(5), || {
+        daemon.records().iter().filter(|r| r["event"] == "egress").count() == 2
+    }));
     let records: Vec<Value> = daemon.records().into_iter().filter(|r| r["event"] == "egress").collect();
     let methods: Vec<&str> = records.iter().filter_map(|r| r["method"].as_str()).collect();
     assert_eq!(methods, ["GET", "POST"], "{records:#?}");
@@ -1228,7 +1268,7 @@ fn a_principal_list_is_accepted_when_the_daemons_entries_cover_each_of_its_entri
 fn address_ranges_in_each_written_form_set_up_from_the_config_file_or_the_flags() {
     let origins = origins();
     let s = origins.https;
-    let v6 = counter("[::1]:0");
+    let v6 = closing_counter("[::1]:0");
     let v = v6.port;
     let hosts = name_map(&origins.dir);
     // Every form of a range the list takes; only the loopback ones are
