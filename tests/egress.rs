@@ -11,7 +11,22 @@
 //! there after its first lookup, a direct TCP connection that skips the
 //! proxy, the proxy's port on another address, another principal's list.
 //! Limits: connections per call, bytes per call, idle timeout, the call's
-//! end closing its tunnels. Nothing here connects off loopback.
+//! end closing its tunnels.
+//!
+//! Then the interface case by case, mostly through a client that speaks to
+//! the proxy itself (`PROBE`): the proxy variables and their per-call
+//! secrets, 407 and 400 answers, every form of a list entry (suffixes, any
+//! port, the default 443, case and trailing dot, ranges written each way,
+//! from the config file and the flags), IP literals written as names,
+//! mapped and IPv6 loopback answers, names with several addresses,
+//! `no_address` and `connect_failed`, the forwarded request's origin form
+//! and a pipelined second request, connections per principal across calls
+//! and principals, the byte budget over a call's connections against the
+//! byte metric, a killed background job's tunnels, the record of a tunnel
+//! whose client finished before its call ended, `get_network_policy`,
+//! direct connections beside `MCP_TCP_CONNECT_PORTS`, principal lists
+//! narrowing the daemon's, and the fixtures checked without any proxy.
+//! Nothing here connects off loopback.
 
 mod common;
 
@@ -45,7 +60,8 @@ impl Drop for Origins {
 }
 
 fn run(program: &str, args: &[&str], dir: &Path) {
-    let status = Command::new(program).args(args).current_dir(dir).stdout(Stdio::null()).status().unwrap();
+    let status =
+        Command::new(program).args(args).current_dir(dir).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
     assert!(status.success(), "{program} {args:?} failed");
 }
 
@@ -101,28 +117,34 @@ struct Counter {
     port: u16,
     accepted: Arc<AtomicUsize>,
     closed: Arc<AtomicUsize>,
+    /// Every byte received, over all connections.
+    received: Arc<std::sync::Mutex<Vec<u8>>>,
 }
 
 fn counter(address: &str) -> Counter {
     let listener = TcpListener::bind(address).unwrap();
     let port = listener.local_addr().unwrap().port();
     let (accepted, closed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let (a, c) = (accepted.clone(), closed.clone());
+    let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (a, c, r) = (accepted.clone(), closed.clone(), received.clone());
     std::thread::spawn(move || {
         for mut stream in listener.incoming().flatten() {
             a.fetch_add(1, Ordering::SeqCst);
-            let c = c.clone();
+            let (c, r) = (c.clone(), r.clone());
             std::thread::spawn(move || {
-                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nstarted\n");
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 100000\r\n\r\nstarted\n");
                 let mut buffer = [0u8; 4096];
-                while matches!(stream.read(&mut buffer), Ok(n) if n > 0) {}
+                while let Ok(n @ 1..) = stream.read(&mut buffer) {
+                    r.lock().unwrap().extend_from_slice(&buffer[..n]);
+                }
                 c.fetch_add(1, Ordering::SeqCst);
                 // Held open: only the proxy can end the relay now.
                 std::thread::sleep(Duration::from_secs(60));
             });
         }
     });
-    Counter { port, accepted, closed }
+    Counter { port, accepted, closed, received }
 }
 
 /// A loopback listener counting what it accepts, closing each connection
@@ -143,7 +165,7 @@ fn closing_counter(address: &str) -> Counter {
             });
         }
     });
-    Counter { port, accepted, closed }
+    Counter { port, accepted, closed, received: Arc::default() }
 }
 
 /// The name map: test names on loopback; `internal.test` on a loopback
@@ -248,9 +270,10 @@ fn curl_git_and_pip_reach_listed_names_through_the_proxy_and_each_connection_is_
     let forwarded = egress_record(&daemon, |r| r["host"] == "pypi.test" && r["allowed"] == true);
     assert_eq!(forwarded["method"], "GET");
     egress_record(&daemon, |r| r["host"] == "git.test" && r["allowed"] == true);
-    // curl, git (after the 407 its libcurl answers with credentials) and
-    // pip's index page and wheel; the metric counts each connection under
-    // its record's outcome.
+    // curl's tunnel, git's (after the 407 its libcurl answers with
+    // credentials; one, kept alive), pip's index page and wheel (one each,
+    // or one for both); the metric counts each connection under its
+    // record's outcome.
     // (A connection is counted before its record is written: the records
     // are read until they have caught up.)
     let outcome = |r: &Value| r["rule"].as_str().unwrap_or("allowed").to_string();
@@ -267,7 +290,7 @@ fn curl_git_and_pip_reach_listed_names_through_the_proxy_and_each_connection_is_
             .filter(|(metric, count, _)| metric != count)
             .map(|(metric, count, name)| format!("{name}: metric {metric}, records {count}; "))
             .collect();
-        records.iter().filter(|r| r["allowed"] == true).count() >= 4 && mismatch.is_empty()
+        records.iter().filter(|r| r["allowed"] == true).count() >= 3 && mismatch.is_empty()
     });
     assert!(settled, "{mismatch}{records:#?}");
 }
@@ -1371,4 +1394,81 @@ fn connections_that_send_no_request_count_against_their_own_principal_not_agains
     let after = daemon.call_tool_as(BOB, "execute_command", arguments)["structuredContent"].clone();
     assert!(stdout(&after).starts_with("{\"status\": 200"), "{after}");
     assert!(stdout(&bob).starts_with("{\"status\": 200"), "alice's silent connections shut bob out: {bob}");
+}
+
+#[test]
+fn a_forwarded_connection_carries_one_request_and_the_next_is_checked_on_its_own() {
+    let origins = origins();
+    let daemon = start(&origins, &[]);
+    let p = origins.http;
+    // curl reuses a connection the response leaves open: told to close, it
+    // opens a second one for the second URL, which is judged on its own.
+    let two =
+        execute(&daemon, &format!("curl -sS http://pypi.test:{p}/simple/ http://internal.test:{}/x", origins.https));
+    assert!(stdout(&two).contains("demo/"), "{two}");
+    assert!(stdout(&two).contains("(refused_range)"), "the second request was not checked: {two}");
+    egress_record(&daemon, |r| r["host"] == "internal.test" && r["rule"] == "refused_range");
+
+    // Two requests in one write: the first is relayed up to its body's end,
+    // the second never leaves the proxy, and the answer says close.
+    let origin = counter("127.0.0.1:0");
+    let pipelined = script(
+        "egress-pipelined",
+        "import base64\nurl = os.environ['HTTP_PROXY']\ncredentials, address = url[7:].split('@')\n\
+         host, port = address.split(':')\nauth = 'Proxy-Authorization: Basic ' + base64.b64encode(credentials.encode()).decode()\n\
+         s = socket.create_connection((host, int(port)))\n\
+         first = 'POST http://127.0.0.1:%s/one HTTP/1.1\\r\\n%s\\r\\nContent-Length: 4\\r\\n\\r\\nbody' % (sys.argv[1], auth)\n\
+         second = 'GET http://127.0.0.2:%s/two HTTP/1.1\\r\\n%s\\r\\n\\r\\n' % (sys.argv[1], auth)\n\
+         s.sendall((first + second).encode())\nanswer = b''\n\
+         while b'started' not in answer:\n    answer += s.recv(4096)\n\
+         print('close' if b'Connection: close' in answer and b'keep-alive' not in answer else answer)",
+        &[&origin.port.to_string()],
+    );
+    assert_eq!(stdout(&execute(&daemon, &pipelined)), "close\n");
+    let received = String::from_utf8_lossy(&origin.received.lock().unwrap()).into_owned();
+    assert!(received.starts_with("POST /one HTTP/1.1\r\n") && received.ends_with("\r\n\r\nbody"), "{received:?}");
+    assert!(!received.contains("two") && !received.contains("Proxy-Authorization"), "{received:?}");
+    // A chunked body's end is not parsed, so it is refused.
+    let chunked = execute(&daemon, &format!("curl -sS -H 'Transfer-Encoding: chunked' -d x http://pypi.test:{p}/"));
+    assert!(stdout(&chunked).contains("(bad_request)"), "{chunked}");
+}
+
+#[test]
+fn connections_waiting_for_their_head_are_limited_per_principal_so_others_still_get_through() {
+    let origins = origins();
+    let s = origins.https;
+    let dir = fresh_dir("egress-pending", 0o755);
+    let tokens = tokens_file(
+        &dir,
+        &[("alice", "alice-token-0123456789abcdef", ""), ("bob", "bob-token-0123456789abcdefgh", "")],
+    );
+    let daemon = Arc::new(start(&origins, &[("MCP_TOKENS_FILE", tokens.to_str().unwrap())]));
+    // Alice holds 40 connections without a head; 8 are refused at once.
+    let hold = script(
+        "egress-hold-heads",
+        "import select, time\nhost, port = os.environ['HTTPS_PROXY'].rsplit('@', 1)[1].split(':')\n\
+         held = [socket.create_connection((host, int(port))) for _ in range(40)]\ntime.sleep(1)\n\
+         ready = select.select(held, [], [], 0)[0]\n\
+         print(sum(1 for s in ready if b'(pending_heads)' in s.recv(4096)))\ntime.sleep(3)",
+        &[],
+    );
+    let holder = {
+        let daemon = daemon.clone();
+        std::thread::spawn(move || {
+            daemon.call_tool_as("alice-token-0123456789abcdef", "execute_command", json!({ "command": hold }))
+                ["structuredContent"]
+                .clone()
+        })
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    let cert = origins.cert.display();
+    let bob = daemon.call_tool_as(
+        "bob-token-0123456789abcdefgh",
+        "execute_command",
+        json!({ "command": format!("curl -sS --cacert {cert} https://allowed.test:{s}/") }),
+    )["structuredContent"]
+        .clone();
+    assert_eq!(stdout(&bob), "hello-https\n", "another principal's waiting connections held bob up: {bob}");
+    let alice = holder.join().unwrap();
+    assert_eq!(stdout(&alice), "8\n", "{alice}");
 }

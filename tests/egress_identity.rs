@@ -2,8 +2,9 @@
 //! only for connections the socket broker made for a command of the
 //! secret's own principal, and only while the call that received it runs.
 //! A secret stolen by another principal's command, or presented by a
-//! process outside the sandbox, is refused and reaches nothing; its owner
-//! still gets through. Tried with the daemon as root on the host and as
+//! process outside the sandbox (even from the local port the broker saw),
+//! is refused and reaches nothing; its owner still gets through, until
+//! its call ends. Tried with the daemon as root on the host and as
 //! an ordinary user sharing its uid with commands (where one principal's
 //! commands could read another's environment, so the broker's record is
 //! the only thing that holds), and in the image's mode (in the container
@@ -88,11 +89,17 @@ impl Setup {
 
 /// Sends a proxy request for `target` with the credentials of `url` from
 /// this process (outside any sandbox); returns the status line and body.
-fn from_outside(url: &str, target: &str) -> String {
+fn from_outside(url: &str, target: &str, from: Option<std::net::SocketAddr>) -> String {
     let rest = url.strip_prefix("http://").unwrap();
     let (credentials, address) = rest.split_once('@').unwrap();
     let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
-    let mut stream = TcpStream::connect(address).unwrap();
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    if let Some(from) = from {
+        socket.bind(&from.into()).unwrap();
+    }
+    let proxy: std::net::SocketAddr = address.parse().unwrap();
+    socket.connect(&proxy.into()).unwrap();
+    let mut stream: TcpStream = socket.into();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(stream, "GET {target} HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic {encoded}\r\n\r\n").unwrap();
     let mut answer = String::new();
@@ -105,14 +112,27 @@ fn a_stolen_secret_is_refused(mode: Mode) {
     let target = format!("http://allowed.test:{}/", setup.port);
     let stolen = setup.workspace(ALICE).join("proxy-url");
     // Alice's call holds its secret while it runs.
+    // It also connects a socket to the proxy twice (the second connect of
+    // a connected socket fails), and says which local port it used.
+    let hold = common::script(
+        "egress-hold-secret",
+        "import time\nurl = os.environ['HTTPS_PROXY']\nhost, port = url.rsplit('@', 1)[1].split(':')\n\
+         s = socket.create_connection((host, int(port)))\nattempt(lambda: s.connect((host, int(port))))\n\
+         open('local-port', 'w').write(str(s.getsockname()[1]))\nopen('proxy-url', 'w').write(url)\ntime.sleep(6)",
+        &[],
+    );
     let holder = {
         let setup = setup.clone();
-        std::thread::spawn(move || setup.run(ALICE, "printf %s \"$HTTPS_PROXY\" > proxy-url; sleep 6"))
+        std::thread::spawn(move || setup.run(ALICE, &hold))
     };
     assert!(eventually(Duration::from_secs(10), || std::fs::read_to_string(&stolen).is_ok_and(|u| !u.is_empty())));
     let url = std::fs::read_to_string(&stolen).unwrap();
+    let local: u16 = std::fs::read_to_string(stolen.with_file_name("local-port")).unwrap().parse().unwrap();
 
-    let outside = from_outside(&url, &target);
+    let outside = from_outside(&url, &target, None);
+    // From another address with the port the broker saw: no record of it.
+    let same_port = from_outside(&url, &target, Some(std::net::SocketAddr::from(([127, 0, 0, 2], local))));
+    assert!(same_port.contains("(wrong_principal)"), "{}: {same_port}", mode.name());
     assert!(outside.starts_with("HTTP/1.1 403"), "{}: {outside}", mode.name());
     assert!(outside.contains("(wrong_principal)"), "{}: {outside}", mode.name());
     let bob = setup.run(BOB, &format!("curl -sS -x '{url}' {target}"));
@@ -128,12 +148,20 @@ fn a_stolen_secret_is_refused(mode: Mode) {
 
     let held = holder.join().unwrap();
     assert_eq!(held["exit_code"], 0, "{held}");
-    let ended = from_outside(&url, &target);
+    // The secret of the call that ended, from Alice's own next command.
+    let ended = setup.run(ALICE, &format!("curl -sS -i -x \"$(cat proxy-url)\" {target}"));
+    let ended = ended["stdout"].as_str().unwrap();
     assert!(ended.starts_with("HTTP/1.1 407"), "{}: {ended}", mode.name());
     assert!(ended.contains("(unknown_call)") && ended.contains("Proxy-Authenticate: Basic"), "{ended}");
-    assert!(eventually(Duration::from_secs(5), || setup.egress_records("wrong_principal").len() == 2));
-    for record in setup.egress_records("wrong_principal") {
-        assert_eq!((record["principal"].as_str(), record["allowed"].as_bool()), (Some("alice"), Some(false)));
+    assert!(eventually(Duration::from_secs(5), || setup.egress_records("wrong_principal").len() == 3));
+    let refused = setup.egress_records("wrong_principal");
+    // Bob's command presented Alice's call; the outside connections came
+    // through no broker, and are not taken for anyone's.
+    let principals: Vec<&str> = refused.iter().map(|r| r["principal"].as_str().unwrap()).collect();
+    assert_eq!(principals.iter().filter(|p| **p == "alice").count(), 1, "{refused:?}");
+    assert_eq!(principals.iter().filter(|p| p.is_empty()).count(), 2, "{refused:?}");
+    for record in refused {
+        assert_eq!(record["allowed"], false);
         assert_eq!(record["address"], Value::Null, "refused before any connection: {record}");
     }
 }

@@ -55,6 +55,9 @@ impl Head {
             if name.is_empty() || name.bytes().any(|b| b.is_ascii_whitespace()) {
                 return Err("a header name holds white space".into());
             }
+            if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                return Err("a header value holds a bare CR, LF or NUL".into());
+            }
             headers.push((name.to_string(), value.trim().to_string()));
         }
         let (authority, target, default_port) = if method == "CONNECT" {
@@ -104,6 +107,47 @@ impl Head {
         head.push_str("Connection: close\r\n\r\n");
         head.into_bytes()
     }
+}
+
+impl Head {
+    /// The length of a forwarded request's body: its `Content-Length`, or 0.
+    /// A chunked body is refused: its end would have to be parsed to keep
+    /// the next request on the connection from following it unchecked.
+    pub(crate) fn body_length(&self) -> Result<u64, String> {
+        if self.header("transfer-encoding").is_some() {
+            return Err(format!(
+                "{} http://{}:{}: a chunked request body is not forwarded; send a Content-Length, or use https \
+                 (CONNECT)",
+                self.method, self.host, self.port
+            ));
+        }
+        let mut lengths = self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("content-length"));
+        let length = match (lengths.next(), lengths.next()) {
+            (None, _) => return Ok(0),
+            (Some((_, value)), None) => value,
+            (Some(_), Some(_)) => return Err("a request with two Content-Length headers".into()),
+        };
+        length.parse::<u64>().map_err(|_| format!("Content-Length '{length}' is not a number"))
+    }
+}
+
+/// A response head with `Connection: close` instead of whatever it said,
+/// so the client opens a new connection (checked anew) for its next
+/// request. `head` ends with its blank line.
+pub(crate) fn closing_response(head: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(&head[..head.len().saturating_sub(4)]);
+    let hop = ["connection", "keep-alive", "proxy-connection"];
+    let mut out = String::with_capacity(head.len() + 19);
+    for (i, line) in text.split("\r\n").enumerate() {
+        let name = line.split(':').next().unwrap_or_default().trim();
+        if i > 0 && hop.iter().any(|h| name.eq_ignore_ascii_case(h)) {
+            continue;
+        }
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    out.into_bytes()
 }
 
 /// `host:port`, `[v6]:port`, or a host alone when a default port applies.
@@ -160,6 +204,23 @@ mod tests {
     }
 
     #[test]
+    fn a_forwarded_body_is_measured_and_the_response_closes_the_connection() {
+        let parse = |text: &str| Head::parse(text.as_bytes()).unwrap();
+        assert_eq!(parse("GET http://a/ HTTP/1.1\r\n\r\n").body_length(), Ok(0));
+        assert_eq!(parse("POST http://a/ HTTP/1.1\r\nContent-Length: 12\r\n\r\n").body_length(), Ok(12));
+        assert!(parse("POST http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").body_length().is_err());
+        assert!(
+            parse("POST http://a/ HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n").body_length().is_err()
+        );
+        let response =
+            b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\n\r\n";
+        assert_eq!(
+            String::from_utf8(closing_response(response)).unwrap(),
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"
+        );
+    }
+
+    #[test]
     fn malformed_heads_are_refused_with_a_reason() {
         for (bad, says) in [
             (&b"CONNECT github.com HTTP/1.1\r\n\r\n"[..], "host:port"),
@@ -169,6 +230,7 @@ mod tests {
             (b"CONNECT :443 HTTP/1.1\r\n\r\n", "names no host"),
             (b"hello\r\n\r\n", "not an HTTP request line"),
             (b"CONNECT a:1 HTTP/1.1\r\nBad Header: x\r\n\r\n", "white space"),
+            (b"GET http://a/ HTTP/1.1\r\nX-A: 1\nInjected: yes\r\n\r\n", "bare CR, LF"),
         ] {
             let error = Head::parse(bad).unwrap_err();
             assert!(error.contains(says), "{}: {error}", String::from_utf8_lossy(bad));

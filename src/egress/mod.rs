@@ -48,8 +48,8 @@ struct Shared {
     settings: EgressConfig,
     audit: Arc<Auditor>,
     metrics: Arc<Metrics>,
-    /// Connections whose request head is still awaited.
-    pending: std::sync::atomic::AtomicUsize,
+    /// Connections whose request head is still awaited, by cell.
+    pending: std::sync::Mutex<std::collections::HashMap<usize, usize>>,
 }
 
 /// The running proxy.
@@ -170,7 +170,7 @@ async fn accept(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
                 // Taken at once: the broker registered the port just before
                 // the command's connect, and the next user of the port must
                 // not inherit it.
-                let owner = crate::sandbox::egress_peer(peer.port());
+                let owner = crate::sandbox::egress_peer(peer);
                 tokio::spawn(proxy::serve(shared.clone(), stream, owner));
             }
             Err(error) => {

@@ -23,9 +23,37 @@ use super::relay::{self, Moved, relay};
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Connections whose head is still awaited, over all principals: before
-/// its head a connection belongs to no call, so no call's limit holds it.
-pub(super) const MAX_PENDING_HEADS: usize = 256;
+/// Connections of one principal (one sandbox cell; those of no cell count
+/// as one more) whose head is still awaited: before its head a connection
+/// belongs to no call, so no call's limit holds it, and one principal must
+/// not starve the others.
+pub(super) const MAX_PENDING_HEADS: usize = 32;
+
+/// One connection counted among its cell's awaited heads, until dropped.
+struct Pending<'a> {
+    counts: &'a std::sync::Mutex<std::collections::HashMap<usize, usize>>,
+    cell: usize,
+}
+
+impl<'a> Pending<'a> {
+    fn enter(counts: &'a std::sync::Mutex<std::collections::HashMap<usize, usize>>, cell: usize) -> Option<Self> {
+        let mut map = counts.lock().unwrap_or_else(|p| p.into_inner());
+        let count = map.entry(cell).or_default();
+        if *count >= MAX_PENDING_HEADS {
+            return None;
+        }
+        *count += 1;
+        Some(Pending { counts, cell })
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if let Some(count) = self.counts.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&self.cell) {
+            *count = count.saturating_sub(1);
+        }
+    }
+}
 
 /// What the record of one connection says.
 struct Report {
@@ -59,18 +87,28 @@ async fn handle(
     owner: Option<usize>,
     report: &mut Report,
 ) -> Result<(), Refusal> {
-    let pending = shared.pending.fetch_add(1, Ordering::AcqRel);
-    let read = if pending >= MAX_PENDING_HEADS {
-        Err(Refusal::new(
-            Rule::PendingHeads,
-            format!("{MAX_PENDING_HEADS} proxy connections are waiting for their request head already"),
-        ))
-    } else {
-        read_head(client).await
+    // Connections the socket broker did not make (processes outside the
+    // sandbox) wait for their head under one count of their own.
+    let (head, early) = {
+        let Some(_waiting) = Pending::enter(&shared.pending, owner.unwrap_or(usize::MAX)) else {
+            return Err(Refusal::new(
+                Rule::PendingHeads,
+                format!(
+                    "{MAX_PENDING_HEADS} proxy connections of this principal are waiting for their request head \
+                     already"
+                ),
+            ));
+        };
+        read_head(client).await?
     };
-    shared.pending.fetch_sub(1, Ordering::AcqRel);
-    let (head, early) = read?;
     report.head = Some(head.clone());
+    // Only a command's connection, made by the socket broker, is served.
+    let Some(owner) = owner else {
+        return Err(Refusal::new(
+            Rule::WrongPrincipal,
+            "this connection did not come from a sandboxed command (the socket broker made no such connection)",
+        ));
+    };
     let Some(secret) = head.secret() else {
         return Err(Refusal::new(
             Rule::Unauthenticated,
@@ -84,7 +122,7 @@ async fn handle(
         ));
     };
     report.call = Some(call.clone());
-    if owner != Some(call.owner) {
+    if owner != call.owner {
         return Err(Refusal::new(
             Rule::WrongPrincipal,
             format!("this connection did not come from a command of principal '{}'", call.principal),
@@ -101,6 +139,15 @@ async fn handle(
     if call.bytes.load(Ordering::Relaxed) >= settings.max_bytes_per_call {
         return Err(relay::bytes_refusal(settings.max_bytes_per_call));
     }
+    let body_length = match head.target {
+        Target::Connect => 0,
+        Target::Forward { .. } => head.body_length().map_err(|e| Refusal::new(Rule::BadRequest, e))?,
+    };
+    // The body still to come after what arrived with the head.
+    let forward = match head.target {
+        Target::Connect => None,
+        Target::Forward { .. } => Some(body_length.saturating_sub(early.len() as u64)),
+    };
     let addresses = destination(&call.allow, &shared.resolver, &head.host, head.port).await?;
     let upstream = connect(&addresses).await.map_err(|e| {
         Refusal::new(Rule::ConnectFailed, format!("{}:{} could not be reached: {e}", head.host, head.port))
@@ -116,10 +163,15 @@ async fn handle(
         }
         Target::Forward { .. } => first = head.forwarded(),
     }
-    first.extend_from_slice(&early);
+    // A forwarded request is relayed up to the end of its body; what
+    // follows (a next request) is never sent.
+    let early_length = match forward {
+        None => early.len(),
+        Some(_) => early.len().min(usize::try_from(body_length).unwrap_or(usize::MAX)),
+    };
+    first.extend_from_slice(&early[..early_length]);
     let mut moved = Moved::default();
-    let result =
-        relay(&call, settings.max_bytes_per_call, settings.idle_timeout, client, upstream, &first, &mut moved).await;
+    let result = relay(&call, settings, client, upstream, &first, forward, &mut moved).await;
     (report.sent, report.received) = (moved.sent, moved.received);
     result
 }

@@ -27,7 +27,7 @@ pub(crate) const REFUSED: &[&str] = &[
     "100.64.0.0/10 (CGNAT, shared address space)",
     "224.0.0.0/4 and ff00::/8 (multicast)",
     "255.255.255.255 (broadcast)",
-    "192.0.0.0/24, 198.18.0.0/15, 240.0.0.0/4, fec0::/10 (reserved)",
+    "192.0.0.0/24, 198.18.0.0/15, 240.0.0.0/4, fec0::/10, 2001::/32 (Teredo), 2001:db8::/32, 100::/64 (reserved)",
 ];
 
 fn refused_v4(address: Ipv4Addr) -> Option<&'static str> {
@@ -55,13 +55,18 @@ fn refused_v6(address: Ipv6Addr) -> Option<&'static str> {
         _ if first & 0xffc0 == 0xfec0 => "reserved",
         _ if first & 0xfe00 == 0xfc00 => "private",
         _ if first & 0xff00 == 0xff00 => "multicast",
+        // Teredo tunnels to an IPv4 host; documentation; discard.
+        0x2001 if address.segments()[1] == 0 || address.segments()[1] == 0x0db8 => "reserved",
+        0x0100 if address.segments()[1..4] == [0, 0, 0] => "reserved",
         _ => return None,
     })
 }
 
 /// The IPv4 address an IPv6 one stands for: IPv4-mapped (`::ffff:a.b.c.d`),
-/// IPv4-compatible (`::a.b.c.d`), NAT64 (`64:ff9b::/96`) or 6to4
-/// (`2002:AABB:CCDD::/48`).
+/// IPv4-translated (`::ffff:0:a.b.c.d`), IPv4-compatible (`::a.b.c.d`),
+/// NAT64 (`64:ff9b::/96`, and the local-use `64:ff9b:1::/48`, whose
+/// address may sit in any of the prefix lengths RFC 6052 allows; its last
+/// 32 bits are judged) or 6to4 (`2002:AABB:CCDD::/48`).
 fn embedded_v4(address: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = address.segments();
     let low = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
@@ -71,7 +76,7 @@ fn embedded_v4(address: Ipv6Addr) -> Option<Ipv4Addr> {
     if s[..6] == [0; 6] && !address.is_loopback() && !address.is_unspecified() {
         return Some(low);
     }
-    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+    if s[..6] == [0, 0, 0, 0, 0xffff, 0] || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || s[..3] == [0x64, 0xff9b, 1] {
         return Some(low);
     }
     if s[0] == 0x2002 {
@@ -117,6 +122,12 @@ mod tests {
             ("64:ff9b::a9fe:a9fe", "link-local"),
             ("2002:a9fe:a9fe::1", "link-local"),
             ("2002:0a00:0001::", "private"),
+            ("::ffff:0:a9fe:a9fe", "link-local"),
+            ("64:ff9b:1::a9fe:a9fe", "link-local"),
+            ("64:ff9b:1:2:3:4:a00:1", "private"),
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "reserved"),
+            ("2001:db8::1", "reserved"),
+            ("100::1", "reserved"),
         ] {
             assert_eq!(refused_range(address.parse().unwrap()), Some(range), "{address}");
         }

@@ -1,9 +1,12 @@
-//! Relaying an allowed connection: both directions at once, each with a
-//! buffer that starts at 64 KiB and doubles, up to 1 MiB, while reads fill
-//! it (a bulk transfer moves large chunks, an idle connection holds
-//! little). Every chunk is counted against the call's byte budget and
-//! marks the connection active; a watchdog closes the connection after the
-//! idle timeout or when its call ends.
+//! Relaying an allowed connection: both directions at once (for a
+//! forwarded request, its body only, then its response, whose head is
+//! rewritten to `Connection: close`: each request gets a connection, and a
+//! check, of its own), each with a buffer that starts at 64 KiB and
+//! doubles, up to 1 MiB, while reads fill it (a bulk transfer moves large
+//! chunks, an idle connection holds little). Every chunk is counted
+//! against the call's byte budget and marks the connection active; a
+//! watchdog closes the connection after the idle timeout or when its call
+//! ends.
 //!
 //! Measured on loopback (BENCHMARKS.md): this beats `splice(2)` through a
 //! pipe, whose page-sized pieces made the receiving client do twice the
@@ -22,6 +25,8 @@ use tokio::net::TcpStream;
 
 use super::calls::CallState;
 use super::decide::{Refusal, Rule};
+use super::head::{MAX_HEAD, closing_response, head_end};
+use crate::config::egress::EgressConfig;
 
 /// The relay buffer's first and largest size.
 const FIRST_BUFFER: usize = 64 << 10;
@@ -41,13 +46,14 @@ pub(super) struct Moved {
 /// closed it.
 pub(super) async fn relay(
     call: &CallState,
-    budget: u64,
-    idle: Duration,
+    settings: &EgressConfig,
     client: &TcpStream,
     mut upstream: TcpStream,
     first: &[u8],
+    forward: Option<u64>,
     moved: &mut Moved,
 ) -> Result<(), Refusal> {
+    let (budget, idle) = (settings.max_bytes_per_call, settings.idle_timeout);
     let epoch = Instant::now();
     let last_active = AtomicU64::new(0);
     let (sent, received) = (AtomicU64::new(0), AtomicU64::new(0));
@@ -60,8 +66,25 @@ pub(super) async fn relay(
             counters.add(&sent, first.len())?;
         }
         let upstream = &upstream;
-        let up = pump(client, upstream, &counters, &sent);
-        let down = pump(upstream, client, &counters, &received);
+        let up = async {
+            match forward {
+                None => pump(client, upstream, &counters, &sent, u64::MAX).await,
+                // The rest of the body; what follows (a next request) is
+                // read only to learn when the client closes, and dropped.
+                Some(rest) => {
+                    pump(client, upstream, &counters, &sent, rest).await?;
+                    discard(client).await;
+                    let _ = socket2::SockRef::from(upstream).shutdown(std::net::Shutdown::Write);
+                    Ok(())
+                }
+            }
+        };
+        let down = async {
+            if forward.is_some() {
+                response_head(upstream, client, &counters, &received).await?;
+            }
+            pump(upstream, client, &counters, &received, u64::MAX).await
+        };
         tokio::pin!(up, down);
         let mut up_done = false;
         loop {
@@ -124,29 +147,84 @@ pub(super) fn bytes_refusal(budget: u64) -> Refusal {
     )
 }
 
-/// Moves bytes from `from` to `to` until `from` ends, then shuts down
-/// `to`'s writing. A side that fails (reset, gone) ends the copy as an end
-/// of file would: that is no refusal.
-async fn pump(from: &TcpStream, to: &TcpStream, counters: &Counters<'_>, direction: &AtomicU64) -> Result<(), Refusal> {
-    let mut buffer = vec![0u8; FIRST_BUFFER];
-    loop {
+/// Relays a forwarded request's response head, rewritten to close the
+/// connection (`head::closing_response`), and whatever came with it. A
+/// head longer than `MAX_HEAD` is passed on as it is.
+async fn response_head(
+    from: &TcpStream,
+    to: &TcpStream,
+    counters: &Counters<'_>,
+    direction: &AtomicU64,
+) -> Result<(), Refusal> {
+    let mut head = Vec::with_capacity(4096);
+    let mut buffer = vec![0u8; 4096];
+    let out = loop {
         let n: usize = ready(from, Interest::READABLE, || from.try_read(&mut buffer)).await.unwrap_or_default();
+        if n == 0 {
+            break head;
+        }
+        counters.add(direction, n)?;
+        head.extend_from_slice(&buffer[..n]);
+        if let Some(end) = head_end(&head) {
+            let mut out = closing_response(&head[..end]);
+            out.extend_from_slice(&head[end..]);
+            break out;
+        }
+        if head.len() > MAX_HEAD {
+            break head;
+        }
+    };
+    write_all(to, &out).await;
+    Ok(())
+}
+
+/// Moves bytes from `from` to `to` until `from` ends, then shuts down
+/// `to`'s writing; or until `limit` bytes have moved. A side that fails
+/// (reset, gone) ends the copy as an end of file would: that is no
+/// refusal.
+async fn pump(
+    from: &TcpStream,
+    to: &TcpStream,
+    counters: &Counters<'_>,
+    direction: &AtomicU64,
+    mut limit: u64,
+) -> Result<(), Refusal> {
+    let mut buffer = vec![0u8; FIRST_BUFFER];
+    while limit > 0 {
+        let room = buffer.len().min(usize::try_from(limit).unwrap_or(usize::MAX));
+        let n: usize = ready(from, Interest::READABLE, || from.try_read(&mut buffer[..room])).await.unwrap_or_default();
         if n == 0 {
             let _ = socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
             return Ok(());
         }
         counters.add(direction, n)?;
-        let mut done = 0;
-        while done < n {
-            match ready(to, Interest::WRITABLE, || to.try_write(&buffer[done..n])).await {
-                Ok(0) | Err(_) => return Ok(()),
-                Ok(moved) => done += moved,
-            }
+        limit -= n as u64;
+        if !write_all(to, &buffer[..n]).await {
+            return Ok(());
         }
         if n == buffer.len() && buffer.len() < LARGEST_BUFFER {
             buffer.resize(buffer.len() * 2, 0);
         }
     }
+    Ok(())
+}
+
+/// Reads `from` until it ends, keeping nothing.
+async fn discard(from: &TcpStream) {
+    let mut buffer = vec![0u8; 4096];
+    while let Ok(1..) = ready(from, Interest::READABLE, || from.try_read(&mut buffer)).await {}
+}
+
+/// Writes all of `bytes`; false when `to` failed.
+async fn write_all(to: &TcpStream, bytes: &[u8]) -> bool {
+    let mut done = 0;
+    while done < bytes.len() {
+        match ready(to, Interest::WRITABLE, || to.try_write(&bytes[done..])).await {
+            Ok(0) | Err(_) => return false,
+            Ok(moved) => done += moved,
+        }
+    }
+    true
 }
 
 /// Runs `operation` once `socket` is ready for `interest`, again each time

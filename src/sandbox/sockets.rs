@@ -26,6 +26,7 @@
 //! a port the kernel picks, so it is refused.
 
 use std::ffi::CString;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -62,15 +63,21 @@ pub(crate) struct SocketRules {
     pub(crate) egress_proxy: Option<u16>,
 }
 
-/// The local ports of command sockets connected to the egress proxy, with
-/// their cell; each is taken by the proxy when it accepts.
-static EGRESS_PEERS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<u16, usize>>> =
+/// The local addresses of command sockets the broker is connecting to the
+/// egress proxy, with their cell; each is taken by the proxy when it
+/// accepts, and dropped if the connect fails.
+static EGRESS_PEERS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<SocketAddrV4, usize>>> =
     std::sync::LazyLock::new(Default::default);
 
-/// The cell whose command connected to the egress proxy from `port`, if
+fn egress_peers() -> std::sync::MutexGuard<'static, std::collections::HashMap<SocketAddrV4, usize>> {
+    EGRESS_PEERS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The cell whose command connected to the egress proxy from `peer`, if
 /// the broker made that connection; forgotten once asked.
-pub(crate) fn egress_peer(port: u16) -> Option<usize> {
-    EGRESS_PEERS.lock().unwrap_or_else(|p| p.into_inner()).remove(&port)
+pub(crate) fn egress_peer(peer: std::net::SocketAddr) -> Option<usize> {
+    let std::net::SocketAddr::V4(peer) = peer else { return None };
+    egress_peers().remove(&peer)
 }
 
 impl SocketRules {
@@ -162,7 +169,8 @@ fn inet_connect(call: &Call, socket: OwnedFd, address: Vec<u8>, family: Option<i
             && family == Some(libc::AF_INET)
             && address.get(4..8) == Some(&[127, 0, 0, 1][..]);
         if to_proxy {
-            record_egress_peer(&socket, call.rules.owner)?;
+            let local = record_egress_peer(&socket, call.rules.owner)?;
+            return Ok(egress_connect(socket, address, local));
         } else if !call.rules.tcp_connect_ports.contains(&port) {
             tracing::info!(pid = call.pid(), port, "sandbox refused a TCP connection to a port not listed");
             return Err(Errno::EACCES);
@@ -372,9 +380,30 @@ fn send_timeout(socket: &OwnedFd) -> Option<Duration> {
     (result == 0 && !timeout.is_zero()).then_some(timeout)
 }
 
-/// Binds an unbound socket to `127.0.0.1:0` and records its port as
-/// `owner`'s connection to the egress proxy, before it connects.
-fn record_egress_peer(socket: &OwnedFd, owner: usize) -> Result<(), Errno> {
+/// Connects a command's socket to the egress proxy, whose record of it
+/// (`local`) goes if the connect fails.
+fn egress_connect(socket: OwnedFd, address: Vec<u8>, local: SocketAddrV4) -> Step {
+    let forget = move |answer: Answer| {
+        if matches!(answer, Answer::Fail(errno) if errno != Errno::EINPROGRESS) {
+            egress_peers().remove(&local);
+        }
+        answer
+    };
+    match is_nonblocking(&socket) {
+        Ok(false) => Step::Blocking(Box::new(move |call| forget(blocking_connect(call, &socket, &address)))),
+        Ok(true) => Step::Done(forget(answer(raw_connect(&socket, &address)))),
+        Err(errno) => Step::Done(forget(Answer::Fail(errno))),
+    }
+}
+
+/// Binds an unbound socket to `127.0.0.1:0` and records its local address
+/// as `owner`'s connection to the egress proxy, before it connects. A
+/// socket already connected is not recorded (its connect fails anyway),
+/// nor one bound anywhere but 127.0.0.1.
+fn record_egress_peer(socket: &OwnedFd, owner: usize) -> Result<SocketAddrV4, Errno> {
+    if peer_name(socket).is_ok() {
+        return Err(Errno::EISCONN);
+    }
     if local_port(socket)? == 0 {
         let address = libc::sockaddr_in {
             sin_family: libc::AF_INET as libc::sa_family_t,
@@ -394,9 +423,27 @@ fn record_egress_peer(socket: &OwnedFd, owner: usize) -> Result<(), Errno> {
             return Err(Errno::last());
         }
     }
-    let port = local_port(socket)?;
-    EGRESS_PEERS.lock().unwrap_or_else(|p| p.into_inner()).insert(port, owner);
-    Ok(())
+    let name = local_name(socket)?;
+    let local = match name.get(..8) {
+        Some([_, _, p0, p1, a, b, c, d]) => {
+            SocketAddrV4::new(Ipv4Addr::new(*a, *b, *c, *d), u16::from_be_bytes([*p0, *p1]))
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    if *local.ip() != Ipv4Addr::LOCALHOST {
+        return Err(Errno::EACCES);
+    }
+    egress_peers().insert(local, owner);
+    Ok(local)
+}
+
+/// The address a socket is connected to; `ENOTCONN` when it is not.
+fn peer_name(socket: &OwnedFd) -> Result<(), Errno> {
+    let mut address = [0u8; MAX_ADDRESS];
+    let mut length = MAX_ADDRESS as libc::socklen_t;
+    // SAFETY: getpeername writes at most `length` bytes into `address`.
+    let result = unsafe { libc::getpeername(socket.as_raw_fd(), address.as_mut_ptr().cast(), &mut length) };
+    if result == 0 { Ok(()) } else { Err(Errno::last()) }
 }
 
 /// The port a TCP socket is bound to (0: none yet).
