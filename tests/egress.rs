@@ -1472,3 +1472,34 @@ fn connections_waiting_for_their_head_are_limited_per_principal_so_others_still_
     let alice = holder.join().unwrap();
     assert_eq!(stdout(&alice), "8\n", "{alice}");
 }
+
+#[test]
+fn a_list_entry_that_is_no_name_suffix_or_range_stops_the_start() {
+    let refused = |allow: &str, hosts: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mcp-commander"));
+        command.env_clear().env("PATH", "/usr/bin:/bin").env("MCP_PORT", "0").env("MCP_EGRESS_ALLOW", allow);
+        if let Some(hosts) = hosts {
+            command.env("MCP_EGRESS_TEST_HOSTS", hosts);
+        }
+        let output = command.output().unwrap();
+        assert!(!output.status.success(), "{allow}: started");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    for entry in
+        ["*.", "*.*.test", "bad name.test", "example.test:0", "example.test:65536", "example.test:x", "10.0.0.0/33"]
+    {
+        let stderr = refused(&format!("allowed.test,{entry}"), None);
+        assert!(stderr.contains("MCP_EGRESS_ALLOW") && stderr.contains(entry), "{entry}: {stderr}");
+    }
+    // A name map with a line that is not `name address[,address...]`.
+    let dir = fresh_dir("egress-bad-map", 0o755);
+    let map = dir.join("hosts");
+    std::fs::write(&map, "allowed.test 127.0.0.1\nbroken.test not-an-address\n").unwrap();
+    let stderr = refused("allowed.test", Some(&map));
+    assert!(stderr.contains("not-an-address"), "{stderr}");
+    // The twin: the same list without the bad entry starts.
+    Daemon::start(&[
+        ("MCP_EGRESS_ALLOW", "allowed.test,*.ok.test:*,10.0.0.0/8:443"),
+        ("MCP_EGRESS_TEST_HOSTS", "/dev/null"),
+    ]);
+}
