@@ -84,7 +84,10 @@ def main():
     if kind == "https":
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(sys.argv[3], sys.argv[4])
-        server.socket = context.wrap_socket(server.socket, server_side=True)
+        # The handshake in each connection's own thread, on its first read:
+        # a client that holds a tunnel open without speaking TLS does not
+        # stop the accept loop.
+        server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     print(server.server_address[1], flush=True)
     server.serve_forever()
 
