@@ -115,7 +115,11 @@ pub(super) async fn relay(
                 // A client that finished (its command may have exited) was
                 // only waiting for the destination's close: not cut.
                 _ = ended.wait_for(|ended| *ended) => {
-                    return (!client_done.load(Ordering::Relaxed))
+                    // Its end may not have been read yet: the command exited
+                    // just before its call ended.
+                    let finished = client_done.load(Ordering::Relaxed)
+                        || matches!(client.try_read(&mut [0u8; 1]), Ok(0));
+                    return (!finished)
                         .then(|| Refusal::new(Rule::CallEnded, "the call this connection belongs to ended"));
                 }
             }
