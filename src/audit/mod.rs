@@ -347,7 +347,10 @@ pub(crate) fn parse_network(text: &str) -> Result<(IpAddr, u8), String> {
     Ok((address, bits))
 }
 
-fn in_network(peer: IpAddr, network: IpAddr, bits: u8) -> bool {
+/// Whether `peer` lies in the network; an IPv4-mapped IPv6 address is
+/// judged as its IPv4 address. `bits` is within the family's length
+/// ([`parse_network`] checks it).
+pub(crate) fn in_network(peer: IpAddr, network: IpAddr, bits: u8) -> bool {
     let peer = match peer {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,

@@ -11,6 +11,8 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use crate::audit::in_network;
+
 /// Port of an entry that writes none.
 pub(crate) const DEFAULT_PORT: u16 = 443;
 
@@ -228,23 +230,6 @@ fn range(text: &str) -> Option<Host> {
 /// Whether `name` lies strictly beneath `suffix`.
 fn beneath(name: &str, suffix: &str) -> bool {
     name.len() > suffix.len() + 1 && name.ends_with(suffix) && name.as_bytes()[name.len() - suffix.len() - 1] == b'.'
-}
-
-/// Whether `address` lies in the network; an IPv4-mapped IPv6 address is
-/// judged as its IPv4 address.
-pub(crate) fn in_network(address: IpAddr, network: IpAddr, bits: u8) -> bool {
-    let address = address.to_canonical();
-    match (address, network) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits.min(32))) };
-            u32::from(a) & mask == u32::from(n) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - u32::from(bits.min(128))) };
-            u128::from(a) & mask == u128::from(n) & mask
-        }
-        _ => false,
-    }
 }
 
 #[cfg(test)]
