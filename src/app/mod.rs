@@ -96,7 +96,12 @@ pub fn main_entry() -> ExitCode {
         reaper.inspect(|task| task.abort());
         sweeper.inspect(|task| task.abort());
         sandbox::remove_dir(tools.spaces.state_dir());
-        tools.audit.flush(std::time::Duration::from_secs(2));
+        // A served daemon's cancelled calls may still record themselves;
+        // `run` and the benchmarks leave nothing behind.
+        let serving =
+            !matches!(cli.command, Some(Command::Run { .. } | Command::BenchSpawn { .. } | Command::BenchAudit { .. }));
+        let settle = std::time::Duration::from_millis(if serving { 100 } else { 0 });
+        tools.audit.flush(std::time::Duration::from_secs(2), settle);
         outcome
     });
     match result {

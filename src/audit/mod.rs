@@ -86,7 +86,7 @@ pub(crate) struct AuditStats {
 
 impl AuditStats {
     pub(crate) fn written(&self) -> u64 {
-        self.writer.written.load(Ordering::Relaxed)
+        self.writer.written.load(Ordering::SeqCst)
     }
 
     pub(crate) fn write_errors(&self) -> u64 {
@@ -216,11 +216,14 @@ impl Auditor {
         self.trusted_proxies.iter().any(|(network, bits)| in_network(peer, *network, *bits))
     }
 
-    /// Waits (up to `limit`) until every record sent is written and no
-    /// more arrive for a moment (cancelled calls record themselves as their
-    /// tasks are dropped during shutdown).
-    pub(crate) fn flush(&self, limit: Duration) {
-        let started = Instant::now();
+    /// Waits (up to `limit`) until every record sent is written, woken by
+    /// the writer, then closes the queue. With a `settle` time, it also
+    /// waits until no record has been written for that long: during a
+    /// shutdown, calls cancelled as their tasks are dropped record
+    /// themselves late. A one-shot `run` has no such senders and passes
+    /// zero.
+    pub(crate) fn flush(&self, limit: Duration, settle: Duration) {
+        let deadline = Instant::now() + limit;
         if let Some(sender) = &self.sender {
             // The chain's closing record: a chain followed by another one
             // without it was cut short (daemon killed, or records deleted).
@@ -230,19 +233,18 @@ impl Auditor {
             if sender.try_send(end).is_ok() {
                 self.count_sent();
             }
-        }
-        let settled = |sent: u64| self.stats.written() + self.stats.write_errors() >= sent;
-        let mut quiet_since = Instant::now();
-        let mut last = u64::MAX;
-        while started.elapsed() < limit {
-            let sent = self.stats.sent.load(Ordering::Relaxed);
-            if sent != last || !settled(sent) {
-                last = sent;
-                quiet_since = Instant::now();
-            } else if quiet_since.elapsed() >= Duration::from_millis(100) {
-                break;
+            let writer = &self.stats.writer;
+            loop {
+                let sent = self.stats.sent.load(Ordering::SeqCst);
+                if !writer.wait(deadline, |handled| handled >= sent) || settle.is_zero() {
+                    break;
+                }
+                // Quiet for `settle` unless a late record is written meanwhile.
+                let quiet = (Instant::now() + settle).min(deadline);
+                if !writer.wait(quiet, |handled| handled > sent) {
+                    break;
+                }
             }
-            std::thread::sleep(Duration::from_millis(5));
         }
         drop(self.writer.lock().map(|mut w| w.take()));
     }
@@ -377,6 +379,76 @@ mod tests {
         assert_eq!(timestamp(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
         assert_eq!(timestamp(UNIX_EPOCH + Duration::from_millis(1_795_662_245_678)), "2026-11-26T03:04:05.678Z");
         assert_eq!(timestamp(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00.000Z");
+    }
+
+    /// A sink that keeps its lines, slowly, so a flush must wait for them.
+    struct Kept(Arc<Mutex<Vec<String>>>);
+
+    impl sinks::Sink for Kept {
+        fn place(&self) -> &'static str {
+            "kept"
+        }
+
+        fn write(&mut self, line: &str) -> std::io::Result<()> {
+            std::thread::sleep(Duration::from_millis(2));
+            self.0.lock().unwrap().push(line.to_string());
+            Ok(())
+        }
+    }
+
+    fn kept() -> (Arc<Auditor>, Arc<Mutex<Vec<String>>>) {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let settings = AuditSettings {
+            stream: Stream::Off,
+            file: None,
+            hasher: chain::Hasher::Sha256,
+            redact: None,
+            capacity: 64,
+            on_full: OnFull::Block,
+            block_timeout: Duration::from_secs(1),
+            trusted_proxies: Vec::new(),
+        };
+        let auditor = Auditor::start_into(&settings, vec![Box::new(Kept(lines.clone()))]).unwrap();
+        (Arc::new(auditor), lines)
+    }
+
+    #[test]
+    fn a_flush_returns_with_every_record_written() {
+        let (auditor, lines) = kept();
+        for _ in 0..20 {
+            auditor.emit_now(event("test", &Caller::default()));
+        }
+        auditor.flush(Duration::from_secs(10), Duration::ZERO);
+        let lines = lines.lock().unwrap();
+        assert_eq!(lines.len(), 21, "20 records and the chain's end");
+        assert!(lines[20].contains("\"chain_end\""));
+    }
+
+    #[test]
+    fn a_flush_with_a_settle_time_waits_for_late_records() {
+        let (auditor, lines) = kept();
+        let late = auditor.clone();
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            late.emit_now(event("late", &Caller::default()));
+        });
+        auditor.flush(Duration::from_secs(10), Duration::from_millis(500));
+        sender.join().unwrap();
+        let lines = lines.lock().unwrap();
+        assert!(lines.iter().any(|l| l.contains("\"late\"")), "{lines:?}");
+    }
+
+    #[test]
+    fn a_flush_gives_up_at_its_limit() {
+        let (auditor, _lines) = kept();
+        let started = Instant::now();
+        for _ in 0..60 {
+            auditor.emit_now(event("test", &Caller::default()));
+        }
+        // 61 records at 2 ms each cannot all be written within 20 ms.
+        auditor.flush(Duration::from_millis(20), Duration::ZERO);
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(auditor.stats.written() < 61);
     }
 
     #[test]

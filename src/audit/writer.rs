@@ -3,8 +3,9 @@
 //! the order they are written and a slow stdout never holds a request
 //! longer than the configured deadline.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
@@ -12,11 +13,58 @@ use tokio::sync::mpsc;
 use super::chain::Chain;
 use super::sinks::Sink;
 
-/// Counts kept by the writer, read by `/metrics`.
+/// Counts kept by the writer, read by `/metrics`, and the signal a
+/// [`WriterStats::wait`] sleeps on.
 #[derive(Debug, Default)]
 pub(crate) struct WriterStats {
     pub(crate) written: AtomicU64,
     pub(crate) write_errors: AtomicU64,
+    /// Set while someone waits, so the writer signals only then.
+    watched: AtomicBool,
+    progress: Mutex<()>,
+    advanced: Condvar,
+}
+
+impl WriterStats {
+    /// Records handled so far, written or failed.
+    pub(crate) fn handled(&self) -> u64 {
+        self.written.load(Ordering::SeqCst) + self.write_errors.load(Ordering::SeqCst)
+    }
+
+    /// Sleeps until `done` holds of [`WriterStats::handled`] or `deadline`
+    /// passes, woken by the writer as it handles each record; says whether
+    /// `done` holds.
+    pub(crate) fn wait(&self, deadline: Instant, done: impl Fn(u64) -> bool) -> bool {
+        // The writer counts, then reads `watched`; this sets `watched`, then
+        // reads the count under the lock the writer signals under: either
+        // the count is seen here or the writer's signal wakes the wait.
+        self.watched.store(true, Ordering::SeqCst);
+        let mut guard = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        let met = loop {
+            if done(self.handled()) {
+                break true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break false;
+            }
+            guard = match self.advanced.wait_timeout(guard, left.min(Duration::from_secs(1))) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        };
+        drop(guard);
+        self.watched.store(false, Ordering::SeqCst);
+        met
+    }
+
+    /// Wakes a [`WriterStats::wait`], if there is one.
+    fn signal(&self) {
+        if self.watched.load(Ordering::SeqCst) {
+            let _guard = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+            self.advanced.notify_all();
+        }
+    }
 }
 
 /// The emitters' end of the queue, and the writer thread.
@@ -45,10 +93,10 @@ pub(crate) fn start(
                 }
                 match failure {
                     None => {
-                        stats.written.fetch_add(1, Ordering::Relaxed);
+                        stats.written.fetch_add(1, Ordering::SeqCst);
                     }
                     Some((place, error)) => {
-                        let failed = stats.write_errors.fetch_add(1, Ordering::Relaxed) + 1;
+                        let failed = stats.write_errors.fetch_add(1, Ordering::SeqCst) + 1;
                         // The first failure and then one in a thousand: a
                         // closed stdout must not flood the operational log.
                         if failed == 1 || failed.is_multiple_of(1000) {
@@ -62,6 +110,7 @@ pub(crate) fn start(
                         }
                     }
                 }
+                stats.signal();
             }
         })
         .map_err(|e| format!("cannot start the audit writer: {e}"))?;

@@ -65,7 +65,7 @@ pub(crate) async fn run(tools: &ToolContext, calls: usize, concurrency: usize) -
         best_with = best_with.min(recorded);
         best_without = best_without.min(plain);
     }
-    audited.flush(Duration::from_secs(5));
+    audited.flush(Duration::from_secs(5), Duration::ZERO);
     let written = audited.stats.written();
     let _ = std::fs::remove_dir_all(&directory);
     let cost = best_with.as_secs_f64() / best_without.as_secs_f64() - 1.0;
