@@ -55,6 +55,49 @@ fn timeout_kills_the_whole_tree_within_bounds() {
     );
 }
 
+/// Zombie children of process `pid` (over all its threads).
+fn zombie_children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    let children: Vec<u32> = tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| list.split_whitespace().filter_map(|p| p.parse().ok()).collect::<Vec<u32>>())
+        .collect();
+    children
+        .into_iter()
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .is_ok_and(|stat| stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
+        })
+        .collect()
+}
+
+/// A subshell's background child outlives its parent and is killed with
+/// the group at the end of the call. With PID namespaces it was reparented
+/// to the command's leader and dies with the namespace; without them it
+/// was reparented to the daemon (a subreaper), which reaps it on SIGCHLD.
+/// Either way no zombie stays under the daemon.
+#[test]
+fn orphans_of_commands_leave_no_zombie_under_the_daemon() {
+    let without_namespaces = [("MCP_SANDBOX_DISABLE", "pid_namespace"), ("MCP_SANDBOX_REQUIRE", "")];
+    for env in [&[][..], &without_namespaces[..]] {
+        let daemon = Daemon::start(env);
+        let mark = marker("orphan");
+        for _ in 0..3 {
+            let command = format!("(sh -c 'sleep 30; : {mark}' &); sleep 0.2; echo left");
+            let result = daemon.execute(json!({ "command": command }));
+            assert_eq!(result["stdout"], "left\n", "{env:?}: {result}");
+        }
+        assert!(
+            eventually(Duration::from_secs(3), || processes_with(&mark).is_empty()
+                && zombie_children(daemon.pid()).is_empty()),
+            "{env:?}: survivors {:?}, zombies of the daemon {:?}",
+            processes_with(&mark),
+            zombie_children(daemon.pid())
+        );
+    }
+}
+
 #[test]
 fn a_command_that_ignores_sigterm_is_killed_after_the_grace() {
     let daemon = Daemon::start(&[("MCP_KILL_GRACE", "200ms")]);

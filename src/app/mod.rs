@@ -70,7 +70,10 @@ pub fn main_entry() -> ExitCode {
         // The benchmark reaps its own children, so it runs before the orphan reaper.
         let reaper = match &cli.command {
             Some(Command::BenchSpawn { .. }) => None,
-            _ => Some(tokio::spawn(reap_orphans_forever(tools.runner.live_groups().clone()))),
+            _ => Some(tokio::spawn(reap_orphans_forever(
+                tools.runner.live_groups().clone(),
+                tools.runner.sandbox().leader_is_namespace_init(),
+            ))),
         };
         let sweeper = tools
             .config
@@ -114,10 +117,25 @@ pub fn main_entry() -> ExitCode {
     }
 }
 
-/// Reaps re-parented orphans whenever a child exits.
-async fn reap_orphans_forever(table: runner::ProcessTable) {
+/// Reaps re-parented orphans. Without PID namespaces, on every SIGCHLD.
+/// With them, a command's orphans are reparented to its leader, the init of
+/// its namespace, and die with it, so only processes from outside the
+/// commands reach the daemon (it may be a container's PID 1): they are
+/// reaped by a scan every [`ORPHAN_BACKSTOP`], and SIGCHLD is left at its
+/// default, where the kernel discards it instead of interrupting a thread
+/// at every command's end (an exec makes a child's exit signal SIGCHLD
+/// whatever `clone` asked for).
+async fn reap_orphans_forever(table: runner::ProcessTable, namespaced: bool) {
     if let Err(error) = sandbox::become_subreaper() {
         tracing::warn!(%error, "cannot become a child subreaper; orphans go to init");
+    }
+    if namespaced {
+        let mut ticks = tokio::time::interval(ORPHAN_BACKSTOP);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            table.reap_orphans();
+        }
     }
     let Ok(mut children) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child()) else {
         tracing::error!("cannot watch SIGCHLD; orphans are not reaped");
@@ -127,3 +145,6 @@ async fn reap_orphans_forever(table: runner::ProcessTable) {
         table.reap_orphans();
     }
 }
+
+/// How often orphans are looked for when PID namespaces hold the commands.
+const ORPHAN_BACKSTOP: std::time::Duration = std::time::Duration::from_secs(1);

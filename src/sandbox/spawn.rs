@@ -209,9 +209,11 @@ fn clone_vfork(stack: &Stack, args: &mut ChildArgs, namespaces: c_int) -> Result
         let pid = libc::clone(
             child::child_main,
             stack.top(),
-            // Exit signal 0: the runner learns of the exit from the pidfd,
-            // so no SIGCHLD (a signal delivery, a wake-up of the signal
-            // driver and an orphan scan per command); reaped with __WALL.
+            // Exit signal 0 (reaped with __WALL): the runner learns of the
+            // exit from the pidfd. A child that fails before its exec sends
+            // nothing; an exec makes the exit signal SIGCHLD again, which
+            // the daemon leaves at its default (discarded) when PID
+            // namespaces hold the commands.
             libc::CLONE_VM | libc::CLONE_VFORK | namespaces,
             args as *mut ChildArgs as *mut c_void,
         );
