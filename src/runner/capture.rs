@@ -64,10 +64,11 @@ impl Capture {
         self.tail.extend(bytes);
     }
 
-    /// Reads `fd` until end of file or error. Cancel-safe: whatever was read
-    /// before the future is dropped stays in `self`.
+    /// Reads `fd`, the read end of a non-blocking pipe, until end of file
+    /// or error. Cancel-safe: whatever was read before the future is
+    /// dropped stays in `self`.
     pub(crate) async fn fill(&mut self, fd: OwnedFd, tap: Option<&OutputTap>) {
-        let Ok(mut receiver) = pipe::Receiver::from_owned_fd(fd) else {
+        let Ok(mut receiver) = pipe::Receiver::from_owned_fd_unchecked(fd) else {
             return;
         };
         // Most commands write a few lines: start small, grow for floods.

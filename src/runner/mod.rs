@@ -184,12 +184,13 @@ impl Runner {
     }
 }
 
-/// Writes `data` to the command's stdin and closes it. A command that
-/// exits or closes stdin early ends the write (EPIPE), which is fine.
+/// Writes `data` to the command's stdin (the write end of a non-blocking
+/// pipe) and closes it. A command that exits or closes stdin early ends the
+/// write (EPIPE), which is fine.
 async fn feed_stdin(pipe: Option<std::os::fd::OwnedFd>, data: Option<Vec<u8>>) {
     use tokio::io::AsyncWriteExt;
     let (Some(pipe), Some(data)) = (pipe, data) else { return };
-    let Ok(mut sender) = tokio::net::unix::pipe::Sender::from_owned_fd(pipe) else { return };
+    let Ok(mut sender) = tokio::net::unix::pipe::Sender::from_owned_fd_unchecked(pipe) else { return };
     let _ = sender.write_all(&data).await;
 }
 

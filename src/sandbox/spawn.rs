@@ -43,6 +43,8 @@ pub(crate) struct Spawned {
     /// Resolves when the leader exits.
     pub(crate) exit: ExitWatch,
     /// The write end of the command's stdin, when a pipe was asked for.
+    /// This end and the two below are non-blocking pipes, ready for the
+    /// runtime (the command's ends are blocking, as programs expect).
     pub(crate) stdin: Option<OwnedFd>,
     pub(crate) stdout: OwnedFd,
     pub(crate) stderr: OwnedFd,
@@ -120,10 +122,14 @@ impl Sandbox {
             argv_owned.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
         let envp: Vec<*const libc::c_char> =
             env_owned.iter().map(|e| e.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
-        let (stdin_read, stdin_write) =
-            if spec.stdin_pipe { pipe().map(|(r, w)| (Some(r), Some(w)))? } else { (None, None) };
+        let (stdin_read, stdin_write) = if spec.stdin_pipe {
+            pipe().and_then(|(r, w)| non_blocking(w).map(|w| (Some(r), Some(w))))?
+        } else {
+            (None, None)
+        };
         let (stdout_read, stdout_write) = pipe()?;
         let (stderr_read, stderr_write) = pipe()?;
+        let (stdout_read, stderr_read) = (non_blocking(stdout_read)?, non_blocking(stderr_read)?);
         let stack = STACK.with(|cached| match cached.take() {
             Some(stack) => Ok(stack),
             None => Stack::new(),
@@ -277,6 +283,14 @@ impl Drop for Stack {
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
     nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|errno| Error::spawn(Stage::None, errno))
+}
+
+/// `end`, made non-blocking: one `fcntl`, as a fresh pipe end has no other
+/// status flag to keep.
+fn non_blocking(end: OwnedFd) -> Result<OwnedFd, Error> {
+    use nix::fcntl::{FcntlArg, fcntl};
+    fcntl(&end, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).map_err(|errno| Error::spawn(Stage::None, errno))?;
+    Ok(end)
 }
 
 /// Watches a pidfd, which becomes readable once the process has exited
