@@ -381,7 +381,7 @@ mod tests {
         assert_eq!(timestamp(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00.000Z");
     }
 
-    /// A sink that keeps its lines, slowly, so a flush must wait for them.
+    /// A sink that keeps its lines, 2 ms each, so a flush must wait for them.
     struct Kept(Arc<Mutex<Vec<String>>>);
 
     impl sinks::Sink for Kept {
@@ -389,16 +389,17 @@ mod tests {
             "kept"
         }
 
-        fn write(&mut self, line: &str) -> std::io::Result<()> {
-            std::thread::sleep(Duration::from_millis(2));
-            self.0.lock().unwrap().push(line.to_string());
+        fn write(&mut self, lines: &str) -> std::io::Result<()> {
+            for line in lines.lines() {
+                std::thread::sleep(Duration::from_millis(2));
+                self.0.lock().unwrap().push(line.to_string());
+            }
             Ok(())
         }
     }
 
-    fn kept() -> (Arc<Auditor>, Arc<Mutex<Vec<String>>>) {
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let settings = AuditSettings {
+    fn auditor_settings() -> AuditSettings {
+        AuditSettings {
             stream: Stream::Off,
             file: None,
             hasher: chain::Hasher::Sha256,
@@ -407,8 +408,12 @@ mod tests {
             on_full: OnFull::Block,
             block_timeout: Duration::from_secs(1),
             trusted_proxies: Vec::new(),
-        };
-        let auditor = Auditor::start_into(&settings, vec![Box::new(Kept(lines.clone()))]).unwrap();
+        }
+    }
+
+    fn kept() -> (Arc<Auditor>, Arc<Mutex<Vec<String>>>) {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let auditor = Auditor::start_into(&auditor_settings(), vec![Box::new(Kept(lines.clone()))]).unwrap();
         (Arc::new(auditor), lines)
     }
 
@@ -436,6 +441,44 @@ mod tests {
         sender.join().unwrap();
         let lines = lines.lock().unwrap();
         assert!(lines.iter().any(|l| l.contains("\"late\"")), "{lines:?}");
+    }
+
+    /// A sink that keeps each write as it came.
+    struct Writes(Arc<Mutex<Vec<String>>>);
+
+    impl sinks::Sink for Writes {
+        fn place(&self) -> &'static str {
+            "writes"
+        }
+
+        fn write(&mut self, lines: &str) -> std::io::Result<()> {
+            std::thread::sleep(Duration::from_micros(200));
+            self.0.lock().unwrap().push(lines.to_string());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn records_queued_together_are_written_together_as_whole_chained_lines() {
+        let writes = Arc::new(Mutex::new(Vec::new()));
+        let settings = AuditSettings { capacity: 512, ..auditor_settings() };
+        let auditor = Arc::new(Auditor::start_into(&settings, vec![Box::new(Writes(writes.clone()))]).unwrap());
+        for _ in 0..300 {
+            auditor.emit_now(event("test", &Caller::default()));
+        }
+        auditor.flush(Duration::from_secs(10), Duration::ZERO);
+        let writes = writes.lock().unwrap();
+        assert!(writes.len() < 301, "{} writes for 301 records: nothing was batched", writes.len());
+        assert!(writes.iter().all(|w| w.ends_with('\n')), "a write ended inside a record");
+        let lines: Vec<String> = writes.iter().flat_map(|w| w.lines().map(str::to_string)).collect();
+        assert_eq!(lines.len(), 301);
+        assert!(
+            matches!(
+                chain::verify(lines.into_iter(), &chain::Hasher::Sha256),
+                chain::Verdict::Intact { records: 301, .. }
+            ),
+            "the chain does not verify"
+        );
     }
 
     #[test]

@@ -67,11 +67,17 @@ impl WriterStats {
     }
 }
 
+/// Records written together at most, and the size a batch stops growing at.
+const MAX_BATCH: u64 = 64;
+const MAX_BATCH_BYTES: usize = 256 * 1024;
+
 /// The emitters' end of the queue, and the writer thread.
 type Started = (mpsc::Sender<Map<String, Value>>, std::thread::JoinHandle<()>);
 
 /// Starts the writer thread; it ends when every sender is gone and the
-/// queue is drained. A record counts as written when every sink took it.
+/// queue is drained. Records waiting together are sealed in order and
+/// written in one piece; a record counts as written when every sink took
+/// the piece that holds it.
 pub(crate) fn start(
     mut chain: Chain,
     mut sinks: Vec<Box<dyn Sink>>,
@@ -82,24 +88,37 @@ pub(crate) fn start(
     let handle = std::thread::Builder::new()
         .name("audit-writer".into())
         .spawn(move || {
+            let mut lines = String::new();
             while let Some(event) = queue.blocking_recv() {
-                let mut line = chain.seal(event);
-                line.push('\n');
+                // What else is queued goes out in the same write, so a busy
+                // daemon pays one system call per batch, not per record.
+                lines.clear();
+                let mut batch = 0u64;
+                let mut next = Some(event);
+                while let Some(event) = next.take() {
+                    lines.push_str(&chain.seal(event));
+                    lines.push('\n');
+                    batch += 1;
+                    if batch < MAX_BATCH && lines.len() < MAX_BATCH_BYTES {
+                        next = queue.try_recv().ok();
+                    }
+                }
                 let mut failure = None;
                 for sink in &mut sinks {
-                    if let Err(error) = sink.write(&line) {
+                    if let Err(error) = sink.write(&lines) {
                         failure.get_or_insert((sink.place(), error));
                     }
                 }
                 match failure {
                     None => {
-                        stats.written.fetch_add(1, Ordering::SeqCst);
+                        stats.written.fetch_add(batch, Ordering::SeqCst);
                     }
                     Some((place, error)) => {
-                        let failed = stats.write_errors.fetch_add(1, Ordering::SeqCst) + 1;
+                        let before = stats.write_errors.fetch_add(batch, Ordering::SeqCst);
+                        let failed = before + batch;
                         // The first failure and then one in a thousand: a
                         // closed stdout must not flood the operational log.
-                        if failed == 1 || failed.is_multiple_of(1000) {
+                        if before == 0 || before / 1000 != failed / 1000 {
                             tracing::error!(
                                 %place,
                                 %error,

@@ -37,7 +37,7 @@ impl Sink for FileSink {
         "MCP_AUDIT_FILE"
     }
 
-    fn write(&mut self, line: &str) -> std::io::Result<()> {
-        write_all(&mut self.0, line)
+    fn write(&mut self, lines: &str) -> std::io::Result<()> {
+        write_all(&mut self.0, lines)
     }
 }

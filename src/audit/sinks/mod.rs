@@ -16,8 +16,8 @@ pub(crate) trait Sink: Send {
     /// Names the sink in the operational log when a write fails.
     fn place(&self) -> &'static str;
 
-    /// Writes one sealed line (newline included) in full and flushes it.
-    fn write(&mut self, line: &str) -> std::io::Result<()>;
+    /// Writes sealed lines (each with its newline) in full and flushes them.
+    fn write(&mut self, lines: &str) -> std::io::Result<()>;
 }
 
 /// Opens a sink if `settings` ask for it; `Err` stops the daemon's start.
@@ -31,7 +31,7 @@ pub(crate) fn open(settings: &AuditSettings) -> Result<Vec<Box<dyn Sink>>, Strin
     SINKS.iter().filter_map(|open| open(settings).transpose()).collect()
 }
 
-/// Writes `line` to `out` and flushes it.
-fn write_all(out: &mut impl Write, line: &str) -> std::io::Result<()> {
-    out.write_all(line.as_bytes()).and_then(|()| out.flush())
+/// Writes `lines` to `out` and flushes them.
+fn write_all(out: &mut impl Write, lines: &str) -> std::io::Result<()> {
+    out.write_all(lines.as_bytes()).and_then(|()| out.flush())
 }

@@ -29,10 +29,10 @@ impl Sink for StreamSink {
         "stream"
     }
 
-    fn write(&mut self, line: &str) -> std::io::Result<()> {
+    fn write(&mut self, lines: &str) -> std::io::Result<()> {
         match self.0 {
-            Stream::Stdout => write_all(&mut std::io::stdout().lock(), line),
-            Stream::Stderr => write_all(&mut std::io::stderr().lock(), line),
+            Stream::Stdout => write_all(&mut std::io::stdout().lock(), lines),
+            Stream::Stderr => write_all(&mut std::io::stderr().lock(), lines),
             Stream::Off => Ok(()),
         }
     }
