@@ -232,10 +232,11 @@ pub(crate) fn prepare(options: SeccompOptions) -> Result<Filter, String> {
     let inet = Label::Block(100);
     let unix = Label::Block(101);
     let protocol = Label::Block(102);
+    // The blocks share the returns at the program's end, which every one
+    // of them reaches within a jump's range.
     let block = |check: Check, body: Vec<Op>| -> Vec<Op> {
         let mut ops = vec![Op::Mark(check.label())];
         ops.extend(body);
-        ops.extend(bpf::returns(bpf::RET_ALLOW, deny));
         ops
     };
     let self_only = |arg: u32| vec![Op::Load(bpf::offset_arg(arg)), Op::JumpIfEqual(0, Allow, Deny)];
@@ -314,6 +315,7 @@ pub(crate) fn prepare(options: SeccompOptions) -> Result<Filter, String> {
             Op::JumpIfEqual(0, Deny, Allow),
         ],
     ));
+    ops.extend(bpf::returns(bpf::RET_ALLOW, deny));
     Ok(Filter { program: bpf::assemble(&ops)? })
 }
 
