@@ -47,7 +47,7 @@ impl Walker {
     fn parse_into(&mut self, input: &str) -> Result<(), String> {
         limits::check(input, self.depth)?;
         let program = guarded(|| {
-            Parser::new(std::io::Cursor::new(input.as_bytes()), &self.options)
+            Parser::new(input.as_bytes(), &self.options)
                 .parse_program()
                 .map_err(|e| format!("it is not valid shell syntax ({})", describe_parse_error(&e)))
         })?;
