@@ -161,7 +161,7 @@ impl BlockRule {
             Some(cwd) if !path.is_absolute() => cwd.join(path),
             _ => path.to_path_buf(),
         };
-        let target = normalize(&absolute).display().to_string();
+        let target = normalize(&absolute).to_string_lossy().into_owned();
         if target.starts_with(wanted.as_str()) {
             return true;
         }
@@ -204,7 +204,7 @@ fn normalize_args(program: &str, args: &[Word], cwd: Option<&Path>) -> Vec<Strin
         } else if text.starts_with('/') {
             out.push(normalize_path(text));
         } else if let (Some(cwd), true) = (cwd, looks_like_relative_path(text)) {
-            out.push(normalize_path(&cwd.join(text).display().to_string()));
+            out.push(normalize_path(&cwd.join(text).to_string_lossy()));
         } else {
             out.push(alias(program, text));
         }
@@ -257,10 +257,10 @@ fn normalize_mode(program: &str, arg: &str) -> Option<String> {
 fn normalize_path(path: &str) -> String {
     match path.strip_suffix("/*") {
         Some(dir) => {
-            let dir = normalize(Path::new(if dir.is_empty() { "/" } else { dir })).display().to_string();
+            let dir = normalize(Path::new(if dir.is_empty() { "/" } else { dir })).to_string_lossy().into_owned();
             if dir == "/" { "/*".into() } else { format!("{dir}/*") }
         }
-        None => normalize(Path::new(path)).display().to_string(),
+        None => normalize(Path::new(path)).to_string_lossy().into_owned(),
     }
 }
 

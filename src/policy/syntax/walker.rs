@@ -13,6 +13,7 @@ use super::super::names::{LOOKUP_VARIABLES, guarded};
 use super::super::word::{Dynamic, Word, analyze, analyze_heredoc, names_a_variable};
 use super::limits;
 use super::script::{Invocation, OutputRedirect, Script};
+use super::source::source;
 
 /// Builtins through which bash evaluates a name that may carry an array
 /// subscript (`read 'a[$(id)]'`).
@@ -238,7 +239,7 @@ impl Walker {
     }
 
     fn simple(&mut self, simple: &ast::SimpleCommand, place: Place) -> Result<(), String> {
-        let mut invocation = Invocation { source: simple.to_string(), ..Invocation::default() };
+        let mut invocation = Invocation { source: source(simple), ..Invocation::default() };
         for item in simple.prefix.iter().flat_map(|p| p.0.iter()) {
             self.item(item, true, &mut invocation)?;
         }
