@@ -80,7 +80,7 @@ impl Walker {
         if let Some(construct) = &word.evaluates {
             self.script.bash_evaluation.get_or_insert_with(|| construct.clone());
         }
-        if raw.contains("$[") {
+        if raw.as_bytes().windows(2).any(|pair| pair == b"$[") {
             self.script.bash_evaluation.get_or_insert_with(|| format!("the arithmetic {raw}"));
         }
         self.nested(nested)?;
