@@ -199,7 +199,7 @@ fn normalize_args(program: &str, args: &[Word], cwd: Option<&Path>) -> Vec<Strin
         if let Some(mode) = normalize_mode(program, text) {
             out.push(mode);
         } else if is_short_cluster {
-            out.extend(text[1..].chars().map(|c| alias(program, &format!("-{c}"))));
+            out.extend(text[1..].chars().map(|c| alias(program, String::from_iter(['-', c]))));
         } else if let Some(root) = root_glob(arg) {
             out.push(root);
         } else if home(arg) {
@@ -209,7 +209,7 @@ fn normalize_args(program: &str, args: &[Word], cwd: Option<&Path>) -> Vec<Strin
         } else if let (Some(cwd), true) = (cwd, looks_like_relative_path(text)) {
             out.push(normalize_path(&cwd.join(text).to_string_lossy()));
         } else {
-            out.push(alias(program, text));
+            out.push(alias(program, text.to_string()));
         }
     }
     out
@@ -236,14 +236,14 @@ fn looks_like_relative_path(text: &str) -> bool {
 
 /// The short form of a flag; a long option may be abbreviated
 /// (`--recur` is `--recursive`), as GNU programs accept.
-fn alias(program: &str, flag: &str) -> String {
+fn alias(program: &str, flag: String) -> String {
     let abbreviates = |from: &str| {
-        from == flag || (flag.len() > 3 && flag.starts_with("--") && from.starts_with("--") && from.starts_with(flag))
+        from == flag || (flag.len() > 3 && flag.starts_with("--") && from.starts_with("--") && from.starts_with(&flag))
     };
-    FLAG_ALIASES
-        .iter()
-        .find(|(p, from, _)| *p == program && abbreviates(from))
-        .map_or_else(|| flag.to_string(), |(_, _, to)| to.to_string())
+    match FLAG_ALIASES.iter().find(|(p, from, _)| *p == program && abbreviates(from)) {
+        Some((_, _, to)) => to.to_string(),
+        None => flag,
+    }
 }
 
 /// `chmod` modes that grant everything to everyone, spelled `777`.
