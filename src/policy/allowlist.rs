@@ -2,6 +2,7 @@
 //! leading arguments, or the grant of one escape option such as
 //! `find -exec`), and matched against a command's program and arguments.
 
+use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
 use super::escapes;
@@ -55,17 +56,36 @@ pub(super) fn compile_entry(text: &str) -> Result<AllowEntry, String> {
     })
 }
 
+/// A command's program word as entries are matched against it: the real
+/// path of an absolute one is looked up once, on first need, not once per
+/// entry.
+pub(super) struct ProgramWord<'a> {
+    text: &'a str,
+    real: OnceCell<Option<PathBuf>>,
+}
+
+impl<'a> ProgramWord<'a> {
+    pub(super) fn new(text: &'a str) -> ProgramWord<'a> {
+        ProgramWord { text, real: OnceCell::new() }
+    }
+
+    fn real(&self) -> Option<&PathBuf> {
+        self.real.get_or_init(|| std::fs::canonicalize(self.text).ok()).as_ref()
+    }
+}
+
 /// A program word matches an entry by name, or by real path when it is a
 /// path (`/bin/ls` is `ls`, `/tmp/ls` is not); the entry's leading
 /// arguments must follow it literally.
-pub(super) fn entry_matches(entry: &AllowEntry, program: &str, args: &[Word]) -> bool {
-    let same_program = if program.contains('/') && !program.starts_with('/') {
+pub(super) fn entry_matches(entry: &AllowEntry, program: &ProgramWord<'_>, args: &[Word]) -> bool {
+    let text = program.text;
+    let same_program = if !text.contains('/') {
+        text == entry.program
+    } else if !text.starts_with('/') {
         false // relative to a directory the policy cannot know
-    } else if program.contains('/') {
-        let real = std::fs::canonicalize(program).ok();
-        real.is_some() && (real == entry.resolved || Path::new(program) == Path::new(&entry.program))
     } else {
-        program == entry.program
+        let real = program.real();
+        real.is_some() && (real == entry.resolved.as_ref() || Path::new(text) == Path::new(&entry.program))
     };
     same_program
         && entry.leading_args.len() <= args.len()

@@ -142,8 +142,11 @@ impl BlockRule {
         let Matcher::Command { program, args: wanted } = &self.matcher else {
             return false;
         };
-        let same_program =
-            name == program || name.strip_prefix(program.as_str()).is_some_and(|rest| rest.starts_with('.'));
+        // The first bytes first: most rules name another program, and
+        // this spares them the comparison of the whole name.
+        let may_match = program.is_empty() || name.as_bytes().first() == program.as_bytes().first();
+        let same_program = may_match
+            && (name == program || name.strip_prefix(program.as_str()).is_some_and(|rest| rest.starts_with('.')));
         if !same_program {
             return false;
         }
@@ -161,7 +164,7 @@ impl BlockRule {
             Some(cwd) if !path.is_absolute() => cwd.join(path),
             _ => path.to_path_buf(),
         };
-        let target = normalize(&absolute).display().to_string();
+        let target = normalize(&absolute).to_string_lossy().into_owned();
         if target.starts_with(wanted.as_str()) {
             return true;
         }
@@ -196,7 +199,7 @@ fn normalize_args(program: &str, args: &[Word], cwd: Option<&Path>) -> Vec<Strin
         if let Some(mode) = normalize_mode(program, text) {
             out.push(mode);
         } else if is_short_cluster {
-            out.extend(text[1..].chars().map(|c| alias(program, &format!("-{c}"))));
+            out.extend(text[1..].chars().map(|c| alias(program, String::from_iter(['-', c]))));
         } else if let Some(root) = root_glob(arg) {
             out.push(root);
         } else if home(arg) {
@@ -204,9 +207,9 @@ fn normalize_args(program: &str, args: &[Word], cwd: Option<&Path>) -> Vec<Strin
         } else if text.starts_with('/') {
             out.push(normalize_path(text));
         } else if let (Some(cwd), true) = (cwd, looks_like_relative_path(text)) {
-            out.push(normalize_path(&cwd.join(text).display().to_string()));
+            out.push(normalize_path(&cwd.join(text).to_string_lossy()));
         } else {
-            out.push(alias(program, text));
+            out.push(alias(program, text.to_string()));
         }
     }
     out
@@ -233,14 +236,14 @@ fn looks_like_relative_path(text: &str) -> bool {
 
 /// The short form of a flag; a long option may be abbreviated
 /// (`--recur` is `--recursive`), as GNU programs accept.
-fn alias(program: &str, flag: &str) -> String {
+fn alias(program: &str, flag: String) -> String {
     let abbreviates = |from: &str| {
-        from == flag || (flag.len() > 3 && flag.starts_with("--") && from.starts_with("--") && from.starts_with(flag))
+        from == flag || (flag.len() > 3 && flag.starts_with("--") && from.starts_with("--") && from.starts_with(&flag))
     };
-    FLAG_ALIASES
-        .iter()
-        .find(|(p, from, _)| *p == program && abbreviates(from))
-        .map_or_else(|| flag.to_string(), |(_, _, to)| to.to_string())
+    match FLAG_ALIASES.iter().find(|(p, from, _)| *p == program && abbreviates(from)) {
+        Some((_, _, to)) => to.to_string(),
+        None => flag,
+    }
 }
 
 /// `chmod` modes that grant everything to everyone, spelled `777`.
@@ -257,10 +260,10 @@ fn normalize_mode(program: &str, arg: &str) -> Option<String> {
 fn normalize_path(path: &str) -> String {
     match path.strip_suffix("/*") {
         Some(dir) => {
-            let dir = normalize(Path::new(if dir.is_empty() { "/" } else { dir })).display().to_string();
+            let dir = normalize(Path::new(if dir.is_empty() { "/" } else { dir })).to_string_lossy().into_owned();
             if dir == "/" { "/*".into() } else { format!("{dir}/*") }
         }
-        None => normalize(Path::new(path)).display().to_string(),
+        None => normalize(Path::new(path)).to_string_lossy().into_owned(),
     }
 }
 

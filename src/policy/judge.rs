@@ -2,6 +2,7 @@
 //! simple command against the policy (allowlist, blocklist, lookup
 //! variables, redirections, wrappers and escape options).
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use super::names::{HARMLESS_BUILTINS, INDIRECT_BUILTINS, RESERVED, basename, changes_lookup};
@@ -317,7 +318,11 @@ impl Judge<'_> {
 /// For the blocklist, a word that is only a variable (`$x`, `"${x}"`,
 /// `${x:-/}`) takes the literal value an earlier `x=/` gave it, or its
 /// default when the variable was never set here.
-pub(super) fn substitute(words: &[Word], variables: &[(String, Option<String>)]) -> Vec<Word> {
+/// Static words are returned as they are, without a copy.
+pub(super) fn substitute<'w>(words: &'w [Word], variables: &[(String, Option<String>)]) -> Cow<'w, [Word]> {
+    if words.iter().all(Word::is_static) {
+        return Cow::Borrowed(words);
+    }
     words
         .iter()
         .map(|word| {
@@ -341,5 +346,6 @@ pub(super) fn substitute(words: &[Word], variables: &[(String, Option<String>)])
                 }
             }
         })
-        .collect()
+        .collect::<Vec<_>>()
+        .into()
 }

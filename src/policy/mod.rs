@@ -44,7 +44,7 @@ mod wrappers;
 use std::path::{Path, PathBuf};
 
 pub(crate) use allowlist::resolve_program;
-use allowlist::{AllowEntry, compile_entry, entry_matches};
+use allowlist::{AllowEntry, ProgramWord, compile_entry, entry_matches};
 use blocklist::BlockRule;
 pub(crate) use blocklist::DEFAULT_BLOCKED;
 use decision::deny;
@@ -223,11 +223,11 @@ impl Policy {
     /// The most specific entry that allows the command (`sh s.sh` before
     /// `sh`), else a grant entry of the same program.
     fn entry_for(&self, program: &Word, args: &[Word]) -> Option<&AllowEntry> {
-        let plain =
-            self.allowed.iter().filter(|entry| entry.grants.is_none() && entry_matches(entry, &program.text, args));
-        plain.max_by_key(|entry| entry.leading_args.len()).or_else(|| {
-            self.allowed.iter().find(|entry| entry.grants.is_some() && entry_matches(entry, &program.text, &[]))
-        })
+        let program = ProgramWord::new(&program.text);
+        let plain = self.allowed.iter().filter(|entry| entry.grants.is_none() && entry_matches(entry, &program, args));
+        plain
+            .max_by_key(|entry| entry.leading_args.len())
+            .or_else(|| self.allowed.iter().find(|entry| entry.grants.is_some() && entry_matches(entry, &program, &[])))
     }
 
     fn granted(&self, program: &str, trigger: &str) -> bool {

@@ -14,8 +14,14 @@ use brush_parser::ParserOptions;
 use brush_parser::word::{WordPiece, WordPieceWithSource};
 
 /// Characters that quote, expand or glob; a word without any is its own
-/// value, and skips the word parser.
-const SPECIAL: &[char] = &['\'', '"', '\\', '$', '`', '*', '?', '[', '{', '(', '~', '!', '@', '+'];
+/// value, and skips the word parser. All ASCII, so they are looked for
+/// byte by byte (in UTF-8 no other character contains these bytes).
+const SPECIAL: &[u8] = b"'\"\\$`*?[{(~!@+";
+
+/// Whether `raw` holds one of the [`SPECIAL`] characters.
+fn has_special(raw: &str) -> bool {
+    raw.bytes().any(|byte| SPECIAL.contains(&byte))
+}
 
 /// A word after quote removal.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -124,7 +130,7 @@ fn unclosed_substitution(text: &str) -> Result<(), String> {
 /// Analyses `raw`; scripts found in command substitutions are pushed to
 /// `nested`. Fails when the word cannot be parsed.
 pub(crate) fn analyze(raw: &str, options: &ParserOptions, nested: &mut Vec<String>) -> Result<Word, String> {
-    if !raw.contains(SPECIAL) {
+    if !has_special(raw) {
         return Ok(Word { raw: raw.to_string(), text: raw.to_string(), ..Word::default() });
     }
     unclosed_substitution(raw)?;

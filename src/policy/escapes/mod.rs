@@ -30,6 +30,7 @@ mod tar;
 mod zip;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
 
 use serde_json::{Value, json};
@@ -153,30 +154,57 @@ pub(crate) fn dynamic_argument(name: &str, arg: &Word) -> String {
     format!("the argument {} of {name} is produced by {}", arg.raw, arg.dynamic.map_or("an expansion", Dynamic::as_str))
 }
 
-/// The row for a program word's basename.
-pub(crate) fn lookup(name: &str) -> Option<&'static Row> {
-    static EXACT: LazyLock<HashMap<&'static str, &'static Row>> = LazyLock::new(|| {
-        let mut exact = HashMap::new();
-        for row in rows() {
-            for name in row.names.iter().filter(|n| !n.ends_with('*')) {
-                exact.entry(*name).or_insert(row);
-            }
-        }
-        exact
-    });
-    if let Some(row) = EXACT.get(name) {
-        return Some(row);
-    }
-    rows().find(|row| row.names.iter().any(|pattern| pattern.ends_with('*') && name_matches(pattern, name)))
+/// The rows by program name: the exact names (the first row naming one
+/// wins), then the versioned patterns (`python*`) in table order, each as
+/// its prefix.
+struct Index {
+    exact: HashMap<&'static str, &'static Row, BuildHasherDefault<Fnv>>,
+    versioned: Vec<(&'static str, &'static Row)>,
 }
 
-fn name_matches(pattern: &str, name: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => {
-            name.strip_prefix(prefix).is_some_and(|rest| rest.chars().all(|c| c.is_ascii_digit() || c == '.'))
-        }
-        None => pattern == name,
+/// FNV-1a: program names are short and not chosen to collide (a collision
+/// costs a comparison, never a wrong row), so SipHash's cost buys nothing.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
     }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = bytes.iter().fold(self.0, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x100_0000_01b3));
+    }
+}
+
+/// The row for a program word's basename.
+pub(crate) fn lookup(name: &str) -> Option<&'static Row> {
+    static INDEX: LazyLock<Index> = LazyLock::new(|| {
+        let mut index = Index { exact: HashMap::default(), versioned: Vec::new() };
+        for row in rows() {
+            for pattern in row.names {
+                match pattern.strip_suffix('*') {
+                    Some(prefix) => index.versioned.push((prefix, row)),
+                    None => drop(index.exact.entry(*pattern).or_insert(row)),
+                }
+            }
+        }
+        index
+    });
+    if let Some(row) = INDEX.exact.get(name) {
+        return Some(row);
+    }
+    INDEX.versioned.iter().find(|(prefix, _)| versioned_name(prefix, name)).map(|(_, row)| *row)
+}
+
+/// Whether `name` is `prefix` followed by a version (`python3.11`).
+fn versioned_name(prefix: &str, name: &str) -> bool {
+    name.strip_prefix(prefix).is_some_and(|rest| rest.chars().all(|c| c.is_ascii_digit() || c == '.'))
 }
 
 /// The table as operators see it in `list_allowed_commands`.

@@ -27,7 +27,9 @@ pub(super) fn check(input: &str, depth: usize) -> Result<(), String> {
         return Err(format!("command substitutions are nested more than {MAX_SCRIPT_DEPTH} deep"));
     }
     let lone_cr = input.match_indices('\r').any(|(at, _)| !input[at + 1..].starts_with('\n'));
-    let control = input.chars().find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'));
+    let control = may_hold_control(input)
+        .then(|| input.chars().find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')))
+        .flatten();
     if let Some(control) = control.or(lone_cr.then_some('\r')) {
         return Err(format!(
             "it contains the control character U+{:04X}, which terminals do not show and the shell parser \
@@ -48,6 +50,14 @@ pub(super) fn check(input: &str, depth: usize) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Whether `input` may hold a control character other than a tab, a
+/// newline or a carriage return, judged on bytes: the C0 controls and DEL
+/// are single bytes, and every C1 control (U+0080 to U+009F) is encoded
+/// with the lead byte 0xC2, so text without these bytes holds none.
+fn may_hold_control(input: &str) -> bool {
+    input.bytes().any(|byte| (byte < 0x20 && !matches!(byte, b'\t' | b'\n' | b'\r')) || byte == 0x7f || byte == 0xc2)
 }
 
 /// Deepest nesting of array subscripts opened inside `${` expansions
@@ -115,4 +125,19 @@ fn nesting(input: &str) -> (usize, usize) {
         }
     }
     (deepest, deepest_parens)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_byte_test_never_misses_a_control_character() {
+        for c in (0..=0x3000u32).filter_map(char::from_u32) {
+            let text = format!("a{c}b");
+            let control = c.is_control() && !matches!(c, '\t' | '\n' | '\r');
+            assert!(!control || may_hold_control(&text), "U+{:04X}", c as u32);
+        }
+        assert!(!may_hold_control("ls -l\té\n"));
+    }
 }

@@ -19,10 +19,12 @@
 //!
 //! Along the way: [`limits`] refuses what the parser cannot be trusted
 //! with, [`walker`] walks the parser's tree into a [`Script`] ([`script`]),
-//! and [`super::word`] reads each word; no piece reaches back.
+//! [`source`] writes a command's text for messages, and [`super::word`]
+//! reads each word; no piece reaches back.
 
 mod limits;
 mod script;
+mod source;
 mod walker;
 
 pub(crate) use limits::MAX_SCRIPT_DEPTH;

@@ -13,6 +13,7 @@ use super::super::names::{LOOKUP_VARIABLES, guarded};
 use super::super::word::{Dynamic, Word, analyze, analyze_heredoc, names_a_variable};
 use super::limits;
 use super::script::{Invocation, OutputRedirect, Script};
+use super::source::source;
 
 /// Builtins through which bash evaluates a name that may carry an array
 /// subscript (`read 'a[$(id)]'`).
@@ -47,7 +48,7 @@ impl Walker {
     fn parse_into(&mut self, input: &str) -> Result<(), String> {
         limits::check(input, self.depth)?;
         let program = guarded(|| {
-            Parser::new(std::io::Cursor::new(input.as_bytes()), &self.options)
+            Parser::new(input.as_bytes(), &self.options)
                 .parse_program()
                 .map_err(|e| format!("it is not valid shell syntax ({})", describe_parse_error(&e)))
         })?;
@@ -79,7 +80,7 @@ impl Walker {
         if let Some(construct) = &word.evaluates {
             self.script.bash_evaluation.get_or_insert_with(|| construct.clone());
         }
-        if raw.contains("$[") {
+        if raw.as_bytes().windows(2).any(|pair| pair == b"$[") {
             self.script.bash_evaluation.get_or_insert_with(|| format!("the arithmetic {raw}"));
         }
         self.nested(nested)?;
@@ -238,7 +239,7 @@ impl Walker {
     }
 
     fn simple(&mut self, simple: &ast::SimpleCommand, place: Place) -> Result<(), String> {
-        let mut invocation = Invocation { source: simple.to_string(), ..Invocation::default() };
+        let mut invocation = Invocation { source: source(simple), ..Invocation::default() };
         for item in simple.prefix.iter().flat_map(|p| p.0.iter()) {
             self.item(item, true, &mut invocation)?;
         }
