@@ -120,12 +120,19 @@ impl Runner {
             stdin_pipe: request.stdin.is_some(),
         };
         let started = Instant::now();
-        let (spawned, guard) = {
-            let _spawning = self.live.spawning.read().expect("spawn lock");
-            let spawned = settings.sandbox.spawn(request.cell, &spec)?;
-            let guard = GroupGuard::new(spawned.pid, &self.live);
-            (spawned, guard)
-        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let table = self.live.clone();
+        settings.sandbox.start(request.cell, spec, self.live.spawning.clone(), move |launched| {
+            // Listed before the spawning lock is released. A command whose
+            // caller stopped waiting, now or before taking it from the
+            // channel, is killed and reaped by its guard's drop.
+            let _ = reply.send(launched.map(|launched| {
+                let guard = GroupGuard::new(launched.pid, &table);
+                (launched, guard)
+            }));
+        });
+        let (launched, guard) = answer.await.map_err(|_| std::io::Error::other("the spawning thread failed"))??;
+        let spawned = sandbox::Spawned::watch(launched)?;
         let exit = &spawned.exit;
 
         let mut stdout = Capture::new(request.max_output_bytes);
@@ -202,8 +209,9 @@ async fn feed_stdin(pipe: Option<std::os::fd::OwnedFd>, data: Option<Vec<u8>>) {
 pub(crate) struct ProcessTable {
     groups: Arc<Mutex<HashSet<i32>>>,
     leaders: Arc<Mutex<HashSet<i32>>>,
-    /// Held shared from spawn until the leader is listed, exclusively by
-    /// the orphan reaper: it never sees a leader that is not listed yet.
+    /// Held shared from spawn until the leader is listed (by the spawning
+    /// thread), exclusively by the orphan reaper: it never sees a leader
+    /// that is not listed yet.
     spawning: Arc<RwLock<()>>,
     /// When the orphan reaper last scanned, and whether a scan is due.
     scans: Arc<Mutex<ScanState>>,

@@ -53,7 +53,7 @@ pub(crate) use seccomp::SeccompOptions;
 use sockets::SocketRules;
 pub(crate) use sockets::egress_peer;
 pub(crate) use spawn::{
-    Exit, SpawnSpec, Usage, failed_at_working_directory, kill_group, reap, reap_with_usage, signal_leader,
+    Exit, SpawnSpec, Spawned, Usage, failed_at_working_directory, kill_group, reap, reap_with_usage, signal_leader,
 };
 
 /// Resource limits applied to every command (soft = hard).

@@ -6,7 +6,9 @@ use std::ffi::{CString, OsString, c_int, c_void};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -52,7 +54,27 @@ pub(crate) struct Spawned {
 
 /// A cloned child: its pid, and the daemon's ends of its stdin (when
 /// piped), stdout and stderr.
-type Started = (Pid, Option<OwnedFd>, OwnedFd, OwnedFd);
+type Launched = (Pid, Option<OwnedFd>, OwnedFd, OwnedFd);
+
+/// A started command before the runtime watches it: the leader of its own
+/// group, not reaped, its pidfd, and the daemon's (non-blocking) pipe ends.
+#[derive(Debug)]
+pub(crate) struct Started {
+    pub(crate) pid: Pid,
+    pidfd: OwnedFd,
+    stdin: Option<OwnedFd>,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+}
+
+impl Spawned {
+    /// Watches `started` from the runtime, which must be current. On an
+    /// error the command is left to the caller to kill and reap.
+    pub(crate) fn watch(started: Started) -> io::Result<Spawned> {
+        let Started { pid, pidfd, stdin, stdout, stderr } = started;
+        ExitWatch::new(pidfd).map(|exit| Spawned { pid, exit, stdin, stdout, stderr })
+    }
+}
 
 /// How the leader ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,15 +92,53 @@ impl Sandbox {
     }
 
     /// Starts `spec` with stdin at /dev/null (or a pipe) and stdout/stderr
-    /// on fresh pipes, in a new process group, under every prepared layer.
+    /// on fresh pipes, in a new process group, under every prepared layer,
+    /// and hands the result to `done`, both while holding `spawning` shared
+    /// (the orphan reaper takes it exclusively, so it never sees a leader
+    /// that `done` has not listed yet).
     ///
-    /// PR_SET_PDEATHSIG fires when the *thread* that cloned the child exits,
-    /// so call this from long-lived threads (the runtime's workers), never
-    /// from `spawn_blocking`, whose idle threads exit.
-    pub(crate) fn spawn(&self, cell: CellId, spec: &SpawnSpec) -> io::Result<Spawned> {
-        let (pid, stdin, stdout, stderr) = self.spawn_raw(cell, spec).map_err(Error::into_io)?;
-        match pidfd_open(pid).and_then(ExitWatch::new) {
-            Ok(exit) => Ok(Spawned { pid, exit, stdin, stdout, stderr }),
+    /// A cell with spawning threads starts the command on one of them and
+    /// this call returns at once: the caller's thread (a runtime worker) is
+    /// not held while the child sets itself up. A cell without them starts
+    /// it on this thread before returning; PR_SET_PDEATHSIG fires when the
+    /// *thread* that cloned the child exits, so call this from long-lived
+    /// threads (the runtime's workers), never from `spawn_blocking`, whose
+    /// idle threads exit.
+    pub(crate) fn start(
+        self: &Arc<Self>,
+        cell: CellId,
+        spec: SpawnSpec,
+        spawning: Arc<RwLock<()>>,
+        done: impl FnOnce(io::Result<Started>) + Send + 'static,
+    ) {
+        let sandbox = self.clone();
+        let job = move |ready: Result<bool, Errno>| {
+            let _spawning = spawning.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let started = ready
+                .map_err(|errno| Error::spawn(Stage::Landlock, errno).into_io())
+                .and_then(|in_domain| sandbox.start_here(cell, &spec, in_domain));
+            done(started);
+        };
+        let Some(pool) = &self.cells[cell.0].spawners else {
+            return job(Ok(false));
+        };
+        // A panic in the job (it has none to raise) must not take the
+        // pool's thread with it: `done`, unrun, is dropped and its caller
+        // sees the command as not started.
+        let job = move |ready: Result<(), Errno>| {
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(ready.map(|()| true))));
+        };
+        if let Err((errno, job)) = pool.submit(Box::new(job)) {
+            job(Err(errno));
+        }
+    }
+
+    /// Clones the child from this thread (`in_domain`: it is in the cell's
+    /// Landlock domain already) and opens its pidfd.
+    fn start_here(&self, cell: CellId, spec: &SpawnSpec, in_domain: bool) -> io::Result<Started> {
+        let (pid, stdin, stdout, stderr) = self.launch(&self.cells[cell.0], spec, in_domain).map_err(Error::into_io)?;
+        match pidfd_open(pid) {
+            Ok(pidfd) => Ok(Started { pid, pidfd, stdin, stdout, stderr }),
             Err(error) => {
                 kill_group(pid, Signal::SIGKILL);
                 let _ = reap(pid);
@@ -90,7 +150,7 @@ impl Sandbox {
     /// Starts `spec` in `cell`: from one of the cell's spawning threads,
     /// whose Landlock domain the child inherits, or else from this thread
     /// with the child restricting itself.
-    fn spawn_raw(&self, cell: CellId, spec: &SpawnSpec) -> Result<Started, Error> {
+    fn spawn_raw(&self, cell: CellId, spec: &SpawnSpec) -> Result<Launched, Error> {
         let cell = &self.cells[cell.0];
         match &cell.spawners {
             Some(pool) => pool
@@ -102,7 +162,7 @@ impl Sandbox {
 
     /// Builds the child's arguments and clones it; `in_domain`: this thread
     /// is in the cell's Landlock domain already.
-    fn launch(&self, cell: &super::Cell, spec: &SpawnSpec, in_domain: bool) -> Result<Started, Error> {
+    fn launch(&self, cell: &super::Cell, spec: &SpawnSpec, in_domain: bool) -> Result<Launched, Error> {
         let os_error = |errno: Errno| Error::spawn(Stage::None, errno);
         let c_string = |bytes: &[u8]| CString::new(bytes).map_err(|_| os_error(Errno::EINVAL));
         let path = c_string(spec.program.as_os_str().as_bytes())?;

@@ -36,7 +36,7 @@ const THREAD_STACK_BYTES: usize = 256 * 1024;
 
 /// A job for a spawning thread, told whether the thread could enter the
 /// domain (else the errno of `landlock_restrict_self`).
-type Job = Box<dyn FnOnce(Result<(), Errno>) + Send + 'static>;
+pub(super) type Job = Box<dyn FnOnce(Result<(), Errno>) + Send + 'static>;
 
 /// The spawning threads of one cell.
 #[derive(Debug)]
@@ -92,11 +92,13 @@ impl Pool {
         // nothing the job borrows is used after this function returns.
         let wrapped: Job =
             unsafe { std::mem::transmute::<Box<dyn FnOnce(Result<(), Errno>) + Send + '_>, Job>(wrapped) };
-        self.submit(wrapped)?;
+        self.submit(wrapped).map_err(|(errno, _job)| errno)?;
         answer.recv().unwrap_or(Err(Errno::EPIPE))
     }
 
-    fn submit(&self, job: Job) -> Result<(), Errno> {
+    /// Queues `job` for one of the pool's threads and returns at once; when
+    /// no thread can take it, hands it back with the errno.
+    pub(super) fn submit(&self, job: Job) -> Result<(), (Errno, Job)> {
         let shared = &self.shared;
         let mut state = shared.state.lock().expect("spawner state");
         state.jobs.push_back(job);
@@ -109,11 +111,9 @@ impl Pool {
                 .spawn(move || work(worker));
             if let Err(error) = started {
                 state.threads -= 1;
-                if state.threads == 0 {
-                    // No thread will ever take it: drop it here, which ends
-                    // its caller's wait.
-                    drop(state.jobs.pop_back());
-                    return Err(error.raw_os_error().map_or(Errno::EAGAIN, Errno::from_raw));
+                if let (0, Some(job)) = (state.threads, state.jobs.pop_back()) {
+                    // No thread will ever take it: back to the caller.
+                    return Err((error.raw_os_error().map_or(Errno::EAGAIN, Errno::from_raw), job));
                 }
             }
         }
