@@ -240,12 +240,17 @@ fn counted(daemon: &Daemon, outcome: &str) -> f64 {
         .sum()
 }
 
+/// The default program directories and git's exec path, where its HTTPS
+/// helper (`git-remote-https`) lives.
+fn exec_dirs_with_git() -> String {
+    let git_core = String::from_utf8(Command::new("/usr/bin/git").arg("--exec-path").output().unwrap().stdout).unwrap();
+    format!("/usr/local/sbin,/usr/local/bin,/usr/sbin,/usr/bin,/sbin,/bin,{}", git_core.trim())
+}
+
 #[test]
 fn curl_git_and_pip_reach_listed_names_through_the_proxy_and_each_connection_is_recorded() {
     let origins = origins();
-    let git_core = String::from_utf8(Command::new("/usr/bin/git").arg("--exec-path").output().unwrap().stdout).unwrap();
-    let exec_dirs = format!("/usr/local/sbin,/usr/local/bin,/usr/sbin,/usr/bin,/sbin,/bin,{}", git_core.trim());
-    let daemon = start(&origins, &[("MCP_EXEC_DIRS", &exec_dirs)]);
+    let daemon = start(&origins, &[("MCP_EXEC_DIRS", &exec_dirs_with_git())]);
     let cert = origins.cert.display();
     let (s, p) = (origins.https, origins.http);
 
@@ -675,9 +680,7 @@ fn the_origins_serve_curl_git_and_pip_without_any_proxy() {
 #[test]
 fn git_clones_over_https_through_the_proxy_with_its_settings_from_the_calls_env() {
     let origins = origins();
-    let git_core = String::from_utf8(Command::new("/usr/bin/git").arg("--exec-path").output().unwrap().stdout).unwrap();
-    let exec_dirs = format!("/usr/local/sbin,/usr/local/bin,/usr/sbin,/usr/bin,/sbin,/bin,{}", git_core.trim());
-    let daemon = start(&origins, &[("MCP_EXEC_DIRS", &exec_dirs)]);
+    let daemon = start(&origins, &[("MCP_EXEC_DIRS", &exec_dirs_with_git())]);
     let home = daemon.call_tool("get_shell_info", json!({}))["structuredContent"]["working_directory"].clone();
     let s = origins.https;
     let env = json!({ "GIT_SSL_CAINFO": origins.cert.to_str().unwrap(), "HOME": home, "GIT_TERMINAL_PROMPT": "0" });

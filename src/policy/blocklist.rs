@@ -142,11 +142,8 @@ impl BlockRule {
         let Matcher::Command { program, args: wanted } = &self.matcher else {
             return false;
         };
-        // The first bytes first: most rules name another program, and
-        // this spares them the comparison of the whole name.
-        let may_match = program.is_empty() || name.as_bytes().first() == program.as_bytes().first();
-        let same_program = may_match
-            && (name == program || name.strip_prefix(program.as_str()).is_some_and(|rest| rest.starts_with('.')));
+        let same_program =
+            name == program || name.strip_prefix(program.as_str()).is_some_and(|rest| rest.starts_with('.'));
         if !same_program {
             return false;
         }
